@@ -1,0 +1,96 @@
+"""Rotation conventions checked against hand-made matrices and known rotations."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from engine import rotations as R
+
+
+def rz(deg: float) -> np.ndarray:
+    a = math.radians(deg)
+    return np.array([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]])
+
+
+def rx(deg: float) -> np.ndarray:
+    a = math.radians(deg)
+    return np.array([[1, 0, 0], [0, math.cos(a), -math.sin(a)], [0, math.sin(a), math.cos(a)]])
+
+
+def ry(deg: float) -> np.ndarray:
+    a = math.radians(deg)
+    return np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]])
+
+
+def test_quaternion_is_xyzw_and_rotates_x_towards_y_about_z():
+    q = np.array([0.0, 0.0, math.sin(math.pi / 4), math.cos(math.pi / 4)])
+    np.testing.assert_allclose(R.quat_apply(q, np.array([1.0, 0.0, 0.0])), [0.0, 1.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(R.quat_to_matrix(q), rz(90), atol=1e-12)
+
+
+def test_quat_mul_composes_parent_then_child_like_matrices():
+    a = R.matrix_to_quat(rx(30))
+    b = R.matrix_to_quat(ry(50))
+    np.testing.assert_allclose(R.quat_to_matrix(R.quat_mul(a, b)), rx(30) @ ry(50), atol=1e-12)
+
+
+def test_upstream_6d_is_row_major_3x2_of_the_first_two_columns():
+    m = rz(30) @ rx(20)
+    d6 = R.matrix_to_rot6d(m)
+    np.testing.assert_allclose(d6, [m[0, 0], m[0, 1], m[1, 0], m[1, 1], m[2, 0], m[2, 1]])
+    # Reading the six numbers as two contiguous columns would give a different matrix.
+    assert not np.allclose(R.rot6d_to_matrix(np.concatenate([m[:, 0], m[:, 1]])), m, atol=1e-3)
+    np.testing.assert_allclose(R.rot6d_to_matrix(d6), m, atol=1e-12)
+
+
+def test_6d_gram_schmidt_recovers_rotation_from_noisy_columns():
+    m = ry(70) @ rx(-40)
+    noisy = R.matrix_to_rot6d(m) * 3.0 + np.array([0, 0.01, 0, 0.01, 0, 0.01])
+    out = R.rot6d_to_matrix(noisy)
+    np.testing.assert_allclose(out @ out.T, np.eye(3), atol=1e-12)
+    assert np.linalg.det(out) == pytest.approx(1.0)
+    np.testing.assert_allclose(out[:, 0], m[:, 0], atol=1e-12)
+
+
+def test_axis_angle_round_trip_and_small_angles():
+    aa = np.array([[0.0, 0.0, 0.0], [1e-9, 0, 0], [0.3, -0.2, 0.1], [0, math.pi * 0.999, 0]])
+    np.testing.assert_allclose(R.quat_to_axis_angle(R.axis_angle_to_quat(aa)), aa, atol=1e-9)
+    np.testing.assert_allclose(R.axis_angle_to_matrix(np.array([0, 0, math.pi / 2])), rz(90), atol=1e-12)
+
+
+def test_euler_order_string_is_applied_left_to_right():
+    angles = np.radians([10.0, 20.0, 30.0])
+    np.testing.assert_allclose(R.quat_to_matrix(R.euler_to_quat(angles, "ZXY")), rz(10) @ rx(20) @ ry(30), atol=1e-12)
+    for order in ("XYZ", "ZYX", "YXZ", "ZXY"):
+        back = R.quat_to_euler(R.euler_to_quat(angles, order), order)
+        np.testing.assert_allclose(back, angles, atol=1e-12)
+
+
+def test_slerp_halfway_and_shortest_arc():
+    a = R.matrix_to_quat(np.eye(3))
+    b = R.matrix_to_quat(rz(90))
+    np.testing.assert_allclose(R.quat_to_matrix(R.quat_slerp(a, b, 0.5)), rz(45), atol=1e-12)
+    np.testing.assert_allclose(R.quat_to_matrix(R.quat_slerp(a, -b, 0.5)), rz(45), atol=1e-12)
+
+
+def test_forward_kinematics_of_a_two_bone_chain():
+    offsets = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    local = np.tile(np.array([0.0, 0.0, 0.0, 1.0]), (3, 1))
+    local[1] = R.matrix_to_quat(rz(90))
+    pos, world = R.forward_kinematics(local, np.array([0.0, 1.0, 0.0]), offsets, [-1, 0, 1])
+    np.testing.assert_allclose(pos, [[0, 1, 0], [1, 1, 0], [1, 2, 0]], atol=1e-12)
+    np.testing.assert_allclose(R.local_from_world(world, [-1, 0, 1]), local, atol=1e-12)
+
+
+def test_torch_inputs_stay_torch_and_numpy_dtype_is_kept():
+    q = torch.tensor([[0.0, 0.0, 0.0, 1.0]])
+    assert isinstance(R.quat_to_matrix(q), torch.Tensor)
+    assert R.quat_to_matrix(np.array([0.0, 0.0, 0.0, 1.0], dtype=np.float32)).dtype == np.float32
+
+
+def test_continuity_flips_sign_of_the_far_hemisphere():
+    q = np.array([[0, 0, 0, 1.0], [0, 0, 0, -1.0], [0, 0, 0.1, -0.99]])
+    out = R.quat_make_continuous(q)
+    assert (out[:, 3] > 0).all()
