@@ -1,0 +1,619 @@
+"""MotionBridge wire protocol v1, sans I/O: messages, codecs, validation and the handshake state machine.
+
+Nothing here touches a socket, a thread or a clock it was not given: the server (`bridge.server`) feeds
+received frames into a `ServerSession` and sends whatever comes back; the client (`bridge.client`) uses
+the same codecs. The authoritative text is `docs/protocol.md`; names and numbers here follow it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import hmac
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+import msgpack
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from engine.generation import frames_for_seconds
+from engine.skeleton import FPS, SMPLH_BODY
+from engine.targets import TARGETS, get_target
+
+PROTOCOL_VERSION = 1
+SERVER_VERSION = "0.1.0"
+SUBPROTOCOL_MSGPACK = "motionbridge.v1.msgpack"
+SUBPROTOCOL_JSON = "motionbridge.v1.json"
+SUBPROTOCOLS: tuple[str, ...] = (SUBPROTOCOL_MSGPACK, SUBPROTOCOL_JSON)
+BYTE_FIELDS = frozenset({"root", "rotations"})
+"""Fields carried as bytes: `bin` in MessagePack, base64 strings in JSON."""
+
+WIRE_TARGETS: tuple[str, ...] = tuple(TARGETS)
+MAX_ID_CHARS = 128
+MAX_CFG = 20.0
+MAX_SEED = 2**31
+RATE_LIMIT_PER_SECOND = 200
+IDENTIFY_TIMEOUT_S = 30.0
+
+
+class CloseCode(enum.IntEnum):
+    """WebSocket close codes the daemon uses."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    UNAUTHORIZED = 4001
+    WRONG_SUBPROTOCOL = 4002
+    NOT_IDENTIFIED = 4003
+    UNSUPPORTED_PROTOCOL = 4006
+    TOO_LARGE = 4008
+
+
+class ErrorCode(str, enum.Enum):
+    """`code` of an `error` message."""
+
+    BAD_REQUEST = "bad_request"
+    TOO_LONG = "too_long"
+    BUSY = "busy"
+    CANCELLED = "cancelled"
+    NOT_FOUND = "not_found"
+    MODEL_ERROR = "model_error"
+    INTERNAL = "internal"
+
+
+class RequestError(Exception):
+    """A request the daemon refuses; becomes an `error` message, the connection stays open."""
+
+    def __init__(self, code: ErrorCode, message: str, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+    def to_wire(self) -> dict[str, Any]:
+        return error_message(self.code, self.message, self.request_id)
+
+
+class CloseConnection(Exception):
+    """The connection must be closed with `code` (handshake failure, wrong frame kind, size/rate limit)."""
+
+    def __init__(self, code: CloseCode, reason: str) -> None:
+        super().__init__(f"{int(code)}: {reason}")
+        self.code = code
+        # RFC 6455 limits a close reason to 123 bytes of UTF-8.
+        self.reason = reason.encode()[:123].decode(errors="ignore")
+
+
+# ---------------------------------------------------------------------------------------------- limits
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The `limits` object of `hello`; every number a client may need to stay within."""
+
+    max_prompt_chars: int = 2000
+    max_seconds: float = 12.0  # the server sets the served model's maximum
+    max_samples: int = 8
+    max_steps: int = 200
+    max_inflight: int = 8
+    max_message_bytes: int = 2 * 1024 * 1024
+    max_queue: int = 64
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "max_prompt_chars": self.max_prompt_chars,
+            "max_seconds": self.max_seconds,
+            "max_samples": self.max_samples,
+            "max_steps": self.max_steps,
+            "max_inflight": self.max_inflight,
+            "max_message_bytes": self.max_message_bytes,
+            "max_queue": self.max_queue,
+        }
+
+
+# ---------------------------------------------------------------------------------------------- codecs
+
+
+class FrameKindError(Exception):
+    """A text frame on the MessagePack subprotocol or a binary frame on the JSON one."""
+
+
+def _to_json_safe(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dict):
+        return {k: _to_json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_json_safe(v) for v in value]
+    return value
+
+
+def encode_message(message: dict[str, Any], subprotocol: str) -> bytes | str:
+    """One message → one frame: bytes (MessagePack, binary frame) or str (JSON, text frame)."""
+    if subprotocol == SUBPROTOCOL_MSGPACK:
+        return msgpack.packb(message, use_bin_type=True)
+    if subprotocol == SUBPROTOCOL_JSON:
+        return json.dumps(_to_json_safe(message), separators=(",", ":"), allow_nan=False)
+    raise ValueError(f"unknown subprotocol {subprotocol!r}: use one of {', '.join(SUBPROTOCOLS)}")
+
+
+def decode_message(frame: bytes | str, subprotocol: str) -> dict[str, Any]:
+    """One frame → one message map.
+
+    Raises FrameKindError for a frame of the wrong kind, RequestError(bad_request) for undecodable data
+    or a top-level value that is not a map. JSON byte fields (`BYTE_FIELDS`) are base64-decoded.
+    """
+    if subprotocol == SUBPROTOCOL_MSGPACK:
+        if not isinstance(frame, (bytes, bytearray, memoryview)):
+            raise FrameKindError("text frame on motionbridge.v1.msgpack: send binary frames")
+        try:
+            # strict_map_key=False: the check below reports non-string keys as a clear error instead.
+            value = msgpack.unpackb(bytes(frame), raw=False, strict_map_key=False)
+        except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, TypeError) as exc:
+            raise RequestError(ErrorCode.BAD_REQUEST, f"malformed MessagePack: {exc}") from None
+    elif subprotocol == SUBPROTOCOL_JSON:
+        if not isinstance(frame, str):
+            raise FrameKindError("binary frame on motionbridge.v1.json: send text frames")
+        try:
+            value = json.loads(frame)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise RequestError(ErrorCode.BAD_REQUEST, f"malformed JSON: {exc}") from None
+        if isinstance(value, dict):
+            for key in BYTE_FIELDS & value.keys():
+                if isinstance(value[key], str):
+                    try:
+                        value[key] = base64.b64decode(value[key], validate=True)
+                    except (binascii.Error, ValueError):
+                        raise RequestError(ErrorCode.BAD_REQUEST, f"field {key!r} is not valid base64") from None
+    else:
+        raise ValueError(f"unknown subprotocol {subprotocol!r}: use one of {', '.join(SUBPROTOCOLS)}")
+    if not isinstance(value, dict):
+        raise RequestError(
+            ErrorCode.BAD_REQUEST, f"a message must be a map with an 'op' field, got {type(value).__name__}"
+        )
+    if not all(isinstance(k, str) for k in value):
+        raise RequestError(ErrorCode.BAD_REQUEST, "message keys must be strings")
+    return value
+
+
+def frame_size(frame: bytes | str) -> int:
+    return len(frame.encode()) if isinstance(frame, str) else len(frame)
+
+
+# ---------------------------------------------------------------------------------------------- messages
+
+RequestId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS)]
+
+
+class WireModel(BaseModel):
+    """Base of every client message: strict types (no "5" for 5, no true for 1), unknown fields ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False, frozen=True)
+
+
+class Identify(WireModel):
+    op: Literal["identify"]
+    protocol: int
+    client: Annotated[str, StringConstraints(max_length=200)] = ""
+    token: str | None = None
+
+
+class Generate(WireModel):
+    op: Literal["generate"]
+    id: RequestId
+    prompt: str
+    seconds: float = 5.0
+    seed: int = 0
+    samples: int = 1
+    steps: int | None = None
+    cfg: float | None = None
+    target: str = "smplh"
+    preview_every: Annotated[int, Field(ge=0)] = 0
+    chunk_frames: Annotated[int, Field(ge=0)] = 0
+    loop: bool = False
+    in_place: bool = False
+
+
+class Cancel(WireModel):
+    op: Literal["cancel"]
+    id: RequestId
+
+
+class Status(WireModel):
+    op: Literal["status"]
+    id: RequestId
+
+
+class Fetch(WireModel):
+    op: Literal["fetch"]
+    id: RequestId
+    job: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+    target: str | None = None
+    chunk_frames: Annotated[int, Field(ge=0)] | None = None
+
+
+REQUEST_MODELS: dict[str, type[WireModel]] = {"generate": Generate, "cancel": Cancel, "status": Status, "fetch": Fetch}
+
+
+@dataclass(frozen=True)
+class ModelDefaults:
+    """What validation needs to know about the served model."""
+
+    name: str
+    fps: int = FPS
+    default_steps: int = 50
+    default_cfg: float = 5.0
+
+
+@dataclass(frozen=True)
+class GenerateJob:
+    """A validated `generate` with every default resolved; what the scheduler queues."""
+
+    id: str
+    prompt: str
+    seconds: float
+    frames: int
+    seed: int
+    samples: int
+    steps: int
+    cfg: float
+    target: str
+    preview_every: int
+    chunk_frames: int
+    loop: bool
+    in_place: bool
+
+    def cache_key(self, model: str) -> tuple:
+        """Identical requests give identical motions: the fields that determine the result."""
+        return (model, self.prompt, self.frames, self.seed, self.samples, self.steps, round(self.cfg, 6))
+
+
+def _describe_validation(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:4]:
+        where = ".".join(str(p) for p in err["loc"]) or "message"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def _request_id_of(message: dict[str, Any]) -> str | None:
+    rid = message.get("id")
+    return rid if isinstance(rid, str) and 0 < len(rid) <= MAX_ID_CHARS else None
+
+
+def parse_request(message: dict[str, Any]) -> WireModel:
+    """A decoded map → a typed request model. Raises RequestError(bad_request) with a clear message."""
+    op = message.get("op")
+    rid = _request_id_of(message)
+    if not isinstance(op, str):
+        raise RequestError(ErrorCode.BAD_REQUEST, "message has no string field 'op'", rid)
+    if op == "identify":
+        raise RequestError(ErrorCode.BAD_REQUEST, "already identified: identify is sent once per connection", rid)
+    model = REQUEST_MODELS.get(op)
+    if model is None:
+        known = ", ".join(REQUEST_MODELS)
+        raise RequestError(ErrorCode.BAD_REQUEST, f"unknown op {op[:40]!r}: use one of {known}", rid)
+    try:
+        return model.model_validate(message)
+    except ValidationError as exc:
+        raise RequestError(ErrorCode.BAD_REQUEST, f"invalid {op}: {_describe_validation(exc)}", rid) from None
+
+
+def validate_generate(request: Generate, limits: Limits, model: ModelDefaults) -> GenerateJob:
+    """Range checks that depend on the daemon's limits; too long → too_long, everything else → bad_request."""
+    rid = request.id
+
+    def bad(msg: str) -> RequestError:
+        return RequestError(ErrorCode.BAD_REQUEST, msg, rid)
+
+    prompt = request.prompt.strip()
+    if not prompt:
+        raise bad("prompt is empty: describe the motion, e.g. 'a person walks forward'")
+    if len(prompt) > limits.max_prompt_chars:
+        raise RequestError(
+            ErrorCode.TOO_LONG, f"prompt has {len(prompt)} characters; the limit is {limits.max_prompt_chars}", rid
+        )
+    if not request.seconds > 0:
+        raise bad(f"seconds must be > 0, got {request.seconds}")
+    if request.seconds > limits.max_seconds:
+        raise RequestError(
+            ErrorCode.TOO_LONG, f"seconds={request.seconds:g} is above the limit of {limits.max_seconds:g} s", rid
+        )
+    if not 0 <= request.seed < MAX_SEED:
+        raise bad(f"seed must be in [0, {MAX_SEED}), got {request.seed}")
+    if not 1 <= request.samples <= limits.max_samples:
+        raise bad(f"samples must be in [1, {limits.max_samples}], got {request.samples}")
+    if request.seed + request.samples > MAX_SEED:
+        raise bad("seed + samples overflows the seed range")
+    steps = model.default_steps if request.steps is None else request.steps
+    if not 1 <= steps <= limits.max_steps:
+        raise bad(f"steps must be in [1, {limits.max_steps}], got {steps}")
+    cfg = model.default_cfg if request.cfg is None else request.cfg
+    if not 0.0 <= cfg <= MAX_CFG:
+        raise bad(f"cfg must be in [0, {MAX_CFG:g}], got {cfg}")
+    if request.target not in WIRE_TARGETS:
+        raise bad(f"unknown target {request.target[:40]!r}: use one of {', '.join(WIRE_TARGETS)}")
+    max_frames = int(round(limits.max_seconds * model.fps))
+    return GenerateJob(
+        id=rid,
+        prompt=prompt,
+        seconds=float(request.seconds),
+        frames=frames_for_seconds(request.seconds, max_frames, model.fps),
+        seed=request.seed,
+        samples=request.samples,
+        steps=steps,
+        cfg=float(cfg),
+        target=request.target,
+        preview_every=request.preview_every,
+        chunk_frames=request.chunk_frames,
+        loop=request.loop,
+        in_place=request.in_place,
+    )
+
+
+def validate_fetch(request: Fetch) -> Fetch:
+    if request.target is not None and request.target not in WIRE_TARGETS:
+        raise RequestError(
+            ErrorCode.BAD_REQUEST,
+            f"unknown target {request.target[:40]!r}: use one of {', '.join(WIRE_TARGETS)}",
+            request.id,
+        )
+    return request
+
+
+# ---------------------------------------------------------------------------------------------- server messages
+
+
+def error_message(code: ErrorCode, message: str, request_id: str | None = None) -> dict[str, Any]:
+    msg: dict[str, Any] = {"op": "error", "code": code.value, "message": message}
+    if request_id is not None:
+        msg["id"] = request_id
+    return msg
+
+
+def hello_message(session: str, auth: bool, model_info: dict[str, Any], limits: Limits, formats: list[str]) -> dict:
+    return {
+        "op": "hello",
+        "protocol": PROTOCOL_VERSION,
+        "server": f"motionbridge/{SERVER_VERSION}",
+        "session": session,
+        "auth": "token" if auth else "none",
+        "model": model_info,
+        "skeleton": SMPLH_BODY.to_wire(),
+        "limits": limits.to_wire(),
+        "targets": {name: target.describe() for name, target in TARGETS.items()},
+        "formats": formats,
+    }
+
+
+def accepted_message(request_id: str, job: str, queue_position: int) -> dict[str, Any]:
+    return {"op": "accepted", "id": request_id, "job": job, "queue_position": queue_position}
+
+
+def progress_message(request_id: str, job: str, step: int, steps: int, eta_ms: float | None) -> dict[str, Any]:
+    msg: dict[str, Any] = {"op": "progress", "id": request_id, "job": job, "step": step, "steps": steps}
+    if eta_ms is not None:
+        msg["eta_ms"] = round(eta_ms, 1)
+    return msg
+
+
+@dataclass(frozen=True)
+class MotionPayload:
+    """One sample of motion in the source convention, ready to be converted and sliced for the wire."""
+
+    root: np.ndarray  # (L, 3) metres, source convention
+    rotations: np.ndarray  # (L, 22, 4) x, y, z, w
+    seed: int
+    fps: float = FPS
+
+
+def motion_messages(
+    request_id: str,
+    job: str,
+    sample: int,
+    payload: MotionPayload,
+    target: str,
+    chunk_frames: int = 0,
+    preview_step: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The `motion` messages of one sample: converted to `target`, split in chunks of ≤ chunk_frames.
+
+    A preview (preview_step given) is always one message with final false.
+    """
+    t = get_target(target)
+    root = t.convert_positions(payload.root)
+    rotations = t.convert_rotations(payload.rotations)
+    total = int(root.shape[0])
+    size = total if (chunk_frames <= 0 or preview_step is not None) else chunk_frames
+    for start in range(0, total, max(size, 1)):
+        count = min(size, total - start)
+        msg: dict[str, Any] = {
+            "op": "motion",
+            "id": request_id,
+            "job": job,
+            "sample": sample,
+            "seed": payload.seed,
+            "preview": preview_step is not None,
+            "final": preview_step is None and start + count == total,
+            "start": start,
+            "count": count,
+            "total": total,
+            "fps": payload.fps,
+            "target": target,
+            "joints": list(t.joints),
+            "root": np.ascontiguousarray(root[start : start + count], dtype="<f4").tobytes(),
+            "rotations": np.ascontiguousarray(rotations[start : start + count], dtype="<f4").tobytes(),
+        }
+        if preview_step is not None:
+            msg["step"] = preview_step
+        yield msg
+
+
+def done_message(
+    request_id: str,
+    job: str,
+    samples: int,
+    frames: int,
+    fps: float,
+    cached: bool,
+    timings: dict[str, float],
+    files: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    msg: dict[str, Any] = {
+        "op": "done",
+        "id": request_id,
+        "job": job,
+        "samples": samples,
+        "frames": frames,
+        "seconds": round(frames / float(fps), 6),
+        "cached": cached,
+        "timings": {k: round(float(v), 3) for k, v in timings.items()},
+    }
+    if files:
+        msg["files"] = files
+    return msg
+
+
+def decode_motion_arrays(message: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Client side: a `motion` message → (root (count, 3), rotations (count, J, 4)) float32 arrays."""
+    count = int(message["count"])
+    joints = len(message["joints"])
+    root = np.frombuffer(message["root"], dtype="<f4")
+    rotations = np.frombuffer(message["rotations"], dtype="<f4")
+    if root.size != count * 3 or rotations.size != count * joints * 4:
+        raise ValueError(
+            f"motion byte lengths do not match count={count}, joints={joints}: "
+            f"root {root.size * 4} bytes, rotations {rotations.size * 4} bytes"
+        )
+    return root.reshape(count, 3), rotations.reshape(count, joints, 4)
+
+
+# ---------------------------------------------------------------------------------------------- session state
+
+
+class SessionState(enum.Enum):
+    AWAITING_IDENTIFY = "awaiting_identify"
+    READY = "ready"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Identified:
+    """The handshake completed; the server sends `reply` (the `ready` message)."""
+
+    client: str
+    reply: dict[str, Any]
+
+
+@dataclass
+class RateLimiter:
+    """Token bucket: `rate` messages per second with a burst of `rate`; the clock is injected."""
+
+    rate: float
+    clock: Callable[[], float]
+    _tokens: float = field(init=False)
+    _last: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._tokens = self.rate
+        self._last = self.clock()
+
+    def allow(self) -> bool:
+        now = self.clock()
+        self._tokens = min(self.rate, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
+
+
+class ServerSession:
+    """The server side of one connection as a pure state machine: frames in, typed results out.
+
+    `receive(frame)` returns `Identified` (send its reply) or a typed request model (Generate, Cancel,
+    Status, Fetch — `Generate` already validated into a `GenerateJob`); it raises RequestError (send an
+    error, keep going) or CloseConnection (close with that code).
+    """
+
+    def __init__(
+        self,
+        session_id: str,
+        subprotocol: str | None,
+        token: str | None,
+        limits: Limits,
+        model: ModelDefaults,
+        clock: Callable[[], float],
+    ) -> None:
+        self.session_id = session_id
+        self.subprotocol = subprotocol
+        self.token = token
+        self.limits = limits
+        self.model = model
+        self.state = SessionState.AWAITING_IDENTIFY
+        self.client = ""
+        self._rate = RateLimiter(RATE_LIMIT_PER_SECOND, clock)
+
+    def check_subprotocol(self) -> None:
+        if self.subprotocol not in SUBPROTOCOLS:
+            self.state = SessionState.CLOSED
+            raise CloseConnection(CloseCode.WRONG_SUBPROTOCOL, f"offer a subprotocol: {' or '.join(SUBPROTOCOLS)}")
+
+    def encode(self, message: dict[str, Any]) -> bytes | str:
+        assert self.subprotocol is not None
+        return encode_message(message, self.subprotocol)
+
+    def _close(self, code: CloseCode, reason: str) -> CloseConnection:
+        self.state = SessionState.CLOSED
+        return CloseConnection(code, reason)
+
+    def receive(self, frame: bytes | str) -> Identified | WireModel | GenerateJob:
+        if self.state is SessionState.CLOSED:
+            raise CloseConnection(CloseCode.NORMAL, "connection already closed")
+        self.check_subprotocol()
+        if frame_size(frame) > self.limits.max_message_bytes:
+            raise self._close(CloseCode.TOO_LARGE, f"message larger than {self.limits.max_message_bytes} bytes")
+        if not self._rate.allow():
+            raise self._close(CloseCode.TOO_LARGE, f"rate limit: more than {RATE_LIMIT_PER_SECOND} messages/s")
+        try:
+            message = decode_message(frame, self.subprotocol)  # type: ignore[arg-type]
+        except FrameKindError as exc:
+            raise self._close(CloseCode.WRONG_SUBPROTOCOL, str(exc)) from None
+        except RequestError as exc:
+            if self.state is SessionState.AWAITING_IDENTIFY:
+                raise self._close(CloseCode.NOT_IDENTIFIED, f"send identify first ({exc.message})") from None
+            raise
+        if self.state is SessionState.AWAITING_IDENTIFY:
+            return self._identify(message)
+        request = parse_request(message)
+        if isinstance(request, Generate):
+            return validate_generate(request, self.limits, self.model)
+        if isinstance(request, Fetch):
+            return validate_fetch(request)
+        return request
+
+    def _identify(self, message: dict[str, Any]) -> Identified:
+        if message.get("op") != "identify":
+            raise self._close(CloseCode.NOT_IDENTIFIED, "the first message must be identify")
+        protocol = message.get("protocol")
+        if isinstance(protocol, bool) or not isinstance(protocol, int) or protocol != PROTOCOL_VERSION:
+            raise self._close(
+                CloseCode.UNSUPPORTED_PROTOCOL,
+                f"unsupported protocol {protocol!r}: this daemon speaks {PROTOCOL_VERSION}",
+            )
+        try:
+            identify = Identify.model_validate(message)
+        except ValidationError as exc:
+            raise self._close(CloseCode.NOT_IDENTIFIED, f"invalid identify: {_describe_validation(exc)}") from None
+        if self.token is not None and not _same_secret(identify.token, self.token):
+            raise self._close(CloseCode.UNAUTHORIZED, "wrong or missing token")
+        self.state = SessionState.READY
+        self.client = identify.client
+        return Identified(identify.client, {"op": "ready", "protocol": PROTOCOL_VERSION, "session": self.session_id})
+
+
+def _same_secret(given: str | None, expected: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())

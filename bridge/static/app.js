@@ -1,0 +1,701 @@
+// The MotionBridge preview page: talks protocol v1 to the daemon that served it (docs/protocol.md),
+// shows coarse previews while sampling, plays the result in the 3D view and downloads exports.
+//
+// Codec choice, measured in headless Chromium 156 (2 shared CPU cores) on one final `motion` message of a
+// 10 s clip (300 frames × 22 joints, tests/browser/codec_measurement.py):
+//   msgpack: 109,xxx bytes per message, decode + float views ≈ x.xx ms
+//   json:    146,xxx bytes per message, JSON.parse + base64 ≈ x.xx ms
+// MessagePack is the default; `?codec=json` switches to the JSON subprotocol.
+// Automated checks rely on: #prompt, #generate, canvas#view and body[data-state] = idle|generating|done|error.
+
+import { decode, encode } from "./msgpack.js";
+import { ClipAssembler, Skeleton, forwardKinematics, makePose, samplePose } from "./motion.js";
+import { OrbitCamera, attachOrbitControls, createRenderer } from "./view.js";
+
+const CLIENT = "motionbridge-browser/0.1.0";
+const SUBPROTOCOLS = { msgpack: "motionbridge.v1.msgpack", json: "motionbridge.v1.json" };
+const HISTORY_KEY = "motionbridge.history";
+const TOKEN_KEY = "motionbridge.token";
+const HISTORY_SIZE = 12;
+const PREVIEWS_PER_RUN = 6;
+// Close codes after which reconnecting cannot help until the user changes something.
+const FINAL_CLOSES = { 4001: "unauthorized: the token is missing or wrong", 4002: "the daemon refused the subprotocol",
+  4006: "the daemon does not speak protocol 1" };
+
+const $ = (sel) => document.querySelector(sel);
+const ui = {
+  form: $("#request"), prompt: $("#prompt"), promptCount: $("#prompt-count"),
+  seconds: $("#seconds"), seed: $("#seed"), randomSeed: $("#random-seed"), samples: $("#samples"),
+  steps: $("#steps"), cfg: $("#cfg"), livePreview: $("#live-preview"),
+  generate: $("#generate"), cancel: $("#cancel"), progress: $("#progress"), progressText: $("#progress-text"),
+  message: $("#message"), connection: $("#connection"), tokenForm: $("#token-form"), token: $("#token"),
+  history: $("#history"), clearHistory: $("#clear-history"),
+  canvas: $("canvas#view"), overlay: $("#overlay"), rendererKind: $("#renderer-kind"),
+  play: $("#play"), scrub: $("#scrub"), time: $("#time"), loop: $("#loop"), speed: $("#speed"),
+  follow: $("#follow"), sideBySide: $("#side-by-side"), variations: $("#variations"),
+  downloads: [...document.querySelectorAll("#downloads button")], resultInfo: $("#result-info"),
+};
+
+const params = new URLSearchParams(location.search);
+const codec = params.get("codec") === "json" ? "json" : "msgpack";
+
+/** What the page knows; `window.motionbridge` exposes it for diagnostics. */
+const app = {
+  hello: null,
+  skeleton: null,
+  run: null, // the request in flight or last finished: {id, job, prompt, assembler, progress, done, seed}
+  clips: [], // final clips of the last run, by sample
+  selected: 0,
+  time: 0,
+  playing: true,
+  stats: { codec, lastMotion: null },
+};
+window.motionbridge = app;
+
+// ------------------------------------------------------------------ state and messages
+
+function setState(state) {
+  document.body.dataset.state = state;
+  const generating = state === "generating";
+  ui.generate.disabled = generating || document.body.dataset.connection !== "ready";
+  ui.cancel.disabled = !generating;
+}
+
+function showMessage(text, { kind = "error", title = "" } = {}) {
+  ui.message.hidden = false;
+  ui.message.className = kind === "note" ? "note" : "";
+  ui.message.replaceChildren();
+  if (title) {
+    const strong = document.createElement("strong");
+    strong.textContent = `${title}: `;
+    ui.message.append(strong);
+  }
+  ui.message.append(text);
+}
+
+function clearMessage() {
+  ui.message.hidden = true;
+  ui.message.textContent = "";
+}
+
+const ERROR_TITLES = {
+  too_long: "Too long", busy: "Daemon busy", bad_request: "Bad request", model_error: "Model error",
+  internal: "Daemon error", not_found: "Not found", cancelled: "Cancelled",
+};
+
+function showDaemonError(msg) {
+  const hint = msg.code === "busy" ? " Try again in a moment." : "";
+  showMessage(`${msg.message || msg.code}${hint}`, { title: ERROR_TITLES[msg.code] || msg.code });
+}
+
+// ------------------------------------------------------------------ connection
+
+class Connection {
+  constructor() {
+    this.ws = null;
+    this.retry = 0;
+    this.timer = null;
+    this.stopped = false;
+  }
+
+  open() {
+    clearTimeout(this.timer);
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${scheme}//${location.host}/v1`, [SUBPROTOCOLS[codec]]);
+    ws.binaryType = "arraybuffer";
+    ws.onmessage = (e) => this.receive(e.data);
+    ws.onclose = (e) => this.closed(e);
+    this.ws = ws;
+    setConnection("connecting", "Connecting to the daemon…");
+  }
+
+  send(msg) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) throw new Error("not connected to the daemon");
+    this.ws.send(codec === "json" ? JSON.stringify(msg) : encode(msg));
+  }
+
+  receive(data) {
+    const t0 = performance.now();
+    let msg;
+    try {
+      msg = codec === "json" ? JSON.parse(data) : decode(new Uint8Array(data));
+    } catch (err) {
+      showMessage(String(err.message || err), { title: "Undecodable message from the daemon" });
+      return;
+    }
+    const bytes = typeof data === "string" ? data.length : data.byteLength;
+    if (msg && msg.op === "motion") app.stats.lastMotion = { bytes, decodeMs: performance.now() - t0, count: msg.count };
+    handle(msg);
+  }
+
+  closed(e) {
+    this.ws = null;
+    if (this.stopped) return;
+    const reason = FINAL_CLOSES[e.code];
+    if (run() && document.body.dataset.state === "generating") {
+      app.run.lost = true;
+    }
+    if (reason) {
+      setConnection("closed", `Disconnected (${e.code}): ${reason}`);
+      showMessage(reason, { title: `Connection closed (${e.code})` });
+      if (e.code === 4001) ui.tokenForm.hidden = false;
+      setState("error");
+      return;
+    }
+    const delay = Math.min(10, 0.5 * 2 ** this.retry++);
+    const why = e.code === 1001 ? "daemon restarting" : `code ${e.code}`;
+    setConnection("closed", `Disconnected (${why}); retrying in ${delay.toFixed(1)} s…`);
+    this.timer = setTimeout(() => this.open(), delay * 1000);
+  }
+}
+
+const connection = new Connection();
+
+function setConnection(kind, text) {
+  document.body.dataset.connection = kind;
+  ui.connection.textContent = text;
+  ui.generate.disabled = kind !== "ready" || document.body.dataset.state === "generating";
+}
+
+function run() { return app.run; }
+
+function handle(msg) {
+  switch (msg.op) {
+    case "hello": return onHello(msg);
+    case "ready": return onReady();
+    case "accepted": return forRun(msg, onAccepted);
+    case "progress": return forRun(msg, onProgress);
+    case "motion": return forRun(msg, onMotion);
+    case "done": return forRun(msg, onDone);
+    case "error": return onError(msg);
+    default: return undefined; // other ops (status replies, future events) are not the page's business
+  }
+}
+
+function forRun(msg, fn) {
+  if (app.run && msg.id === app.run.id) fn(msg);
+}
+
+function onHello(msg) {
+  try {
+    app.skeleton = new Skeleton(msg.skeleton);
+  } catch (err) {
+    showMessage(err.message, { title: "Unusable skeleton in hello" });
+    return;
+  }
+  app.hello = msg;
+  applyLimits(msg);
+  const identify = { op: "identify", protocol: 1, client: CLIENT };
+  if (msg.auth === "token") {
+    const token = params.get("token") || localStorage.getItem(TOKEN_KEY);
+    if (!token) {
+      ui.tokenForm.hidden = false;
+      setConnection("closed", "This daemon needs an access token.");
+      ui.token.focus();
+      return;
+    }
+    identify.token = token;
+  }
+  connection.send(identify);
+}
+
+function onReady() {
+  connection.retry = 0;
+  const m = app.hello.model || {};
+  setConnection("ready", `Connected · model ${m.name || "?"} on ${m.device || "?"} · ${codec}`);
+  ui.tokenForm.hidden = true;
+  if (!app.clips.length) showClips([app.skeleton.restClip()]);
+  const r = app.run;
+  if (r && r.lost && r.job) {
+    // The connection dropped mid-run; a finished job is kept by the daemon and can be replayed.
+    r.lost = false;
+    r.id = `fetch-${Date.now().toString(36)}`;
+    r.assembler = new ClipAssembler(app.skeleton.count);
+    connection.send({ op: "fetch", id: r.id, job: r.job, target: "smplh" });
+  } else if (r && r.lost) {
+    r.lost = false;
+    setState("error");
+    showMessage("The connection dropped before the daemon accepted the request; generate again.",
+      { title: "Connection lost" });
+  }
+}
+
+function applyLimits(msg) {
+  const lim = msg.limits || {};
+  const model = msg.model || {};
+  if (lim.max_seconds) ui.seconds.max = lim.max_seconds;
+  if (lim.max_samples) ui.samples.max = lim.max_samples;
+  if (lim.max_steps) ui.steps.max = lim.max_steps;
+  if (!ui.steps.dataset.touched && model.default_steps) ui.steps.value = model.default_steps;
+  if (!ui.cfg.dataset.touched && model.default_cfg != null) ui.cfg.value = model.default_cfg;
+  const formats = Array.isArray(msg.formats) ? msg.formats : ["npz", "bvh", "glb"];
+  for (const b of ui.downloads) b.hidden = !formats.includes(b.dataset.format);
+  updatePromptCount();
+}
+
+// ------------------------------------------------------------------ generate / cancel
+
+function readNumber(input, { integer = false } = {}) {
+  const v = Number(input.value);
+  if (input.value.trim() === "" || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
+    throw new Error(`${input.labels[0].textContent} must be ${integer ? "a whole number" : "a number"}`);
+  }
+  return v;
+}
+
+function generate() {
+  if (document.body.dataset.state === "generating") return;
+  clearMessage();
+  let request;
+  try {
+    request = {
+      op: "generate",
+      id: `g-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`,
+      prompt: ui.prompt.value,
+      seconds: readNumber(ui.seconds),
+      seed: readNumber(ui.seed, { integer: true }),
+      samples: readNumber(ui.samples, { integer: true }),
+      steps: readNumber(ui.steps, { integer: true }),
+      cfg: readNumber(ui.cfg),
+      target: "smplh",
+    };
+  } catch (err) {
+    showMessage(err.message, { title: "Check the settings" });
+    setState("error");
+    return;
+  }
+  if (!request.prompt.trim()) {
+    showMessage("Type what the character should do.", { title: "Empty prompt" });
+    ui.prompt.focus();
+    setState("error");
+    return;
+  }
+  if (ui.livePreview.checked) request.preview_every = Math.max(1, Math.round(request.steps / PREVIEWS_PER_RUN));
+  app.run = {
+    id: request.id, job: null, prompt: request.prompt, seed: request.seed, samples: request.samples,
+    assembler: new ClipAssembler(app.skeleton.count), progress: null, done: null, lost: false,
+  };
+  try {
+    connection.send(request);
+  } catch (err) {
+    showMessage(err.message, { title: "Not connected" });
+    setState("error");
+    return;
+  }
+  remember(request);
+  setState("generating");
+  setDownloads(false);
+  ui.progress.removeAttribute("value"); // indeterminate until the first step
+  ui.progressText.textContent = "Sending…";
+  ui.resultInfo.textContent = "";
+}
+
+function cancel() {
+  if (!app.run || document.body.dataset.state !== "generating") return;
+  try {
+    connection.send({ op: "cancel", id: app.run.id });
+    ui.progressText.textContent = "Cancelling…";
+  } catch (err) {
+    showMessage(err.message, { title: "Not connected" });
+  }
+}
+
+function onAccepted(msg) {
+  app.run.job = msg.job;
+  ui.progressText.textContent = msg.queue_position > 0 ? `Queued (${msg.queue_position} ahead)` : "Starting…";
+}
+
+function onProgress(msg) {
+  app.run.progress = msg;
+  ui.progress.max = msg.steps;
+  ui.progress.value = msg.step;
+  const eta = msg.eta_ms != null ? ` · ${(msg.eta_ms / 1000).toFixed(1)} s left` : "";
+  ui.progressText.textContent = `Step ${msg.step} / ${msg.steps}${eta}`;
+}
+
+function onMotion(msg) {
+  let clip;
+  try {
+    clip = app.run.assembler.add(msg, app.run.progress);
+  } catch (err) {
+    showMessage(err.message, { title: "Bad motion message" });
+    return;
+  }
+  if (!clip) return;
+  if (clip.seed == null) clip.seed = app.run.seed + (msg.sample || 0);
+  if (clip.preview) {
+    if ((msg.sample || 0) === Math.min(app.selected, app.run.samples - 1)) {
+      showPreview(app.run.assembler.previews);
+    }
+    return;
+  }
+  ui.progressText.textContent = "Receiving…";
+}
+
+function onDone(msg) {
+  const r = app.run;
+  r.done = msg;
+  r.job = msg.job;
+  const finals = [...r.assembler.finals.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
+  if (!finals.length) {
+    setState("error");
+    showMessage("The daemon finished without sending any motion.", { title: "Empty result" });
+    return;
+  }
+  app.selected = Math.min(app.selected, finals.length - 1);
+  showClips(finals);
+  ui.progress.max = 1;
+  ui.progress.value = 1;
+  const t = msg.timings || {};
+  ui.progressText.textContent = msg.cached ? "Done (cached)" : "Done";
+  ui.resultInfo.textContent = `“${r.prompt}” · ${finals.length} variation${finals.length > 1 ? "s" : ""} · ` +
+    `${(msg.seconds ?? finals[0].seconds).toFixed(2)} s · ` +
+    (t.total_ms != null ? `generated in ${(t.total_ms / 1000).toFixed(2)} s` : "") +
+    (msg.cached ? " (cached)" : "");
+  setDownloads(true);
+  setState("done");
+}
+
+function onError(msg) {
+  const mine = app.run && msg.id === app.run.id;
+  if (mine && msg.code === "cancelled") {
+    ui.progress.value = 0;
+    ui.progressText.textContent = "Cancelled";
+    showMessage("Generation was cancelled.", { kind: "note", title: "Cancelled" });
+    showClips(app.clips.length ? app.clips : [app.skeleton.restClip()]);
+    setState("idle");
+    return;
+  }
+  showDaemonError(msg);
+  if (mine || msg.id == null) {
+    ui.progress.value = 0;
+    ui.progressText.textContent = "Failed";
+    if (mine || document.body.dataset.state === "generating") setState("error");
+  }
+}
+
+// ------------------------------------------------------------------ downloads
+
+function setDownloads(enabled) {
+  for (const b of ui.downloads) b.disabled = !enabled;
+}
+
+function slug(text) {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 40) || "motion";
+}
+
+async function download(format) {
+  const r = app.run;
+  if (!r || !r.done || !r.job) return;
+  const sample = app.selected;
+  const listed = r.done.files && r.done.files[format] && r.done.files[format][sample];
+  const url = new URL(listed || `/v1/jobs/${encodeURIComponent(r.job)}/${sample}.${format}`, location.href);
+  url.searchParams.set("target", "smplh");
+  const token = params.get("token") || localStorage.getItem(TOKEN_KEY);
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  const button = ui.downloads.find((b) => b.dataset.format === format);
+  button.disabled = true;
+  try {
+    const res = await fetch(url, { headers });
+    if (!res.ok) {
+      const detail = (await res.text()).trim().slice(0, 300);
+      const why = res.status === 501 ? `${format.toUpperCase()} export is not available in this daemon build.`
+        : `HTTP ${res.status}${detail ? `: ${detail}` : ""}`;
+      showMessage(why, { title: `Download failed` });
+      return;
+    }
+    const blob = await res.blob();
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = `${slug(r.prompt)}-seed${r.seed + sample}.${format}`;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+  } catch (err) {
+    showMessage(String(err.message || err), { title: "Download failed" });
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ------------------------------------------------------------------ history (localStorage)
+
+function loadHistory() {
+  try {
+    const items = JSON.parse(localStorage.getItem(HISTORY_KEY) || "[]");
+    return Array.isArray(items) ? items.filter((h) => h && typeof h.prompt === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+function remember(req) {
+  const entry = { prompt: req.prompt, seconds: req.seconds, seed: req.seed, samples: req.samples,
+    steps: req.steps, cfg: req.cfg };
+  const items = [entry, ...loadHistory().filter((h) => h.prompt !== req.prompt)].slice(0, HISTORY_SIZE);
+  try {
+    localStorage.setItem(HISTORY_KEY, JSON.stringify(items));
+  } catch {
+    // Storage full or disabled (private mode): history is a convenience, generation goes on.
+  }
+  renderHistory();
+}
+
+function renderHistory() {
+  const items = loadHistory();
+  ui.history.replaceChildren();
+  ui.clearHistory.disabled = !items.length;
+  if (!items.length) {
+    const li = document.createElement("li");
+    li.className = "empty";
+    li.textContent = "Prompts you generate appear here.";
+    ui.history.append(li);
+    return;
+  }
+  for (const h of items) {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = h.prompt;
+    b.title = `${h.prompt}\n${h.seconds} s · seed ${h.seed} · ${h.samples} variation(s) · ${h.steps} steps · cfg ${h.cfg}`;
+    b.addEventListener("click", () => {
+      ui.prompt.value = h.prompt;
+      for (const k of ["seconds", "seed", "samples", "steps", "cfg"]) if (h[k] != null) ui[k].value = h[k];
+      updatePromptCount();
+      ui.prompt.focus();
+    });
+    li.append(b);
+    ui.history.append(li);
+  }
+}
+
+// ------------------------------------------------------------------ playback and view
+
+const camera = new OrbitCamera();
+const renderer = createRenderer(ui.canvas, params.get("renderer") === "canvas2d" ? "canvas2d" : "webgl");
+ui.rendererKind.textContent = renderer.kind === "webgl" ? "WebGL" : "Canvas 2D";
+document.body.dataset.renderer = renderer.kind;
+app.renderer = renderer;
+let shown = []; // clips on screen: the finals, or the newest previews while sampling
+let trail = null;
+
+function showClips(clips) {
+  app.clips = clips.some((c) => c.preview || c.frames === 1) ? app.clips : clips;
+  shown = clips;
+  app.selected = Math.min(app.selected, clips.length - 1);
+  trail = trailOf(shown[app.selected]);
+  renderVariations();
+  const d = duration();
+  ui.scrub.max = d;
+  ui.scrub.step = 1 / (shown[0].fps || 30);
+  if (app.time > d) app.time = 0;
+  updateOverlay();
+}
+
+function showPreview(previews) {
+  const clips = [...previews.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
+  shown = clips;
+  app.selected = Math.min(app.selected, clips.length - 1);
+  trail = trailOf(shown[app.selected]);
+  renderVariations();
+  ui.scrub.max = duration();
+  updateOverlay();
+}
+
+function duration() {
+  const c = shown[app.selected];
+  return c ? Math.max(0, (c.frames - 1) / c.fps) : 0;
+}
+
+function trailOf(clip) {
+  if (!clip || clip.frames < 2) return null;
+  const t = new Float32Array(clip.frames * 3);
+  for (let f = 0; f < clip.frames; f++) {
+    t[f * 3] = clip.root[f * 3];
+    t[f * 3 + 2] = clip.root[f * 3 + 2];
+  }
+  return t;
+}
+
+function updateOverlay() {
+  const c = shown[app.selected];
+  if (!c) { ui.overlay.textContent = ""; return; }
+  if (c.preview) ui.overlay.textContent = `Coarse preview · step ${c.step ?? "?"}${c.steps ? ` / ${c.steps}` : ""}`;
+  else if (c.frames === 1) ui.overlay.textContent = "Rest pose · type a prompt and press Generate";
+  else ui.overlay.textContent = `Variation ${app.selected + 1}${c.seed != null ? ` · seed ${c.seed}` : ""}`;
+}
+
+function renderVariations() {
+  ui.variations.replaceChildren();
+  if (shown.length < 2) return;
+  shown.forEach((c, i) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.setAttribute("role", "radio");
+    b.setAttribute("aria-checked", String(i === app.selected));
+    b.tabIndex = i === app.selected ? 0 : -1;
+    b.textContent = `${i + 1}${c.seed != null ? ` · seed ${c.seed}` : ""}`;
+    b.addEventListener("click", () => selectVariation(i));
+    b.addEventListener("keydown", (e) => {
+      const dir = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key];
+      if (!dir) return;
+      e.preventDefault();
+      selectVariation((i + dir + shown.length) % shown.length);
+      ui.variations.children[app.selected].focus();
+    });
+    ui.variations.append(b);
+  });
+}
+
+function selectVariation(i) {
+  if (i < 0 || i >= shown.length) return;
+  app.selected = i;
+  trail = trailOf(shown[i]);
+  renderVariations();
+  ui.scrub.max = duration();
+  updateOverlay();
+}
+
+function setPlaying(playing) {
+  app.playing = playing;
+  ui.play.textContent = playing ? "Pause" : "Play";
+  ui.play.setAttribute("aria-pressed", String(playing));
+}
+
+function seek(t) {
+  app.time = Math.min(Math.max(t, 0), duration());
+}
+
+const poses = [];
+const contactPose = makePose(64);
+const FOOT_JOINTS = ["left_foot", "right_foot", "left_ankle", "right_ankle"];
+
+/** Feet on the ground now: low and nearly still over the last frame (metres, metres per second). */
+function contactsOf(skeleton, clip, time, pose) {
+  if (!clip || clip.frames < 2 || clip.preview) return [];
+  const prev = samplePose(clip, Math.max(0, time - 1 / clip.fps), contactPose);
+  forwardKinematics(skeleton, prev);
+  const out = [];
+  for (const name of FOOT_JOINTS) {
+    const j = skeleton.index[name];
+    if (j == null) continue;
+    const y = pose.worldPos[j * 3 + 1];
+    const limit = name.endsWith("foot") ? 0.06 : 0.11;
+    const speed = Math.hypot(pose.worldPos[j * 3] - prev.worldPos[j * 3],
+      pose.worldPos[j * 3 + 2] - prev.worldPos[j * 3 + 2]) * clip.fps;
+    if (y < limit && speed < 0.5) out.push([pose.worldPos[j * 3], pose.worldPos[j * 3 + 2]]);
+  }
+  return out;
+}
+
+let last = performance.now();
+let lastLabel = 0;
+function frame(now) {
+  const dt = Math.min(0.1, (now - last) / 1000);
+  last = now;
+  const d = duration();
+  if (app.playing && d > 0) {
+    app.time += dt * Number(ui.speed.value);
+    if (app.time > d) {
+      if (ui.loop.checked) app.time %= d;
+      else { app.time = d; setPlaying(false); }
+    }
+  }
+  if (app.skeleton && shown.length) draw();
+  if (now - lastLabel > 60) {
+    lastLabel = now;
+    if (document.activeElement !== ui.scrub) ui.scrub.value = app.time;
+    ui.time.textContent = `${app.time.toFixed(2)} / ${d.toFixed(2)} s`;
+  }
+  requestAnimationFrame(frame);
+}
+
+function draw() {
+  const sk = app.skeleton;
+  const indices = ui.sideBySide.checked ? shown.map((_, i) => i) : [app.selected];
+  const figures = [];
+  let selectedPose = null;
+  indices.forEach((i, k) => {
+    const clip = shown[i];
+    if (!poses[k]) poses[k] = makePose(sk.count);
+    const t = Math.min(app.time, (clip.frames - 1) / clip.fps);
+    const pose = forwardKinematics(sk, samplePose(clip, t, poses[k]));
+    const style = clip.preview ? "preview" : i === app.selected || indices.length === 1 ? "final" : "dim";
+    figures.push({ skeleton: sk, pose, style, offsetX: (i - app.selected) * 1.2 });
+    if (i === app.selected) selectedPose = pose;
+  });
+  const clip = shown[app.selected];
+  if (ui.follow.checked && selectedPose) camera.track(selectedPose.worldPos[0], selectedPose.worldPos[2], 0.08);
+  renderer.render({
+    figures,
+    trail,
+    contacts: selectedPose ? contactsOf(sk, clip, Math.min(app.time, duration()), selectedPose) : [],
+  }, camera);
+}
+
+// ------------------------------------------------------------------ wiring
+
+function updatePromptCount() {
+  const max = app.hello && app.hello.limits && app.hello.limits.max_prompt_chars;
+  const n = [...ui.prompt.value].length;
+  ui.promptCount.textContent = max ? `${n} / ${max}` : String(n);
+  ui.promptCount.classList.toggle("over", Boolean(max && n > max));
+}
+
+ui.form.addEventListener("submit", (e) => { e.preventDefault(); generate(); });
+ui.prompt.addEventListener("input", updatePromptCount);
+ui.prompt.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); generate(); }
+});
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && document.body.dataset.state === "generating") { e.preventDefault(); cancel(); }
+});
+ui.cancel.addEventListener("click", cancel);
+ui.randomSeed.addEventListener("click", () => { ui.seed.value = Math.floor(Math.random() * 100000); });
+ui.steps.addEventListener("input", () => { ui.steps.dataset.touched = "1"; });
+ui.cfg.addEventListener("input", () => { ui.cfg.dataset.touched = "1"; });
+ui.clearHistory.addEventListener("click", () => { localStorage.removeItem(HISTORY_KEY); renderHistory(); });
+ui.tokenForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  localStorage.setItem(TOKEN_KEY, ui.token.value.trim());
+  clearMessage();
+  setState("idle");
+  connection.ws?.close();
+  connection.open();
+});
+
+ui.play.addEventListener("click", () => {
+  if (!app.playing && app.time >= duration() - 1e-6) app.time = 0;
+  setPlaying(!app.playing);
+});
+ui.scrub.addEventListener("input", () => { seek(Number(ui.scrub.value)); });
+ui.follow.addEventListener("change", () => { camera.follow = ui.follow.checked; });
+ui.downloads.forEach((b) => b.addEventListener("click", () => download(b.dataset.format)));
+
+attachOrbitControls(ui.canvas, camera, (kind) => {
+  if (kind === "follow-off") { ui.follow.checked = false; camera.follow = false; }
+});
+ui.canvas.addEventListener("keydown", (e) => {
+  const fps = shown[app.selected]?.fps || 30;
+  const keys = {
+    " ": () => ui.play.click(),
+    k: () => ui.play.click(),
+    ",": () => { setPlaying(false); seek(app.time - 1 / fps); },
+    ".": () => { setPlaying(false); seek(app.time + 1 / fps); },
+    Home: () => seek(0),
+    End: () => seek(duration()),
+    l: () => { ui.loop.checked = !ui.loop.checked; },
+    f: () => { ui.follow.click(); },
+  };
+  if (/^[1-9]$/.test(e.key)) keys[e.key] = () => selectVariation(Number(e.key) - 1);
+  const action = keys[e.key];
+  if (!action) return;
+  e.preventDefault();
+  action();
+});
+
+renderHistory();
+setState("idle");
+connection.open();
+requestAnimationFrame(frame);

@@ -1,0 +1,135 @@
+"""The takes the training set is built from, and where they are found.
+
+- CMU BVH files in `shared/data/cmu/` (list in `trials.csv`): one copy per trial, the daz copy preferred
+  (120 fps, full root motion), reallusion for trials that exist only there and for 07_12 (the daz copy is
+  broken); daz/09_10 is dropped (broken root height, no other copy) and so are the reallusion variant-A
+  files (no vertical root motion; daz copies exist). Leading frames per `trim_start_frames`.
+- DeepMimic humanoid clips in `shared/data/deepmimic/` (MIT).
+- DeepMimic clips inside the `pybullet==3.2.7` wheel (`pybullet_data/data/motions/`, zlib): the
+  `walker/` clips and any clip not already in the shared folder. The wheel is fetched with
+  `pip download --no-deps` into a cache folder and read as a zip, never installed; if pip cannot get it
+  the source is skipped with a message.
+
+Every take has a stable id (`cmu-02_01`, `dm-walk`, `pb-walker_turn_left0`) that keys the caption manifest.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.mocap.bvh_import import import_bvh
+from engine.mocap.clip import MocapClip
+from engine.mocap.deepmimic import import_deepmimic, import_deepmimic_text, wheel_motion_files
+
+PYBULLET_VERSION = "3.2.7"
+DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+"""`../shared/data` beside the repository, where the development data set lives."""
+REALLUSION_TPOSE = "reallusion/07_03.bvh"
+"""A reallusion file whose frame 0 is a synthetic T-pose: the rig's reference pose."""
+LOOPED_SECONDS = 8.0
+"""Looping locomotion clips (walk, run, crawl, ...) are chained to at least this long."""
+_LOOPED = ("walk", "jog", "run", "crawl", "walker_")
+_DROP = {"daz/09_10.bvh", "daz/07_12.bvh"}
+
+
+@dataclass(frozen=True)
+class Take:
+    """One source take: how to load it, and what its source says about it."""
+
+    id: str
+    source: str
+    description: str
+    load: Callable[[], MocapClip] = field(repr=False, compare=False)
+
+
+def cmu_takes(root: Path) -> list[Take]:
+    """One take per CMU trial from `trials.csv` (rules in the module docstring)."""
+    index = root / "cmu" / "trials.csv"
+    if not index.exists():
+        return []
+    with index.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    by_trial: dict[str, dict] = {}
+    for row in rows:
+        if row["file"] in _DROP or row["rig_variant"].startswith("A:"):
+            continue
+        trial = f"{int(row['subject']):02d}_{int(row['trial']):02d}"
+        current = by_trial.get(trial)
+        if current is None or (row["rig"] == "daz" and current["rig"] != "daz"):
+            by_trial[trial] = row
+    tpose = root / "cmu" / REALLUSION_TPOSE
+    takes = []
+    for trial, row in sorted(by_trial.items()):
+        path = root / "cmu" / row["file"]
+        kwargs = {"rig": row["rig"], "fps": float(row["playback_fps"]), "trim_start": int(row["trim_start_frames"])}
+        if row["rig"] == "reallusion":
+            kwargs["tpose"] = tpose
+        takes.append(Take(f"cmu-{trial}", f"cmu/{row['file']}", row["cmu_description"],
+                          lambda p=path, k=kwargs, t=trial: import_bvh(p, name=f"cmu-{t}", **k)))
+    return takes
+
+
+def _loop_seconds(stem: str) -> float:
+    return LOOPED_SECONDS if any(k in stem for k in _LOOPED) else 0.0
+
+
+def deepmimic_takes(root: Path) -> list[Take]:
+    folder = root / "deepmimic"
+    takes = []
+    for path in sorted(folder.glob("humanoid3d_*.txt")):
+        stem = path.stem.removeprefix("humanoid3d_")
+        takes.append(Take(f"dm-{stem}", f"deepmimic/{path.name}", stem.replace("_", " "),
+                          lambda p=path, s=stem: import_deepmimic(p, loop_to=_loop_seconds(s))))
+    return takes
+
+
+def pybullet_wheel(cache: Path, log: Callable[[str], None] = print) -> Path | None:
+    """The pybullet wheel in `cache` (downloaded with pip if absent), or None when pip cannot get it."""
+    cache.mkdir(parents=True, exist_ok=True)
+    found = sorted(cache.glob(f"pybullet-{PYBULLET_VERSION}-*.whl"))
+    if not found:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               f"pybullet=={PYBULLET_VERSION}", "-d", str(cache)]
+        try:
+            subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+        except (subprocess.SubprocessError, OSError) as e:
+            log(f"pybullet wheel not available ({type(e).__name__}); skipping its DeepMimic clips")
+            return None
+        found = sorted(cache.glob(f"pybullet-{PYBULLET_VERSION}-*.whl"))
+    return found[0] if found else None
+
+
+def pybullet_takes(cache: Path, skip: set[str], log: Callable[[str], None] = print) -> list[Take]:
+    """Clips from the pybullet wheel whose names are not in `skip` (the shared DeepMimic stems)."""
+    wheel = pybullet_wheel(cache, log)
+    if wheel is None:
+        return []
+    takes = []
+    for key, text in sorted(wheel_motion_files(wheel).items()):
+        stem = key.removeprefix("humanoid3d_")
+        if stem in skip:
+            continue
+        takes.append(Take(f"pb-{stem}", f"pybullet-{PYBULLET_VERSION}:pybullet_data/data/motions/{key}",
+                          stem.replace("_", " "),
+                          lambda t=text, s=stem: import_deepmimic_text(t, f"pb-{s}", loop_to=_loop_seconds(s))))
+    return takes
+
+
+def all_takes(data_root: Path | None = None, cache: Path | None = None, use_wheel: bool = True,
+              log: Callable[[str], None] = print) -> list[Take]:
+    """Every take we can find: CMU, shared DeepMimic, then the pybullet wheel's extra clips."""
+    root = Path(data_root or os.environ.get("MOTIONBRIDGE_DATA", DEFAULT_DATA_ROOT))
+    takes = cmu_takes(root) + deepmimic_takes(root)
+    if not takes:
+        log(f"no motion data under {root} (expected cmu/trials.csv and deepmimic/)")
+    if use_wheel:
+        cache = cache or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "motionbridge" / "wheels"
+        shared = {t.id.removeprefix("dm-") for t in takes if t.id.startswith("dm-")}
+        takes += pybullet_takes(cache, shared, log)
+    return takes

@@ -1,0 +1,150 @@
+"""`motionbridge fetch-weights [--lite] --dir DIR`: download HY-Motion 1.0 into the layout the loader expects.
+
+```
+DIR/HY-Motion-1.0/ (or HY-Motion-1.0-Lite/)   config.yml, latest.ckpt        hub: tencent/HY-Motion-1.0
+DIR/Qwen3-8B/                                 text encoder (~16 GB, bf16)    hub: Qwen/Qwen3-8B
+DIR/clip-vit-large-patch14/                   text encoder (~1.7 GB)         hub: openai/clip-vit-large-patch14
+DIR/stats/Mean.npy, Std.npy                   normalisation statistics        GitHub: Tencent-Hunyuan/HY-Motion-1.0
+```
+Downloads use `huggingface_hub` (extra `[hymotion]`). Without network access the command fails with the list
+of files to fetch by hand and where to put them. The weights are under Tencent's HY-Motion 1.0 Community
+License (not valid in the EU, UK and South Korea); by downloading you accept it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+HYMOTION_REPO = "tencent/HY-Motion-1.0"
+STATS_URL = "https://github.com/Tencent-Hunyuan/HY-Motion-1.0/raw/main/stats/{name}"
+
+
+class WeightsDownloadError(RuntimeError):
+    """A download that failed; the message says what to fetch by hand and where to put it."""
+
+
+@dataclass(frozen=True)
+class Component:
+    repo: str
+    folder: str
+    patterns: tuple[str, ...]
+    subfolder: str | None = None
+
+
+def components(lite: bool) -> list[Component]:
+    model = "HY-Motion-1.0-Lite" if lite else "HY-Motion-1.0"
+    return [
+        Component(HYMOTION_REPO, model, (f"{model}/*",), subfolder=model),
+        Component("Qwen/Qwen3-8B", "Qwen3-8B", ("*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken")),
+        Component(
+            "openai/clip-vit-large-patch14",
+            "clip-vit-large-patch14",
+            ("*.json", "*.txt", "model.safetensors"),
+        ),
+    ]
+
+
+def manual_instructions(target: Path, lite: bool) -> str:
+    model = "HY-Motion-1.0-Lite" if lite else "HY-Motion-1.0"
+    return "\n".join(
+        [
+            f"Download these by hand on a machine with internet access and copy them under {target}:",
+            f"  huggingface-cli download {HYMOTION_REPO} --include '{model}/*' --local-dir {target}",
+            f"      → {target / model}/config.yml and latest.ckpt",
+            f"  huggingface-cli download Qwen/Qwen3-8B --local-dir {target / 'Qwen3-8B'}",
+            f"  huggingface-cli download openai/clip-vit-large-patch14 --local-dir {target / 'clip-vit-large-patch14'}",
+            f"  {STATS_URL.format(name='Mean.npy')} and Std.npy → {target / 'stats'}/",
+            f"Then check with: motionbridge fetch-weights --dir {target} --verify{' --lite' if lite else ''}",
+        ]
+    )
+
+
+def _snapshot(component: Component, target: Path) -> None:
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError as exc:
+        raise WeightsDownloadError("huggingface_hub is missing: pip install 'motionbridge[hymotion]'") from exc
+    local = target if component.subfolder else target / component.folder
+    snapshot_download(repo_id=component.repo, allow_patterns=list(component.patterns), local_dir=str(local))
+
+
+def _fetch_stats(target: Path) -> None:
+    stats = target / "stats"
+    stats.mkdir(parents=True, exist_ok=True)
+    for name in ("Mean.npy", "Std.npy"):
+        if not (stats / name).is_file():
+            with urllib.request.urlopen(STATS_URL.format(name=name), timeout=60) as response:  # noqa: S310
+                (stats / name).write_bytes(response.read())
+
+
+def verify(target: Path, lite: bool) -> list[str]:
+    """Problems with the layout under `target` (empty when complete)."""
+    import numpy as np
+
+    model = target / ("HY-Motion-1.0-Lite" if lite else "HY-Motion-1.0")
+    problems = []
+    if not (model / "config.yml").is_file():
+        problems.append(f"missing {model / 'config.yml'}")
+    if not ((model / "latest.ckpt").is_file() or (model / "latest.safetensors").is_file()):
+        problems.append(f"missing {model / 'latest.ckpt'}")
+    for name in ("Mean.npy", "Std.npy"):
+        path = target / "stats" / name
+        if not path.is_file():
+            problems.append(f"missing {path}")
+            continue
+        try:
+            values = np.load(path, allow_pickle=False)
+        except ValueError:
+            problems.append(f"{path} is not a numpy array (a git-lfs pointer?)")
+            continue
+        if values.size != 201:
+            problems.append(f"{path} holds {values.size} values, expected 201")
+    for folder in ("Qwen3-8B", "clip-vit-large-patch14"):
+        if not (target / folder / "config.json").is_file():
+            problems.append(f"missing {target / folder / 'config.json'}")
+    return problems
+
+
+def fetch(target: Path, lite: bool, text_encoders: bool = True) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        for component in components(lite):
+            if not text_encoders and component.repo != HYMOTION_REPO:
+                continue
+            print(f"downloading {component.repo} → {target / component.folder}", flush=True)
+            _snapshot(component, target)
+        _fetch_stats(target)
+    except WeightsDownloadError:
+        raise
+    except Exception as exc:  # network errors come from several libraries
+        raise WeightsDownloadError(f"download failed ({type(exc).__name__}: {exc})\n" + manual_instructions(target, lite)) from exc
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", required=True, help="folder to download into (models go in subfolders)")
+    parser.add_argument("--lite", action="store_true", help="HY-Motion-1.0-Lite instead of the full model")
+    parser.add_argument("--verify", action="store_true", help="only check an existing download")
+    parser.add_argument("--no-text-encoders", action="store_true", help="skip Qwen3-8B and CLIP")
+
+
+def run(args: argparse.Namespace) -> int:
+    target = Path(args.dir).expanduser()
+    if not args.verify:
+        try:
+            fetch(target, args.lite, text_encoders=not args.no_text_encoders)
+        except WeightsDownloadError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    problems = verify(target, args.lite)
+    if args.no_text_encoders:
+        problems = [p for p in problems if "Qwen3-8B" not in p and "clip-vit" not in p]
+    if problems:
+        print("incomplete:\n  " + "\n  ".join(problems) + "\n" + manual_instructions(target, args.lite), file=sys.stderr)
+        return 1
+    model = target / ("HY-Motion-1.0-Lite" if args.lite else "HY-Motion-1.0")
+    print(f"ok: serve it with `motionbridge serve --model {model}` (faster loading: `motionbridge convert {model}`)")
+    return 0

@@ -1,0 +1,329 @@
+"""The sans-I/O protocol core: codecs, validation, handshake state machine and motion chunking, no sockets."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import msgpack
+import numpy as np
+import pytest
+
+from bridge.protocol import (
+    SUBPROTOCOL_JSON,
+    SUBPROTOCOL_MSGPACK,
+    CloseCode,
+    CloseConnection,
+    ErrorCode,
+    FrameKindError,
+    Generate,
+    GenerateJob,
+    Identified,
+    Limits,
+    ModelDefaults,
+    MotionPayload,
+    RequestError,
+    ServerSession,
+    SessionState,
+    Status,
+    decode_message,
+    decode_motion_arrays,
+    encode_message,
+    motion_messages,
+    parse_request,
+    validate_generate,
+)
+from engine.skeleton import BODY_JOINTS
+from engine.targets import UNITY_BONES, UNREAL_BONES, to_target
+
+MODEL = ModelDefaults("test-model", 30, default_steps=50, default_cfg=5.0)
+LIMITS = Limits(max_seconds=12.0)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def session(token: str | None = None, subprotocol: str | None = SUBPROTOCOL_MSGPACK,
+            clock: FakeClock | None = None) -> ServerSession:
+    return ServerSession("s1", subprotocol, token, LIMITS, MODEL, clock or FakeClock())
+
+
+def pack(message: dict) -> bytes:
+    return msgpack.packb(message, use_bin_type=True)
+
+
+def ready_session(**kwargs) -> ServerSession:
+    s = session(**kwargs)
+    s.receive(pack({"op": "identify", "protocol": 1, "client": "t", "token": kwargs.get("token")}))
+    assert s.state is SessionState.READY
+    return s
+
+
+# ------------------------------------------------------------------------------------------ codecs
+
+
+def test_msgpack_round_trip_keeps_bytes_as_bin() -> None:
+    message = {"op": "motion", "root": b"\x00\x01\x02", "count": 1, "fps": 30.0}
+    frame = encode_message(message, SUBPROTOCOL_MSGPACK)
+    assert isinstance(frame, bytes)
+    assert decode_message(frame, SUBPROTOCOL_MSGPACK) == message
+
+
+def test_json_carries_byte_fields_as_base64_and_decodes_them_back() -> None:
+    message = {"op": "motion", "root": b"\xff\x00abc", "rotations": b"", "count": 2}
+    frame = encode_message(message, SUBPROTOCOL_JSON)
+    assert isinstance(frame, str)
+    assert json.loads(frame)["root"] == base64.b64encode(b"\xff\x00abc").decode()
+    assert decode_message(frame, SUBPROTOCOL_JSON) == message
+
+
+def test_wrong_frame_kind_is_a_frame_kind_error() -> None:
+    with pytest.raises(FrameKindError):
+        decode_message('{"op":"status"}', SUBPROTOCOL_MSGPACK)
+    with pytest.raises(FrameKindError):
+        decode_message(b'{"op":"status"}', SUBPROTOCOL_JSON)
+
+
+@pytest.mark.parametrize(
+    ("frame", "subprotocol", "fragment"),
+    [
+        (b"\xc1\xc1\xc1", SUBPROTOCOL_MSGPACK, "malformed MessagePack"),
+        (pack([1, 2, 3]), SUBPROTOCOL_MSGPACK, "must be a map"),
+        (pack({1: "x"}), SUBPROTOCOL_MSGPACK, "keys must be strings"),
+        ("{not json", SUBPROTOCOL_JSON, "malformed JSON"),
+        ('"just a string"', SUBPROTOCOL_JSON, "must be a map"),
+        ('{"op":"motion","root":"***"}', SUBPROTOCOL_JSON, "base64"),
+    ],
+)
+def test_undecodable_frames_are_bad_requests(frame, subprotocol, fragment) -> None:
+    with pytest.raises(RequestError) as info:
+        decode_message(frame, subprotocol)
+    assert info.value.code is ErrorCode.BAD_REQUEST
+    assert fragment in info.value.message
+
+
+# ------------------------------------------------------------------------------------------ validation
+
+
+def test_generate_defaults_resolve_from_the_model() -> None:
+    job = validate_generate(parse_request({"op": "generate", "id": "a", "prompt": "  walk  "}), LIMITS, MODEL)
+    assert job == GenerateJob(
+        id="a", prompt="walk", seconds=5.0, frames=150, seed=0, samples=1, steps=50, cfg=5.0, target="smplh",
+        preview_every=0, chunk_frames=0, loop=False, in_place=False,
+    )
+
+
+def test_short_clips_are_clamped_to_twenty_frames_and_lengths_round() -> None:
+    job = validate_generate(Generate(op="generate", id="a", prompt="p", seconds=0.1), LIMITS, MODEL)
+    assert job.frames == 20
+    job = validate_generate(Generate(op="generate", id="a", prompt="p", seconds=2.49), LIMITS, MODEL)
+    assert job.frames == 75
+
+
+def test_unknown_fields_are_ignored() -> None:
+    request = parse_request({"op": "status", "id": "x", "future_field": [1, 2]})
+    assert request == Status(op="status", id="x")
+
+
+@pytest.mark.parametrize(
+    ("fields", "code", "fragment"),
+    [
+        ({"prompt": "x" * 1_000_000}, ErrorCode.TOO_LONG, "1000000 characters"),
+        ({"seconds": 1e9}, ErrorCode.TOO_LONG, "above the limit"),
+        ({"seconds": 0}, ErrorCode.BAD_REQUEST, "seconds must be > 0"),
+        ({"seconds": -3.0}, ErrorCode.BAD_REQUEST, "seconds must be > 0"),
+        ({"prompt": "   "}, ErrorCode.BAD_REQUEST, "prompt is empty"),
+        ({"samples": 0}, ErrorCode.BAD_REQUEST, "samples must be in"),
+        ({"samples": 99}, ErrorCode.BAD_REQUEST, "samples must be in"),
+        ({"steps": 0}, ErrorCode.BAD_REQUEST, "steps must be in"),
+        ({"steps": 10_000}, ErrorCode.BAD_REQUEST, "steps must be in"),
+        ({"cfg": 50.0}, ErrorCode.BAD_REQUEST, "cfg must be in"),
+        ({"seed": -1}, ErrorCode.BAD_REQUEST, "seed must be in"),
+        ({"target": "blender"}, ErrorCode.BAD_REQUEST, "unknown target"),
+    ],
+)
+def test_out_of_range_generate_fields_give_typed_errors(fields, code, fragment) -> None:
+    message = {"op": "generate", "id": "r9", "prompt": "walk", **fields}
+    with pytest.raises(RequestError) as info:
+        validate_generate(parse_request(message), LIMITS, MODEL)
+    assert info.value.code is code
+    assert info.value.request_id == "r9"
+    assert fragment in info.value.message
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"seconds": "5"},
+        {"seconds": True},
+        {"seconds": float("nan")},
+        {"seed": 1.5},
+        {"samples": "2"},
+        {"prompt": 42},
+        {"preview_every": -1},
+        {"loop": "yes"},
+        {"id": 7},
+        {"id": ""},
+    ],
+)
+def test_wrong_types_are_bad_requests(fields) -> None:
+    message = {"op": "generate", "id": "r1", "prompt": "walk", **fields}
+    with pytest.raises(RequestError) as info:
+        parse_request(message)
+    assert info.value.code is ErrorCode.BAD_REQUEST
+    assert info.value.message.startswith("invalid generate")
+
+
+def test_unknown_op_and_missing_op_are_bad_requests_with_the_id_echoed() -> None:
+    with pytest.raises(RequestError) as info:
+        parse_request({"op": "dance", "id": "q"})
+    assert (info.value.code, info.value.request_id) == (ErrorCode.BAD_REQUEST, "q")
+    assert "unknown op 'dance'" in info.value.message
+    with pytest.raises(RequestError) as info:
+        parse_request({"id": "q"})
+    assert "no string field 'op'" in info.value.message
+
+
+# ------------------------------------------------------------------------------------------ handshake
+
+
+def test_handshake_identify_then_ready_then_requests() -> None:
+    s = session()
+    result = s.receive(pack({"op": "identify", "protocol": 1, "client": "unity/1.0"}))
+    assert isinstance(result, Identified)
+    assert result.reply == {"op": "ready", "protocol": 1, "session": "s1"}
+    assert s.client == "unity/1.0"
+    job = s.receive(pack({"op": "generate", "id": "g", "prompt": "wave"}))
+    assert isinstance(job, GenerateJob) and job.prompt == "wave"
+
+
+@pytest.mark.parametrize(
+    ("first", "code"),
+    [
+        ({"op": "generate", "id": "g", "prompt": "wave"}, CloseCode.NOT_IDENTIFIED),
+        ({"op": "identify", "protocol": 2}, CloseCode.UNSUPPORTED_PROTOCOL),
+        ({"op": "identify", "protocol": "1"}, CloseCode.UNSUPPORTED_PROTOCOL),
+        ({"op": "identify", "protocol": True}, CloseCode.UNSUPPORTED_PROTOCOL),
+        ({"op": "identify"}, CloseCode.UNSUPPORTED_PROTOCOL),
+    ],
+)
+def test_handshake_failures_close_with_the_documented_code(first, code) -> None:
+    s = session()
+    with pytest.raises(CloseConnection) as info:
+        s.receive(pack(first))
+    assert info.value.code is code
+    assert s.state is SessionState.CLOSED
+
+
+def test_garbage_before_identify_closes_with_4003() -> None:
+    with pytest.raises(CloseConnection) as info:
+        session().receive(b"\xc1")
+    assert info.value.code is CloseCode.NOT_IDENTIFIED
+
+
+@pytest.mark.parametrize("given", [None, "wrong", "secret "])
+def test_wrong_or_missing_token_closes_with_4001(given) -> None:
+    s = session(token="secret")
+    with pytest.raises(CloseConnection) as info:
+        s.receive(pack({"op": "identify", "protocol": 1, "token": given}))
+    assert info.value.code is CloseCode.UNAUTHORIZED
+
+
+def test_right_token_is_accepted() -> None:
+    assert ready_session(token="secret").state is SessionState.READY
+
+
+def test_missing_subprotocol_and_wrong_frame_kind_close_with_4002() -> None:
+    with pytest.raises(CloseConnection) as info:
+        session(subprotocol=None).check_subprotocol()
+    assert info.value.code is CloseCode.WRONG_SUBPROTOCOL
+    s = ready_session()
+    with pytest.raises(CloseConnection) as info:
+        s.receive('{"op": "status", "id": "x"}')
+    assert info.value.code is CloseCode.WRONG_SUBPROTOCOL
+
+
+def test_oversized_message_closes_with_4008() -> None:
+    s = ready_session()
+    with pytest.raises(CloseConnection) as info:
+        s.receive(pack({"op": "status", "id": "x", "pad": b"\0" * LIMITS.max_message_bytes}))
+    assert info.value.code is CloseCode.TOO_LARGE
+
+
+def test_message_rate_above_the_limit_closes_with_4008() -> None:
+    clock = FakeClock()
+    s = ready_session(clock=clock)
+    status = pack({"op": "status", "id": "x"})
+    for _ in range(150):
+        s.receive(status)
+    clock.now += 1.0  # a second later the bucket is full again
+    for _ in range(199):
+        s.receive(status)
+    with pytest.raises(CloseConnection) as info:
+        for _ in range(10):
+            s.receive(status)
+    assert info.value.code is CloseCode.TOO_LARGE
+
+
+def test_request_errors_after_ready_keep_the_session_usable() -> None:
+    s = ready_session()
+    for bad in (b"\xc1", pack({"op": "nope", "id": "1"}), pack({"op": "identify", "protocol": 1})):
+        with pytest.raises(RequestError):
+            s.receive(bad)
+    assert s.state is SessionState.READY
+    assert isinstance(s.receive(pack({"op": "status", "id": "ok"})), Status)
+
+
+# ------------------------------------------------------------------------------------------ motion messages
+
+
+def _payload(frames: int = 47) -> MotionPayload:
+    rng = np.random.default_rng(3)
+    q = rng.normal(size=(frames, 22, 4))
+    q /= np.linalg.norm(q, axis=-1, keepdims=True)
+    return MotionPayload(rng.normal(size=(frames, 3)).astype(np.float32), q.astype(np.float32), seed=5)
+
+
+def test_chunks_add_up_to_the_frames_and_only_the_last_is_final() -> None:
+    payload = _payload(47)
+    chunks = list(motion_messages("r", "j", 0, payload, "smplh", chunk_frames=10))
+    assert [c["count"] for c in chunks] == [10, 10, 10, 10, 7]
+    assert [c["start"] for c in chunks] == [0, 10, 20, 30, 40]
+    assert [c["final"] for c in chunks] == [False] * 4 + [True]
+    assert all(c["total"] == 47 and not c["preview"] and c["seed"] == 5 for c in chunks)
+    root = np.concatenate([decode_motion_arrays(c)[0] for c in chunks])
+    rot = np.concatenate([decode_motion_arrays(c)[1] for c in chunks])
+    np.testing.assert_array_equal(root, payload.root)
+    np.testing.assert_array_equal(rot, payload.rotations)
+    assert all(len(c["rotations"]) == c["count"] * 22 * 16 for c in chunks)
+
+
+def test_a_preview_is_one_non_final_message_with_its_step() -> None:
+    (preview,) = motion_messages("r", "j", 1, _payload(30), "smplh", chunk_frames=7, preview_step=10)
+    assert (preview["preview"], preview["final"], preview["count"], preview["step"]) == (True, False, 30, 10)
+
+
+@pytest.mark.parametrize(("target", "names"), [("smplh", BODY_JOINTS), ("unity", UNITY_BONES),
+                                               ("unreal", UNREAL_BONES)])
+def test_targets_use_engine_conventions(target, names) -> None:
+    payload = _payload(12)
+    (msg,) = motion_messages("r", "j", 0, payload, target)
+    assert tuple(msg["joints"]) == names
+    root, rot = decode_motion_arrays(msg)
+    want_root, want_rot = to_target(payload.root, payload.rotations, target)
+    np.testing.assert_allclose(root, want_root, rtol=1e-6)
+    np.testing.assert_allclose(rot, want_rot, rtol=1e-6)
+    if target == "unreal":  # metres → centimetres, source Y up → Unreal Z up
+        np.testing.assert_allclose(root[:, 2], payload.root[:, 1] * 100, rtol=1e-5)
+
+
+def test_byte_length_mismatch_is_detected_by_the_client_decoder() -> None:
+    (msg,) = motion_messages("r", "j", 0, _payload(5), "smplh")
+    msg["count"] = 6
+    with pytest.raises(ValueError, match="byte lengths"):
+        decode_motion_arrays(msg)

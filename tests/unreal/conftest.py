@@ -1,0 +1,105 @@
+"""Fixtures for the Unreal plugin's tests: the plugin's Python on sys.path, a live daemon on loopback and a
+recording fake `unreal` module."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PLUGIN = REPO / "unreal_client" / "MotionBridge"
+PLUGIN_PYTHON = PLUGIN / "Content" / "Python"
+if str(PLUGIN_PYTHON) not in sys.path:
+    sys.path.insert(0, str(PLUGIN_PYTHON))
+
+
+class LiveDaemon:
+    """The real MotionBridge daemon (tiny random-weight model) serving on a free loopback port in a thread."""
+
+    def __init__(self, output_dir: Path) -> None:
+        import torch
+
+        from bridge.server import ServerConfig, run_server
+        from engine.testing import tiny_random_model
+
+        torch.set_num_threads(1)
+        self.model = tiny_random_model(seed=0, device="cpu")
+        self._config = ServerConfig(host="127.0.0.1", port=0, output_dir=output_dir)
+        self._run_server = run_server
+        self._started = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self.server: Any = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="motionbridge-daemon", daemon=True)
+
+    def _main(self) -> None:
+        async def run() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+
+            def started(server: Any) -> None:
+                self.server = server
+                self._started.set()
+
+            await self._run_server(self.model, self._config, self._stop, on_started=started)
+
+        try:
+            asyncio.run(run())
+        except BaseException as exc:  # reported to the test thread by start()
+            self.error = exc
+            self._started.set()
+
+    def start(self) -> LiveDaemon:
+        self._thread.start()
+        if not self._started.wait(60) or self.error is not None or self.server is None:
+            raise RuntimeError(f"the daemon did not start: {self.error!r}")
+        return self
+
+    @property
+    def port(self) -> int:
+        return int(self.server.port)
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def live_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveDaemon]:
+    try:
+        import bridge.server  # noqa: F401
+        import engine.testing  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"the daemon cannot be imported here ({exc}); it is needed for the live tests")
+    daemon = LiveDaemon(tmp_path_factory.mktemp("motionbridge-store")).start()
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture()
+def fake_unreal() -> Iterator[tuple[Any, Any]]:
+    """(fake `unreal` module, freshly imported ue_adapter) with the fake installed in sys.modules."""
+    import ue_fake_editor
+
+    saved = sys.modules.get("unreal")
+    sys.modules["unreal"] = ue_fake_editor.make_module()
+    sys.modules.pop("motionbridge_unreal.ue_adapter", None)
+    adapter = importlib.import_module("motionbridge_unreal.ue_adapter")
+    try:
+        yield sys.modules["unreal"], adapter
+    finally:
+        adapter.EDITOR.disconnect()
+        sys.modules.pop("motionbridge_unreal.ue_adapter", None)
+        if saved is None:
+            sys.modules.pop("unreal", None)
+        else:
+            sys.modules["unreal"] = saved

@@ -1,0 +1,597 @@
+// MotionBridge for Unity: the WebSocket connection to the daemon (handshake, requests, reconnects).
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Net.WebSockets;
+using System.Threading;
+using System.Threading.Tasks;
+using MotionBridge.MessagePack;
+using MotionBridge.Motion;
+using MotionBridge.Protocol;
+
+namespace MotionBridge.Client
+{
+    /// <summary>
+    /// One connection to a MotionBridge daemon over System.Net.WebSockets.ClientWebSocket with the
+    /// `motionbridge.v1.msgpack` subprotocol. Runs entirely on background tasks: it connects, does the
+    /// hello / identify / ready handshake, receives, and reconnects with backoff. Motion chunks go straight
+    /// into <see cref="Frames"/>; everything else is queued as <see cref="ClientEvent"/>s that the owner
+    /// drains on its own thread (<see cref="TryDequeue"/>), e.g. in Unity's EditorApplication.update.
+    /// Requests are fire-and-forget: methods return the request id at once, replies arrive as events.
+    /// </summary>
+    public sealed class MotionBridgeClient : IDisposable
+    {
+        /// <summary>`code` of locally made errors for requests lost with the connection.</summary>
+        public const string ConnectionLostCode = "connection_lost";
+
+        /// <summary>`code` of locally made errors for a reply this client could not understand.</summary>
+        public const string BadReplyCode = "bad_reply";
+
+        private enum RequestKind
+        {
+            Generate,
+            Fetch,
+            Status,
+        }
+
+        private sealed class PendingRequest
+        {
+            public RequestKind Kind;
+            public string Job;
+            public string Target;
+        }
+
+        private readonly MotionBridgeClientOptions _options;
+        private readonly ConcurrentQueue<ClientEvent> _events = new ConcurrentQueue<ClientEvent>();
+        private readonly Dictionary<string, PendingRequest> _pending = new Dictionary<string, PendingRequest>();
+        private readonly object _lock = new object();
+        private readonly CancellationTokenSource _stop = new CancellationTokenSource();
+        private readonly Random _jitter;
+        private readonly string _idPrefix;
+        private readonly MotionFrameBuffer _frames = new MotionFrameBuffer();
+
+        private ClientWebSocket _socket;
+        private Task _run;
+        private Task _sendTail = Task.FromResult(0);
+        private long _nextId;
+        private volatile int _state = (int)ConnectionState.Disconnected;
+        private volatile HelloMessage _hello;
+        private int _attempt;
+        private long _nextAttemptTicks;
+        private long _connections;
+
+        public MotionBridgeClient(MotionBridgeClientOptions options)
+        {
+            if (options == null || options.Url == null)
+            {
+                throw new ArgumentException("options.Url is required");
+            }
+            if (options.Url.Scheme != "ws" && options.Url.Scheme != "wss")
+            {
+                throw new ArgumentException("the server URL must start with ws:// or wss://, e.g. " + ProtocolConstants.DefaultUrl);
+            }
+            _options = options;
+            _jitter = options.JitterSeed.HasValue ? new Random(options.JitterSeed.Value) : new Random();
+            _idPrefix = string.IsNullOrEmpty(options.RequestIdPrefix)
+                ? "u" + Guid.NewGuid().ToString("N").Substring(0, 6) + "-"
+                : options.RequestIdPrefix;
+        }
+
+        public ConnectionState State
+        {
+            get { return (ConnectionState)_state; }
+        }
+
+        /// <summary>The daemon's last hello (model, skeleton, limits); null before the first handshake.</summary>
+        public HelloMessage Hello
+        {
+            get { return _hello; }
+        }
+
+        public MotionFrameBuffer Frames
+        {
+            get { return _frames; }
+        }
+
+        /// <summary>Failed attempts since the last successful handshake.</summary>
+        public int Attempt
+        {
+            get { return Volatile.Read(ref _attempt); }
+        }
+
+        /// <summary>Completed handshakes so far (a reconnect makes it 2, 3, ...).</summary>
+        public long Connections
+        {
+            get { return Interlocked.Read(ref _connections); }
+        }
+
+        /// <summary>When the next reconnection attempt starts (UTC); null unless <see cref="State"/> is Reconnecting.</summary>
+        public DateTime? NextAttemptUtc
+        {
+            get
+            {
+                long ticks = Interlocked.Read(ref _nextAttemptTicks);
+                return ticks == 0 ? (DateTime?)null : new DateTime(ticks, DateTimeKind.Utc);
+            }
+        }
+
+        /// <summary>Starts connecting in the background; returns at once.</summary>
+        public void Start()
+        {
+            lock (_lock)
+            {
+                if (_run != null)
+                {
+                    throw new InvalidOperationException("the client was already started; make a new one to reconnect by hand");
+                }
+                _run = Task.Run(() => RunAsync(_stop.Token));
+            }
+        }
+
+        public bool TryDequeue(out ClientEvent clientEvent)
+        {
+            return _events.TryDequeue(out clientEvent);
+        }
+
+        /// <summary>Sends `generate`; returns its request id. Throws if not connected or the request breaks a limit.</summary>
+        public string Generate(GenerateRequest request)
+        {
+            if (request == null)
+            {
+                throw new ArgumentNullException("request");
+            }
+            var hello = _hello;
+            var problem = request.Validate(hello == null ? null : hello.Limits);
+            if (problem != null)
+            {
+                throw new ArgumentException(problem);
+            }
+            string id = NextRequestId();
+            Track(id, new PendingRequest { Kind = RequestKind.Generate, Target = request.Target });
+            Send(request.ToMap(id), id);
+            return id;
+        }
+
+        /// <summary>Asks the daemon to cancel a generate; it will end with an `error` `cancelled`.</summary>
+        public void Cancel(string requestId)
+        {
+            if (string.IsNullOrEmpty(requestId))
+            {
+                throw new ArgumentException("requestId is empty");
+            }
+            RequireReady();
+            Send(ClientMessages.Cancel(requestId), null);
+        }
+
+        /// <summary>Re-downloads a finished job's final motion (e.g. after a domain reload); returns the request id.</summary>
+        public string Fetch(string job, string target)
+        {
+            if (string.IsNullOrEmpty(job))
+            {
+                throw new ArgumentException("job is empty");
+            }
+            string id = NextRequestId();
+            Track(id, new PendingRequest { Kind = RequestKind.Fetch, Job = job, Target = target });
+            Send(ClientMessages.Fetch(id, job, target), id);
+            return id;
+        }
+
+        public string RequestStatus()
+        {
+            string id = NextRequestId();
+            Track(id, new PendingRequest { Kind = RequestKind.Status });
+            Send(ClientMessages.Status(id), id);
+            return id;
+        }
+
+        /// <summary>The job id the daemon gave a request (from `accepted`), null if not known yet.</summary>
+        public string JobOf(string requestId)
+        {
+            lock (_lock)
+            {
+                PendingRequest pending;
+                return _pending.TryGetValue(requestId, out pending) ? pending.Job : null;
+            }
+        }
+
+        public bool IsPending(string requestId)
+        {
+            lock (_lock)
+            {
+                return _pending.ContainsKey(requestId);
+            }
+        }
+
+        /// <summary>Closes the connection (1000, or 1001 when <paramref name="goingAway"/>) and stops reconnecting.</summary>
+        public void Close(bool goingAway, TimeSpan wait)
+        {
+            ClientWebSocket socket;
+            Task run;
+            lock (_lock)
+            {
+                socket = _socket;
+                run = _run;
+            }
+            if (socket != null && socket.State == WebSocketState.Open)
+            {
+                try
+                {
+                    var status = goingAway ? WebSocketCloseStatus.EndpointUnavailable : WebSocketCloseStatus.NormalClosure;
+                    socket.CloseOutputAsync(status, goingAway ? "editor reloading" : "client closing", CancellationToken.None)
+                        .Wait(wait);
+                }
+                catch (Exception)
+                {
+                    // The socket may already be failing; the stop below ends the loop either way.
+                }
+            }
+            _stop.Cancel();
+            if (run != null)
+            {
+                try
+                {
+                    run.Wait(wait);
+                }
+                catch (AggregateException)
+                {
+                    // RunAsync reports its own failures as events; nothing more to say here.
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            Close(false, TimeSpan.FromSeconds(1));
+        }
+
+        private string NextRequestId()
+        {
+            return _idPrefix + Interlocked.Increment(ref _nextId);
+        }
+
+        private void Track(string id, PendingRequest pending)
+        {
+            RequireReady();
+            lock (_lock)
+            {
+                _pending[id] = pending;
+            }
+        }
+
+        private void RequireReady()
+        {
+            if (State != ConnectionState.Ready)
+            {
+                throw new InvalidOperationException("not connected to the MotionBridge daemon (" + State + ")");
+            }
+        }
+
+        private void Send(MessagePackMap message, string requestId)
+        {
+            var bytes = ProtocolCodec.Encode(message);
+            ClientWebSocket socket;
+            lock (_lock)
+            {
+                socket = _socket;
+                // Chained so messages leave in call order (a cancel never overtakes its generate) and
+                // ClientWebSocket never sees two sends at once.
+                _sendTail = _sendTail.ContinueWith(
+                    previous => SendNowAsync(socket, bytes, requestId), TaskScheduler.Default).Unwrap();
+            }
+        }
+
+        private async Task SendNowAsync(ClientWebSocket socket, byte[] bytes, string requestId)
+        {
+            try
+            {
+                await socket.SendAsync(new ArraySegment<byte>(bytes), WebSocketMessageType.Binary, true, _stop.Token)
+                    .ConfigureAwait(false);
+            }
+            catch (Exception error)
+            {
+                if (requestId != null && Forget(requestId))
+                {
+                    Report(new ErrorMessage(requestId, ConnectionLostCode, "could not send the request: " + error.Message));
+                }
+            }
+        }
+
+        private bool Forget(string requestId)
+        {
+            lock (_lock)
+            {
+                return _pending.Remove(requestId);
+            }
+        }
+
+        private void Report(ServerMessage message)
+        {
+            _events.Enqueue(ClientEvent.ForMessage(message));
+        }
+
+        private void SetState(ConnectionState state, string reason, int closeCode)
+        {
+            _state = (int)state;
+            _events.Enqueue(ClientEvent.ForState(state, reason, closeCode));
+        }
+
+        private async Task RunAsync(CancellationToken stop)
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                SetState(Attempt == 0 && Connections == 0 ? ConnectionState.Connecting : ConnectionState.Reconnecting,
+                    "connecting to " + _options.Url, 0);
+                Interlocked.Exchange(ref _nextAttemptTicks, 0);
+                int closeCode = 0;
+                string reason;
+                bool wasReady = false;
+                var socket = new ClientWebSocket();
+                socket.Options.AddSubProtocol(ProtocolConstants.Subprotocol);
+                lock (_lock)
+                {
+                    _socket = socket;
+                }
+                try
+                {
+                    await HandshakeAsync(socket, stop).ConfigureAwait(false);
+                    wasReady = true;
+                    var close = await ReceiveLoopAsync(socket, stop).ConfigureAwait(false);
+                    closeCode = close.Key;
+                    reason = close.Value;
+                }
+                catch (OperationCanceledException)
+                {
+                    reason = stop.IsCancellationRequested ? "stopped" : "the daemon did not finish the handshake in time";
+                }
+                catch (ProtocolException error)
+                {
+                    reason = "protocol error: " + error.Message;
+                }
+                catch (Exception error)
+                {
+                    // WebSocketException (refused, reset), IOException, ...: the daemon is not reachable right now.
+                    reason = Describe(error);
+                }
+                if (closeCode == 0 && socket.CloseStatus.HasValue)
+                {
+                    // A close during the handshake (e.g. 4001 after identify) says more than the exception it caused.
+                    closeCode = (int)socket.CloseStatus.Value;
+                    reason = socket.CloseStatusDescription;
+                }
+                socket.Dispose();
+                FailPendingAfterDrop();
+                if (stop.IsCancellationRequested)
+                {
+                    break;
+                }
+                if (closeCode != 0)
+                {
+                    reason = CloseCodes.Describe(closeCode) + (string.IsNullOrEmpty(reason) ? "" : " (" + reason + ")");
+                }
+                if (CloseCodes.IsFatal(closeCode))
+                {
+                    SetState(ConnectionState.Failed, reason, closeCode);
+                    return;
+                }
+                if (!_options.AutoReconnect)
+                {
+                    SetState(ConnectionState.Disconnected, reason, closeCode);
+                    return;
+                }
+                if (wasReady)
+                {
+                    Volatile.Write(ref _attempt, 0);
+                }
+                var delay = _options.Reconnect.DelayFor(Attempt, _jitter);
+                Interlocked.Increment(ref _attempt);
+                Interlocked.Exchange(ref _nextAttemptTicks, DateTime.UtcNow.Add(delay).Ticks);
+                SetState(ConnectionState.Reconnecting,
+                    reason + "; retrying in " + delay.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture) + " s", closeCode);
+                try
+                {
+                    await Task.Delay(delay, stop).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+            Interlocked.Exchange(ref _nextAttemptTicks, 0);
+            SetState(ConnectionState.Disconnected, "stopped", 0);
+        }
+
+        private static string Describe(Exception error)
+        {
+            var inner = error;
+            while (inner.InnerException != null && (inner is AggregateException || inner is WebSocketException))
+            {
+                inner = inner.InnerException;
+            }
+            return inner == error ? error.Message : error.Message + ": " + inner.Message;
+        }
+
+        private async Task HandshakeAsync(ClientWebSocket socket, CancellationToken stop)
+        {
+            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop))
+            {
+                timeout.CancelAfter(_options.HandshakeTimeout);
+                await socket.ConnectAsync(_options.Url, timeout.Token).ConfigureAwait(false);
+                if (socket.SubProtocol != ProtocolConstants.Subprotocol)
+                {
+                    throw new ProtocolException("the server did not accept subprotocol " + ProtocolConstants.Subprotocol
+                        + ": is this a MotionBridge daemon?");
+                }
+                var hello = await ReceiveMessageAsync(socket, timeout.Token).ConfigureAwait(false) as HelloMessage;
+                if (hello == null)
+                {
+                    throw new ProtocolException("the daemon did not start with hello");
+                }
+                if (hello.ProtocolVersion != ProtocolConstants.Version)
+                {
+                    throw new ProtocolException("the daemon speaks protocol " + hello.ProtocolVersion + ", this package speaks "
+                        + ProtocolConstants.Version);
+                }
+                if (hello.TokenRequired && string.IsNullOrEmpty(_options.Token))
+                {
+                    // Send identify anyway: the daemon answers 4001, which is the clear, fatal outcome.
+                    SetState(ConnectionState.Connecting, "the daemon requires a token", 0);
+                }
+                var identify = ProtocolCodec.Encode(ClientMessages.Identify(_options.ClientName, _options.Token));
+                await socket.SendAsync(new ArraySegment<byte>(identify), WebSocketMessageType.Binary, true, timeout.Token)
+                    .ConfigureAwait(false);
+                var ready = await ReceiveMessageAsync(socket, timeout.Token).ConfigureAwait(false);
+                if (!(ready is ReadyMessage))
+                {
+                    throw new ProtocolException("expected ready after identify, got " + (ready == null ? "a close" : ready.Op));
+                }
+                _hello = hello;
+            }
+            Interlocked.Increment(ref _connections);
+            Volatile.Write(ref _attempt, 0);
+            lock (_lock)
+            {
+                _sendTail = Task.FromResult(0);
+            }
+            SetState(ConnectionState.Ready, "connected to " + _hello.Server + ", model " + _hello.Model.Name, 0);
+            ResumeAfterReconnect();
+        }
+
+        /// <summary>
+        /// Requests that had been accepted are fetched again under the same id (a finished job replays its motion
+        /// and done; one the drop cancelled answers not_found). Requests never accepted are lost: say so.
+        /// </summary>
+        private void ResumeAfterReconnect()
+        {
+            var resume = new List<KeyValuePair<string, PendingRequest>>();
+            lock (_lock)
+            {
+                resume.AddRange(_pending);
+            }
+            foreach (var entry in resume)
+            {
+                Send(ClientMessages.Fetch(entry.Key, entry.Value.Job, entry.Value.Target), entry.Key);
+            }
+        }
+
+        private void FailPendingAfterDrop()
+        {
+            var lost = new List<string>();
+            lock (_lock)
+            {
+                foreach (var entry in _pending)
+                {
+                    if (entry.Value.Job == null)
+                    {
+                        lost.Add(entry.Key);
+                    }
+                }
+                foreach (var id in lost)
+                {
+                    _pending.Remove(id);
+                }
+            }
+            foreach (var id in lost)
+            {
+                Report(new ErrorMessage(id, ConnectionLostCode,
+                    "the connection dropped before the daemon accepted this request: generate again"));
+            }
+        }
+
+        private async Task<KeyValuePair<int, string>> ReceiveLoopAsync(ClientWebSocket socket, CancellationToken stop)
+        {
+            while (true)
+            {
+                var frame = await ReceiveFrameAsync(socket, stop).ConfigureAwait(false);
+                if (frame == null)
+                {
+                    int code = socket.CloseStatus.HasValue ? (int)socket.CloseStatus.Value : 0;
+                    return new KeyValuePair<int, string>(code, socket.CloseStatusDescription);
+                }
+                ServerMessage message;
+                try
+                {
+                    message = ProtocolCodec.Decode(frame);
+                }
+                catch (ProtocolException error)
+                {
+                    // One bad message must not cost the user the connection and every other request on it.
+                    Report(new ErrorMessage(null, BadReplyCode, error.Message));
+                    continue;
+                }
+                Dispatch(message);
+            }
+        }
+
+        private void Dispatch(ServerMessage message)
+        {
+            var motion = message as MotionMessage;
+            if (motion != null)
+            {
+                try
+                {
+                    _frames.Add(motion);
+                }
+                catch (ProtocolException error)
+                {
+                    Report(new ErrorMessage(motion.Id, BadReplyCode, error.Message));
+                    return;
+                }
+            }
+            else if (message is AcceptedMessage)
+            {
+                lock (_lock)
+                {
+                    PendingRequest pending;
+                    if (_pending.TryGetValue(message.Id, out pending))
+                    {
+                        pending.Job = ((AcceptedMessage)message).Job;
+                    }
+                }
+            }
+            else if ((message is DoneMessage || message is ErrorMessage || message is StatusMessage) && message.Id != null)
+            {
+                Forget(message.Id);
+            }
+            Report(message);
+        }
+
+        /// <summary>Reads and decodes one whole message; null when the server closed the connection.</summary>
+        private async Task<ServerMessage> ReceiveMessageAsync(ClientWebSocket socket, CancellationToken cancel)
+        {
+            var frame = await ReceiveFrameAsync(socket, cancel).ConfigureAwait(false);
+            return frame == null ? null : ProtocolCodec.Decode(frame);
+        }
+
+        /// <summary>Reads one whole binary message; null when the server closed the connection.</summary>
+        private async Task<byte[]> ReceiveFrameAsync(ClientWebSocket socket, CancellationToken cancel)
+        {
+            var chunk = new byte[64 * 1024];
+            using (var whole = new MemoryStream())
+            {
+                while (true)
+                {
+                    var result = await socket.ReceiveAsync(new ArraySegment<byte>(chunk), cancel).ConfigureAwait(false);
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        return null;
+                    }
+                    if (result.MessageType != WebSocketMessageType.Binary)
+                    {
+                        throw new ProtocolException("the daemon sent a text frame on the msgpack subprotocol");
+                    }
+                    if (whole.Length + result.Count > _options.MaxMessageBytes)
+                    {
+                        throw new ProtocolException("a message exceeded " + _options.MaxMessageBytes + " bytes");
+                    }
+                    whole.Write(chunk, 0, result.Count);
+                    if (result.EndOfMessage)
+                    {
+                        return whole.ToArray();
+                    }
+                }
+            }
+        }
+    }
+}

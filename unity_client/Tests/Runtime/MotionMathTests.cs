@@ -1,0 +1,138 @@
+// MotionBridge tests: backoff, playback, curve names and the source skeleton in Unity's convention.
+using System;
+using MotionBridge.Client;
+using MotionBridge.MessagePack;
+using MotionBridge.Motion;
+using MotionBridge.Protocol;
+using NUnit.Framework;
+
+namespace MotionBridge.Tests
+{
+    [TestFixture]
+    public class ReconnectPolicyTests
+    {
+        [Test]
+        public void Delays_double_up_to_the_ceiling_without_jitter()
+        {
+            var policy = new ReconnectPolicy { Initial = TimeSpan.FromSeconds(0.5), Max = TimeSpan.FromSeconds(4), Jitter = 0 };
+            var expected = new[] { 0.5, 1, 2, 4, 4, 4 };
+            for (int attempt = 0; attempt < expected.Length; attempt++)
+            {
+                Assert.AreEqual(expected[attempt], policy.DelayFor(attempt, new Random(1)).TotalSeconds, 1e-9);
+            }
+            Assert.AreEqual(4, policy.DelayFor(100000, null).TotalSeconds, 1e-9);
+        }
+
+        [Test]
+        public void Jitter_only_shortens_and_stays_within_its_fraction()
+        {
+            var policy = new ReconnectPolicy { Initial = TimeSpan.FromSeconds(1), Max = TimeSpan.FromSeconds(1), Jitter = 0.25 };
+            var random = new Random(42);
+            double low = double.MaxValue;
+            double high = 0;
+            for (int i = 0; i < 500; i++)
+            {
+                double delay = policy.DelayFor(3, random).TotalSeconds;
+                low = Math.Min(low, delay);
+                high = Math.Max(high, delay);
+            }
+            Assert.GreaterOrEqual(low, 0.75);
+            Assert.LessOrEqual(high, 1.0);
+            Assert.Less(low, 0.8, "jitter should spread the delays");
+        }
+
+        [Test]
+        public void Negative_attempt_is_a_caller_error()
+        {
+            Assert.Throws<ArgumentOutOfRangeException>(() => new ReconnectPolicy().DelayFor(-1, null));
+        }
+    }
+
+    [TestFixture]
+    public class MotionPlayheadTests
+    {
+        [Test]
+        public void Looping_wraps_and_non_looping_stops_on_the_last_frame()
+        {
+            var playhead = new MotionPlayhead { Loop = true };
+            playhead.Advance(1.25, 1.0);
+            Assert.AreEqual(0.25, playhead.Time, 1e-9);
+            Assert.AreEqual(7, playhead.Frame(30, 30));
+            playhead.Loop = false;
+            playhead.Advance(2.0, 1.0);
+            Assert.IsFalse(playhead.Playing);
+            Assert.AreEqual(29, playhead.Frame(30, 30));
+        }
+
+        [Test]
+        public void Paused_does_not_move_and_scrub_clamps()
+        {
+            var playhead = new MotionPlayhead { Playing = false };
+            playhead.Advance(0.5, 1.0);
+            Assert.AreEqual(0.0, playhead.Time);
+            playhead.Scrub(5.0, 2.0);
+            Assert.AreEqual(2.0, playhead.Time);
+            playhead.Scrub(-1, 2.0);
+            Assert.AreEqual(0.0, playhead.Time);
+            Assert.AreEqual(0, playhead.Frame(30, 0));
+        }
+
+        [Test]
+        public void Frame_at_exact_boundaries_is_not_lost_to_rounding()
+        {
+            var playhead = new MotionPlayhead { Playing = false };
+            playhead.Scrub(0.1, 10);
+            Assert.AreEqual(3, playhead.Frame(30, 300));
+        }
+    }
+
+    [TestFixture]
+    public class HumanoidCurveNamesTests
+    {
+        [TestCase("Left Thumb 1 Stretched", "LeftHand.Thumb.1 Stretched")]
+        [TestCase("Left Thumb Spread", "LeftHand.Thumb.Spread")]
+        [TestCase("Right Index 3 Stretched", "RightHand.Index.3 Stretched")]
+        [TestCase("Right Little Spread", "RightHand.Little.Spread")]
+        [TestCase("Left Middle 2 Stretched", "LeftHand.Middle.2 Stretched")]
+        [TestCase("Right Ring 1 Stretched", "RightHand.Ring.1 Stretched")]
+        [TestCase("Spine Front-Back", "Spine Front-Back")]
+        [TestCase("Left Upper Leg In-Out", "Left Upper Leg In-Out")]
+        [TestCase("Right Hand Down-Up", "Right Hand Down-Up")]
+        [TestCase("Left Arm Twist In-Out", "Left Arm Twist In-Out")]
+        public void Muscle_property_names(string muscle, string property)
+        {
+            Assert.AreEqual(property, HumanoidCurveNames.ForMuscle(muscle));
+        }
+
+        [Test]
+        public void Root_curves_are_named_for_humanoid_clips()
+        {
+            CollectionAssert.AreEqual(new[] { "RootT.x", "RootT.y", "RootT.z" }, HumanoidCurveNames.RootT);
+            CollectionAssert.AreEqual(new[] { "RootQ.x", "RootQ.y", "RootQ.z", "RootQ.w" }, HumanoidCurveNames.RootQ);
+        }
+    }
+
+    [TestFixture]
+    public class UnitySourceSkeletonTests
+    {
+        [Test]
+        public void Rest_offsets_are_mirrored_in_x_and_accumulate()
+        {
+            var hello = (HelloMessage)ProtocolCodec.Decode(MessagePackWriter.Serialize(TestMessages.Hello("none")));
+            var skeleton = new UnitySourceSkeleton(hello.Skeleton, hello.TargetJoints["unity"]);
+            Assert.AreEqual("Spine", skeleton.Joints[1]);
+            Assert.AreEqual(-0.1f, skeleton.RestOffsets[3], 1e-7);
+            var positions = skeleton.RestPositions();
+            Assert.AreEqual(-0.1f, positions[6], 1e-6);
+            Assert.AreEqual(0.95f + 0.10f + 0.5f, positions[7], 1e-6);
+            Assert.AreEqual(0.025f, positions[8], 1e-6);
+        }
+
+        [Test]
+        public void Bone_names_must_match_the_joint_count()
+        {
+            var hello = (HelloMessage)ProtocolCodec.Decode(MessagePackWriter.Serialize(TestMessages.Hello("none")));
+            Assert.Throws<ArgumentException>(() => new UnitySourceSkeleton(hello.Skeleton, new[] { "Hips" }));
+        }
+    }
+}

@@ -1,0 +1,480 @@
+"""The only module that imports `unreal`: editor menus, the Blueprint library, live preview and baking.
+
+- Tools ▸ MotionBridge (ToolMenus) opens the Editor Utility Widget (built once, see docs/unreal.md) or, while
+  it does not exist yet, a details dialog that asks for the prompt.
+- `MotionBridgeLibrary` (Blueprint-callable, static): Connect, Generate, Cancel, Status, Bake. The widget's
+  buttons call these.
+- Live preview: a slate post-tick callback drains the client's event queue on the game thread and poses a
+  `PoseableMeshComponent` on a preview actor with the retargeted frame (component-space rotations).
+- Bake: an AnimSequence for the preview mesh's skeleton, filled through its AnimationDataController with
+  local bone keys, saved with EditorAssetLibrary.
+
+All networking and math live in the `unreal`-free modules next to this one; this file only moves values
+between them and the editor.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import unreal
+
+from . import protocol
+from .client import BridgeClient, BridgeConnectionError, ConnectionEvent
+from .clips import Clip, GenerationTracker
+from .retarget import Quat, RetargetError, TargetSkeleton, WorldDeltaRetargeter
+
+MENU_OWNER = "MotionBridge"
+TOOLS_MENU = "LevelEditor.MainMenu.Tools"
+WIDGET_ASSET = "/Game/MotionBridge/EUW_MotionBridge"
+"""Where docs/unreal.md has the user save the Editor Utility Widget."""
+PREVIEW_ACTOR_LABEL = "MotionBridgePreview"
+MANNEQUIN_MESHES = (
+    "/Game/Characters/Mannequins/Meshes/SKM_Manny_Simple",
+    "/Game/Characters/Mannequins/Meshes/SKM_Manny",
+    "/Game/Characters/Mannequins/Meshes/SKM_Quinn_Simple",
+)
+"""Where the UE5 Third Person template puts the Mannequins; used when nothing is selected."""
+
+
+class MotionBridgeEditorError(Exception):
+    """Something the user can fix (no daemon, no mesh, nothing to bake); the message says what."""
+
+
+# ---------------------------------------------------------------- reading the editor
+
+
+def read_target_skeleton(component: Any) -> TargetSkeleton:
+    """The reference pose of the component's skeletal mesh: names, parents, local translations/rotations."""
+    count = component.get_num_bones()
+    names = [str(component.get_bone_name(i)) for i in range(count)]
+    index = {name: i for i, name in enumerate(names)}
+    parents: List[int] = []
+    translations = []
+    rotations = []
+    for i, name in enumerate(names):
+        parents.append(index.get(str(component.get_parent_bone(name)), -1))
+        transform = component.get_ref_pose_transform(i)
+        t, q = transform.translation, transform.rotation
+        translations.append((t.x, t.y, t.z))
+        rotations.append((q.x, q.y, q.z, q.w))
+    return TargetSkeleton(names, parents, translations, rotations)
+
+
+def _selected_mesh() -> Tuple[Any, Optional[Any]]:
+    """The skeletal mesh to preview on, and the selected level actor it came from (if any)."""
+    actors = unreal.get_editor_subsystem(unreal.EditorActorSubsystem)
+    for actor in actors.get_selected_level_actors():
+        if isinstance(actor, unreal.SkeletalMeshActor):
+            mesh = actor.skeletal_mesh_component.get_skinned_asset()
+            if mesh is not None:
+                return mesh, actor
+    for asset in unreal.EditorUtilityLibrary.get_selected_assets():
+        if isinstance(asset, unreal.SkeletalMesh):
+            return asset, None
+    for path in MANNEQUIN_MESHES:
+        if unreal.EditorAssetLibrary.does_asset_exist(path):
+            return unreal.EditorAssetLibrary.load_asset(path), None
+    raise MotionBridgeEditorError(
+        "no skeletal mesh to preview on: select a Skeletal Mesh actor in the level or a Skeletal Mesh asset in "
+        "the Content Browser (or add the Third Person template, which brings the UE5 Mannequin)")
+
+
+def _find_preview_component() -> Optional[Any]:
+    actors = unreal.get_editor_subsystem(unreal.EditorActorSubsystem)
+    for actor in actors.get_all_level_actors():
+        if actor.get_actor_label() == PREVIEW_ACTOR_LABEL:
+            component = actor.get_component_by_class(unreal.PoseableMeshComponent)
+            if component is not None:
+                return component
+    return None
+
+
+def _spawn_preview_component(mesh: Any, near: Optional[Any]) -> Any:
+    """A new actor in the level with a PoseableMeshComponent showing `mesh` (placed at `near`, if given)."""
+    actors = unreal.get_editor_subsystem(unreal.EditorActorSubsystem)
+    location = near.get_actor_location() if near is not None else unreal.Vector(0.0, 0.0, 0.0)
+    actor = actors.spawn_actor_from_class(unreal.Actor, location)
+    actor.set_actor_label(PREVIEW_ACTOR_LABEL)
+    # Components are added to a placed actor through the subobject subsystem (what the Details panel's
+    # "+ Add" button does); a plain Actor has no root, so the new component becomes its root.
+    subobjects = unreal.get_engine_subsystem(unreal.SubobjectDataSubsystem)
+    handles = subobjects.k2_gather_subobject_data_for_instance(actor)
+    params = unreal.AddNewSubobjectParams(parent_handle=handles[0], new_class=unreal.PoseableMeshComponent)
+    handle, failure = subobjects.add_new_subobject(params)
+    if str(failure):
+        raise MotionBridgeEditorError("could not add a PoseableMeshComponent to the preview actor: %s" % failure)
+    data = unreal.SubobjectDataBlueprintFunctionLibrary.get_data(handle)
+    component = unreal.SubobjectDataBlueprintFunctionLibrary.get_object(data)
+    component.set_skinned_asset_and_update(mesh)
+    return component
+
+
+class PreviewRig:
+    """The PoseableMeshComponent being posed, its mesh's reference skeleton and the retargeter onto it."""
+
+    def __init__(self, component: Any) -> None:
+        self.component = component
+        self.mesh = component.get_skinned_asset()
+        if self.mesh is None:
+            raise MotionBridgeEditorError("the preview component has no skeletal mesh")
+        self.skeleton = self.mesh.skeleton
+        self.target = read_target_skeleton(component)
+        self._retargeter: Optional[WorldDeltaRetargeter] = None
+        self._retarget_key: Optional[Tuple[str, ...]] = None
+
+    def retargeter(self, hello: protocol.Hello, joints: List[str]) -> WorldDeltaRetargeter:
+        """The retargeter for motion with these wire joint names (hello.skeleton gives parents and rest)."""
+        key = tuple(joints)
+        if self._retargeter is None or self._retarget_key != key:
+            if len(joints) != len(hello.parents):
+                raise RetargetError("motion has %d joints, the daemon's skeleton %d" % (len(joints), len(hello.parents)))
+            self._retargeter = WorldDeltaRetargeter(self.target, joints, hello.parents,
+                                                    protocol.source_rest_in_unreal(hello.rest))
+            self._retarget_key = key
+        return self._retargeter
+
+    def show(self, retargeter: WorldDeltaRetargeter, clip: Clip, frame: int) -> None:
+        """Pose the component with one frame, parents before children (each call reads the parent's pose)."""
+        pose = retargeter.retarget(clip.root[frame], clip.rotations[frame])
+        space = unreal.BoneSpaces.COMPONENT_SPACE
+        for bone in pose.bones:
+            if bone == pose.root_bone:
+                self.component.set_bone_location_by_name(bone, unreal.Vector(*pose.root_component_position), space)
+            rotation = unreal.Quat(*pose.component_rotations[bone])
+            self.component.set_bone_rotation_by_name(bone, rotation.rotator(), space)
+
+
+# ---------------------------------------------------------------- baking
+
+
+def bake_keys(retargeter: WorldDeltaRetargeter, clip: Clip) -> Dict[str, Tuple[List[Tuple[float, float, float]],
+                                                                               List[Quat]]]:
+    """Per driven bone: local translations and local rotations for every frame of the clip.
+
+    Rotations are made sign-continuous over time (q and −q are the same rotation, but key interpolation
+    between them would spin the long way round).
+    """
+    target = retargeter.target
+    keys: Dict[str, Tuple[List[Tuple[float, float, float]], List[Quat]]] = {
+        bone: ([], []) for bone in retargeter.bones}
+    for f in range(clip.frames):
+        pose = retargeter.retarget(clip.root[f], clip.rotations[f])
+        for bone in pose.bones:
+            positions, rotations = keys[bone]
+            if bone == pose.root_bone:
+                positions.append(pose.root_local_translation)
+            else:
+                positions.append(target.translations[target.index[bone]])
+            q = pose.local_rotations[bone]
+            if rotations:
+                prev = rotations[-1]
+                if prev[0] * q[0] + prev[1] * q[1] + prev[2] * q[2] + prev[3] * q[3] < 0.0:
+                    q = (-q[0], -q[1], -q[2], -q[3])
+            elif q[3] < 0.0:
+                q = (-q[0], -q[1], -q[2], -q[3])
+            rotations.append(q)
+    return keys
+
+
+def _split_asset_path(path: str) -> Tuple[str, str]:
+    path = path.strip().rstrip("/")
+    if not path.startswith("/") or path.count("/") < 2:
+        raise MotionBridgeEditorError("asset path %r must look like /Game/Folder/AssetName" % path)
+    folder, _, name = path.rpartition("/")
+    name = name.split(".")[0]
+    if not name:
+        raise MotionBridgeEditorError("asset path %r has no asset name" % path)
+    return folder, name
+
+
+def bake_anim_sequence(rig: PreviewRig, retargeter: WorldDeltaRetargeter, clip: Clip, path: str) -> Any:
+    """Create, fill and save an AnimSequence for the rig's skeleton at `path` (/Game/Folder/Name)."""
+    folder, name = _split_asset_path(path)
+    factory = unreal.AnimSequenceFactory()
+    factory.set_editor_property("target_skeleton", rig.skeleton)
+    factory.set_editor_property("preview_skeletal_mesh", rig.mesh)
+    asset_tools = unreal.AssetToolsHelpers.get_asset_tools()
+    sequence = asset_tools.create_asset(name, folder, unreal.AnimSequence, factory)
+    if sequence is None:
+        raise MotionBridgeEditorError("could not create %s/%s (does an asset of another type exist there?)"
+                                      % (folder, name))
+    keys = bake_keys(retargeter, clip)
+    controller = sequence.controller
+    controller.open_bracket("MotionBridge bake")
+    try:
+        controller.set_frame_rate(unreal.FrameRate(clip.fps, 1))
+        # The data model counts frames as intervals: N keys span N − 1 frames.
+        controller.set_number_of_frames(unreal.FrameNumber(clip.frames - 1))
+        controller.remove_all_bone_tracks()
+        for bone in retargeter.bones:
+            positions, rotations = keys[bone]
+            controller.add_bone_curve(bone)
+            controller.set_bone_track_keys(
+                bone,
+                [unreal.Vector(*p) for p in positions],
+                [unreal.Quat(*q) for q in rotations],
+                [unreal.Vector(1.0, 1.0, 1.0) for _ in positions],
+            )
+    finally:
+        controller.close_bracket()
+    if not unreal.EditorAssetLibrary.save_loaded_asset(sequence):
+        raise MotionBridgeEditorError("created %s/%s but saving it failed (read-only folder?)" % (folder, name))
+    return sequence
+
+
+# ---------------------------------------------------------------- the editor session
+
+
+class MotionBridgeEditor:
+    """One editor-wide session: the daemon connection, the request being generated and the preview."""
+
+    def __init__(self) -> None:
+        self.client: Optional[BridgeClient] = None
+        self.tracker = GenerationTracker()
+        self.rig: Optional[PreviewRig] = None
+        self.connection = "disconnected"
+        self.notice = ""
+        self.playback_time = 0.0
+        self.server_status: Dict[str, Any] = {}
+        self._tick_handle: Optional[Any] = None
+
+    # -- commands
+
+    def connect(self, host: str = protocol.DEFAULT_HOST, port: int = protocol.DEFAULT_PORT,
+                token: Optional[str] = None) -> protocol.Hello:
+        self.disconnect()
+        client = BridgeClient(host or protocol.DEFAULT_HOST, port or protocol.DEFAULT_PORT, token=token or None)
+        hello = client.connect()
+        self.client = client
+        self.connection = "connected to %s (%s)" % (hello.server, hello.model_name)
+        if self._tick_handle is None:
+            self._tick_handle = unreal.register_slate_post_tick_callback(self.tick)
+        return hello
+
+    def disconnect(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self._tick_handle is not None:
+            unreal.unregister_slate_post_tick_callback(self._tick_handle)
+            self._tick_handle = None
+        self.connection = "disconnected"
+
+    def generate(self, prompt: str, seconds: float, seed: int) -> str:
+        if self.client is None or not self.client.connected:
+            self.connect()
+        assert self.client is not None
+        if self.rig is None:
+            self.rig = self._preview_rig()
+        request_id = self.client.generate(prompt, seconds, seed, preview_every=5)
+        self.tracker.start(request_id)
+        self.playback_time = 0.0
+        return request_id
+
+    def cancel(self) -> bool:
+        if self.client is None or self.tracker.request_id is None or not self.tracker.busy:
+            return False
+        self.client.cancel(self.tracker.request_id)
+        return True
+
+    def status(self) -> str:
+        parts = [self.connection, self.tracker.describe()]
+        if self.notice:
+            parts.append(self.notice)
+        return " | ".join(parts)
+
+    def bake(self, path: str) -> str:
+        clip = self.tracker.final
+        if clip is None:
+            raise MotionBridgeEditorError("nothing to bake yet: Generate a motion and wait until it is done")
+        if self.rig is None or self.client is None or self.client.hello is None:
+            raise MotionBridgeEditorError("no preview skeleton: Connect and Generate first")
+        retargeter = self.rig.retargeter(self.client.hello, clip.joints)
+        sequence = bake_anim_sequence(self.rig, retargeter, clip, path)
+        self.notice = "baked %s" % sequence.get_path_name()
+        return str(sequence.get_path_name())
+
+    # -- game thread
+
+    def tick(self, delta_seconds: float) -> None:
+        """Slate post-tick: apply what the receive thread queued, then show the current frame."""
+        client = self.client
+        if client is None:
+            return
+        for event in client.events():
+            self._apply_event(event)
+        clip = self.tracker.clip
+        if clip is None or self.rig is None or client.hello is None:
+            return
+        self.playback_time += delta_seconds
+        try:
+            retargeter = self.rig.retargeter(client.hello, clip.joints)
+            self.rig.show(retargeter, clip, clip.frame_at(self.playback_time))
+        except RetargetError as exc:
+            self.notice = "preview stopped: %s" % exc
+            self.rig = None
+
+    def _apply_event(self, event: Any) -> None:
+        if isinstance(event, ConnectionEvent):
+            if event.kind == "lost":
+                self.connection = "connection lost (%d), reconnecting" % event.code
+            elif event.kind == "reconnected":
+                self.connection = "reconnected"
+            else:
+                self.connection = "disconnected: %s" % event.detail
+            return
+        if event.get("op") == "status":
+            self.server_status = event
+            self.notice = "daemon: %s jobs queued, %s running on %s" % (event.get("queue"), event.get("running"),
+                                                                      event.get("device"))
+            return
+        try:
+            handled = self.tracker.handle(event)
+        except protocol.ProtocolError as exc:
+            self.notice = "bad motion from the daemon: %s" % exc
+            return
+        if not handled and event.get("op") == "error":
+            self.notice = "daemon error %s: %s" % (event.get("code"), event.get("message"))
+
+    def _preview_rig(self) -> PreviewRig:
+        component = _find_preview_component()
+        if component is None:
+            mesh, near = _selected_mesh()
+            component = _spawn_preview_component(mesh, near)
+        return PreviewRig(component)
+
+
+EDITOR = MotionBridgeEditor()
+
+
+def _report(exc: Exception) -> None:
+    EDITOR.notice = str(exc)
+    unreal.log_error("MotionBridge: %s" % exc)
+
+
+_USER_ERRORS = (MotionBridgeEditorError, BridgeConnectionError, protocol.ProtocolError, RetargetError)
+
+
+# ---------------------------------------------------------------- Blueprint library
+
+
+@unreal.uclass()
+class MotionBridgeLibrary(unreal.BlueprintFunctionLibrary):
+    """Static Blueprint nodes for the Editor Utility Widget (category MotionBridge)."""
+
+    @unreal.ufunction(static=True, params=[str, int], ret=bool, meta=dict(Category="MotionBridge"))
+    def Connect(host, port):  # noqa: N802,N805 - Blueprint node names; static, so no self
+        """Connect to the daemon (empty host / port 0 = 127.0.0.1:8747). False on failure; see Status."""
+        try:
+            EDITOR.connect(host, port)
+        except _USER_ERRORS as exc:
+            _report(exc)
+            return False
+        return True
+
+    @unreal.ufunction(static=True, params=[str, float, int], ret=str, meta=dict(Category="MotionBridge"))
+    def Generate(prompt, seconds, seed):  # noqa: N802,N805
+        """Start generating; returns the request id, or an empty string on failure (see Status)."""
+        try:
+            return EDITOR.generate(prompt, seconds, seed)
+        except _USER_ERRORS as exc:
+            _report(exc)
+            return ""
+
+    @unreal.ufunction(static=True, ret=bool, meta=dict(Category="MotionBridge"))
+    def Cancel():  # noqa: N802
+        """Cancel the running request; False if none is running."""
+        try:
+            return EDITOR.cancel()
+        except _USER_ERRORS as exc:
+            _report(exc)
+            return False
+
+    @unreal.ufunction(static=True, ret=str, meta=dict(Category="MotionBridge"))
+    def Status():  # noqa: N802
+        """One line: connection, request progress, last notice. Bind it to a text block on a timer."""
+        return EDITOR.status()
+
+    @unreal.ufunction(static=True, params=[str], ret=str, meta=dict(Category="MotionBridge"))
+    def Bake(path):  # noqa: N802,N805
+        """Save the finished motion as an AnimSequence at `path` (/Game/Folder/Name); returns its object path."""
+        try:
+            return EDITOR.bake(path)
+        except _USER_ERRORS as exc:
+            _report(exc)
+            return ""
+
+
+# ---------------------------------------------------------------- dialog fallback and menus
+
+
+@unreal.uclass()
+class MotionBridgeRequest(unreal.Object):
+    """What the Generate dialog asks for when the Editor Utility Widget has not been built yet."""
+
+    prompt = unreal.uproperty(str, meta=dict(Category="MotionBridge"))
+    seconds = unreal.uproperty(float, meta=dict(Category="MotionBridge", ClampMin="0.5"))
+    seed = unreal.uproperty(int, meta=dict(Category="MotionBridge"))
+    bake_path = unreal.uproperty(str, meta=dict(Category="MotionBridge"))
+
+
+def open_panel() -> None:
+    """Tools ▸ MotionBridge: the Editor Utility Widget if it exists, else the Generate dialog."""
+    if unreal.EditorAssetLibrary.does_asset_exist(WIDGET_ASSET):
+        widget = unreal.EditorAssetLibrary.load_asset(WIDGET_ASSET)
+        unreal.get_editor_subsystem(unreal.EditorUtilitySubsystem).spawn_and_register_tab(widget)
+        return
+    generate_dialog()
+
+
+def generate_dialog() -> None:
+    request = MotionBridgeRequest()
+    request.prompt = "a person walks forward"
+    request.seconds = 4.0
+    request.seed = 0
+    options = unreal.EditorDialogLibraryObjectDetailsViewOptions(show_object_name=False, allow_search=False)
+    if not unreal.EditorDialog.show_object_details_view("MotionBridge: generate", request, options):
+        return
+    MotionBridgeLibrary.Generate(request.prompt, request.seconds, request.seed)
+
+
+def bake_dialog() -> None:
+    request = MotionBridgeRequest()
+    request.bake_path = "/Game/MotionBridge/A_MotionBridge"
+    options = unreal.EditorDialogLibraryObjectDetailsViewOptions(show_object_name=False, allow_search=False)
+    if not unreal.EditorDialog.show_object_details_view("MotionBridge: bake", request, options):
+        return
+    MotionBridgeLibrary.Bake(request.bake_path)
+
+
+def show_status() -> None:
+    unreal.EditorDialog.show_message("MotionBridge", EDITOR.status(), unreal.AppMsgType.OK)
+
+
+_MENU_ENTRIES = (
+    ("MotionBridgeOpen", "MotionBridge", "Open the MotionBridge panel (text to motion)", "mb.open_panel()"),
+    ("MotionBridgeGenerate", "MotionBridge: Generate...", "Generate a motion from a prompt", "mb.generate_dialog()"),
+    ("MotionBridgeCancel", "MotionBridge: Cancel", "Cancel the running generation", "mb.MotionBridgeLibrary.Cancel()"),
+    ("MotionBridgeBake", "MotionBridge: Bake...", "Save the last motion as an AnimSequence", "mb.bake_dialog()"),
+    ("MotionBridgeStatus", "MotionBridge: Status", "Show the connection and generation status", "mb.show_status()"),
+)
+
+
+def register_menus() -> None:
+    """Add the MotionBridge section to Tools (idempotent: entries are replaced by name)."""
+    menus = unreal.ToolMenus.get()
+    tools = menus.find_menu(TOOLS_MENU)
+    if tools is None:
+        unreal.log_warning("MotionBridge: no %s menu to extend" % TOOLS_MENU)
+        return
+    tools.add_section(MENU_OWNER, "MotionBridge")
+    for name, label, tooltip, call in _MENU_ENTRIES:
+        entry = unreal.ToolMenuEntry(name=name, type=unreal.MultiBlockType.MENU_ENTRY)
+        entry.set_label(label)
+        entry.set_tool_tip(tooltip)
+        entry.set_string_command(unreal.ToolMenuStringCommandType.PYTHON, "",
+                                 "import motionbridge_unreal.ue_adapter as mb; " + call)
+        tools.add_menu_entry(MENU_OWNER, entry)
+    menus.refresh_all_widgets()
+    unreal.register_python_shutdown_callback(EDITOR.disconnect)
