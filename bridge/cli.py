@@ -258,6 +258,7 @@ def _configure_generate(parser: argparse.ArgumentParser) -> None:
         "--url", default=None, help=f"daemon to use (default {DEFAULT_URL} if one is running, else generate in-process)"
     )
     parser.add_argument("--token", default=os.environ.get(TOKEN_ENV), help=f"daemon token (default ${TOKEN_ENV})")
+    parser.add_argument("--in-process", action="store_true", help="never use a daemon; load the model here")
     parser.add_argument("--model", default="tiny", help="model for in-process generation (as for serve)")
     parser.add_argument("--device", default=None)
 
@@ -330,8 +331,11 @@ def _run_generate(args: argparse.Namespace) -> int:
         return 2
     if Path(args.output).suffix.lower() == ".npz" and args.target != "smplh":
         print("note: .npz files are always SMPL-H (upstream format); --target applies to .bvh/.glb", file=sys.stderr)
+    if args.in_process and args.url:
+        print("error: --in-process and --url exclude each other", file=sys.stderr)
+        return 2
     url = args.url
-    if url is None and _daemon_reachable(DEFAULT_URL):
+    if url is None and not args.in_process and _daemon_reachable(DEFAULT_URL):
         url = DEFAULT_URL
     bar = ProgressBar()
     start = time.perf_counter()
@@ -383,7 +387,7 @@ def _generate_in_process(args: argparse.Namespace, bar: ProgressBar) -> list[Any
     from bridge.scheduler import apply_clip_options
     from engine.generation import GenerationError
 
-    print(f"no daemon running: loading model {args.model!r} in-process ...", file=sys.stderr)
+    print(f"generating in-process: loading model {args.model!r} ...", file=sys.stderr)
     model = load_model_spec(args.model, args.device, None)
     params = _generation_params(args)
     if not 0 < args.seconds <= model.max_seconds:

@@ -102,7 +102,7 @@ class BrokerUrl:
             raise BrokerUrlError(f"broker URL {url!r} has an invalid port ({form})") from None
         prefix = unquote(parts.path.strip("/")) or DEFAULT_PREFIX
         levels = prefix.split("/")
-        if prefix.startswith("$") or any(not lv or "+" in lv or "#" in lv for lv in levels):
+        if "#" in url or prefix.startswith("$") or any(not lv or "+" in lv or "#" in lv for lv in levels):
             raise BrokerUrlError(
                 f"topic prefix {prefix!r} must be non-empty topic levels without '+', '#' or a leading '$'"
             )
@@ -428,6 +428,7 @@ class MqttLink:
     keepalive: int = 10
     max_backoff_s: float = 2.0
     outbox_limit: int = 10_000
+    send_window: int = 32
     _outbox: deque[_Outgoing] = field(default_factory=deque, init=False)
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _connected: asyncio.Event = field(default_factory=asyncio.Event, init=False)
@@ -542,11 +543,16 @@ class MqttLink:
     async def _send(self, client: aiomqtt.Client) -> None:
         while True:
             while self._outbox:
-                item = self._outbox[0]
-                # Popped only after the broker took it, so a publish cut by a disconnect is sent again.
-                await client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain, timeout=10.0)
-                if self._outbox and self._outbox[0] is item:
-                    self._outbox.popleft()
+                # Up to `send_window` publishes in flight at once (QoS 1 waits for PUBACK, one round trip
+                # each); they leave the outbox only once the broker took them, so a batch cut by a
+                # disconnect is sent again after the reconnect (receivers drop the duplicates).
+                batch = [self._outbox[i] for i in range(min(self.send_window, len(self._outbox)))]
+                await asyncio.gather(
+                    *(client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain, timeout=10.0) for m in batch)
+                )
+                for item in batch:
+                    if self._outbox and self._outbox[0] is item:
+                        self._outbox.popleft()
             self._wake.clear()
             await self._wake.wait()
 

@@ -21,8 +21,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import sys
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -33,6 +36,7 @@ from bridge.mqtt import (
     BrokerUrl,
     CancelRequest,
     ErrorReply,
+    EventPublisher,
     JobRequest,
     MqttLink,
     NodePresence,
@@ -169,6 +173,8 @@ class MqttGateway:
     workers: dict[str, WorkerSeen] = field(default_factory=dict, init=False)
     redispatches: int = field(default=0, init=False)
     jobs_done: int = field(default=0, init=False)
+    duplicates_cancelled: int = field(default=0, init=False)
+    late_results_dropped: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.url = BrokerUrl.parse(self.url) if isinstance(self.url, str) else self.url
@@ -184,6 +190,8 @@ class MqttGateway:
             will=self.presence.will(),
         )
         self._jobs: dict[str, RemoteJob] = {}
+        # Recently finished job ids: a copy of one that starts late somewhere is told to stop.
+        self._closed: OrderedDict[str, None] = OrderedDict()
         self._accepting = True
         self._watch: asyncio.Task | None = None
         self._idle = asyncio.Event()
@@ -258,6 +266,7 @@ class MqttGateway:
             "model": self.model.name,
             "device": self.model.device,
             "queue": self.queued,
+            "running": self.running,
             "load": min(1.0, self.running / max(1, len(self.workers))),
             "jobs": list(self._jobs),
             "model_info": self.model.info(),
@@ -340,6 +349,9 @@ class MqttGateway:
     def _finish(self, remote: RemoteJob, event: Finished | Failed) -> None:
         if self._jobs.pop(remote.job.job_id, None) is None:
             return
+        self._closed[remote.job.job_id] = None
+        while len(self._closed) > 4096:
+            self._closed.popitem(last=False)
         remote.job.state = JobState.FINISHED
         self.jobs_done += 1
         if not self._jobs:
@@ -413,6 +425,13 @@ class MqttGateway:
         remote = self._jobs.get(reply.job)
         if remote is None:
             log.debug("%s for job %s dropped: the job is finished or unknown", reply.kind, reply.job)
+            if isinstance(reply, AcceptedReply) and reply.job in self._closed:
+                self.duplicates_cancelled += 1
+                self.link.publish(
+                    self.topics.cancel(reply.job), pack(CancelRequest(job=reply.job, worker=reply.worker))
+                )
+            elif isinstance(reply, ResultReply):
+                self.late_results_dropped += 1
             return
         now = time.monotonic()
         current = reply.attempt == remote.attempt
@@ -422,6 +441,7 @@ class MqttGateway:
                 remote.worker, remote.last_seen = reply.worker, now
             elif not bound:
                 # A duplicate delivery, or an old attempt that surfaced late: one copy runs, not two.
+                self.duplicates_cancelled += 1
                 cancel = CancelRequest(job=reply.job, worker=reply.worker)
                 self.link.publish(self.topics.cancel(reply.job), pack(cancel))
         elif isinstance(reply, RejectedReply):
@@ -462,3 +482,56 @@ class GatewayServer(MotionBridgeServer):
         super().__init__(gateway.model, config)  # type: ignore[arg-type]
         # The base class builds a local Scheduler (never started, so it holds no thread); replace it.
         self.scheduler = gateway  # type: ignore[assignment]
+
+
+def serve_workers(
+    url: str,
+    config: ServerConfig,
+    events_url: str | None = None,
+    gateway_id: str | None = None,
+    wait_for_worker_s: float = 5.0,
+) -> int:
+    """Run `motionbridge serve --workers URL` until SIGINT/SIGTERM: a gateway server without a local model.
+
+    `events_url` (`--mqtt`) additionally publishes the gateway's job events like a daemon does.
+    """
+    try:
+        broker = BrokerUrl.parse(url)
+        gateway = MqttGateway(broker, gateway=gateway_id)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print(f"gateway {gateway.gateway}: waiting for workers on {broker.redacted()} ...", file=sys.stderr)
+        await gateway.start(wait_for_worker_s=wait_for_worker_s)
+        server = GatewayServer(gateway, config)
+        try:
+            await server.start()
+        except OSError as exc:
+            print(f"error: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
+            await gateway.shutdown(0)
+            return 1
+        publisher = None
+        if events_url:
+            publisher = EventPublisher(events_url, source=server.status_snapshot)
+            server.job_listeners.append(publisher.job_event)
+            await publisher.start()
+        print(
+            f"MotionBridge gateway ready: {server.url}  (jobs on {len(gateway.workers)} worker(s) of "
+            f"{broker.redacted()}, model {gateway.model.name}); Ctrl+C stops",
+            file=sys.stderr,
+            flush=True,
+        )
+        await stop.wait()
+        print("shutting down: finishing open jobs ...", file=sys.stderr, flush=True)
+        await server.shutdown()
+        if publisher is not None:
+            await publisher.stop()
+        return 0
+
+    return asyncio.run(main())

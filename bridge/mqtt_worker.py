@@ -93,6 +93,7 @@ class Worker:
         self._finished: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._remember = remember_finished
         self.completed = 0
+        self.duplicates_dropped = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -132,6 +133,7 @@ class Worker:
             "model": self.model.name,
             "device": str(self.model.device),
             "queue": self.scheduler.queued,
+            "running": self.scheduler.running,
             "load": self.meter.read(),
             "jobs": list(self.jobs),
             "model_info": self.model.info(),
@@ -153,9 +155,12 @@ class Worker:
                 # The gateway gave up waiting and re-sent it: answer for the newer attempt, still run it once.
                 self.jobs[request.job] = request
                 self._reply(request, AcceptedReply, queue_position=0, model=self.model.name)
+            else:
+                self.duplicates_dropped += 1
             return
         if (request.job, request.attempt) in self._finished:
             log.info("duplicate delivery of job %s attempt %d dropped", request.job, request.attempt)
+            self.duplicates_dropped += 1
             return
         try:
             spec = self._spec(request)

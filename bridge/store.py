@@ -115,7 +115,7 @@ class ResultStore:
             jobs = [p for p in self.directory.iterdir() if p.is_dir() and not p.name.startswith(".")]
             if len(jobs) <= self.retention:
                 return
-            jobs.sort(key=lambda p: p.stat().st_mtime)
+            jobs.sort(key=lambda p: p.stat().st_mtime_ns)
             for old in jobs[: len(jobs) - self.retention]:
                 shutil.rmtree(old, ignore_errors=True)
                 self._recent.pop(old.name, None)

@@ -344,15 +344,19 @@ def parse_bvh(text: str) -> BvhClip:
     if len(data) < frames:
         raise BvhError(f"header says {frames} frames but only {len(data)} motion lines follow")
     # Some exporters write one line more than they announce; the header's count is what readers honour.
-    motion = np.empty((frames, n_channels))
-    for f, (line_no, line) in enumerate(data[:frames]):
-        values = line.split()
+    rows = [line.split() for _, line in data[:frames]]
+    for (line_no, _), values in zip(data, rows, strict=False):
         if len(values) != n_channels:
             raise BvhError(f"line {line_no}: expected {n_channels} channel values, got {len(values)}")
-        try:
-            motion[f] = [float(v) for v in values]
-        except ValueError:
-            raise BvhError(f"line {line_no}: motion values must be numbers") from None
+    try:
+        motion = np.array(rows, dtype=np.float64).reshape(frames, n_channels)
+    except ValueError:
+        for (line_no, _), values in zip(data, rows, strict=False):
+            try:
+                [float(v) for v in values]
+            except ValueError:
+                raise BvhError(f"line {line_no}: motion values must be numbers") from None
+        raise
     if not np.isfinite(motion).all():
         raise BvhError("motion data contains NaN or infinite values")
     return BvhClip(tuple(joints), frame_time, motion)

@@ -1,10 +1,11 @@
 // The MotionBridge preview page: talks protocol v1 to the daemon that served it (docs/protocol.md),
 // shows coarse previews while sampling, plays the result in the 3D view and downloads exports.
 //
-// Codec choice, measured in headless Chromium 156 (2 shared CPU cores) on one final `motion` message of a
-// 10 s clip (300 frames × 22 joints, tests/browser/codec_measurement.py):
-//   msgpack: 109,xxx bytes per message, decode + float views ≈ x.xx ms
-//   json:    146,xxx bytes per message, JSON.parse + base64 ≈ x.xx ms
+// Codec choice, measured in headless Chromium 156 (shared 2-core CPU) on one final `motion` message of a
+// 10 s clip (300 frames × 22 joints), frames made by the daemon's own encoder
+// (python tests/browser/codec_measurement.py; median per message until root/rotations are Float32Arrays):
+//   msgpack: 109,554 bytes, decode + float views    0.22–0.24 ms
+//   json:    146,049 bytes, JSON.parse + base64     0.72–0.79 ms   (+33 % bytes, ~3.3× decode time)
 // MessagePack is the default; `?codec=json` switches to the JSON subprotocol.
 // Automated checks rely on: #prompt, #generate, canvas#view and body[data-state] = idle|generating|done|error.
 
@@ -282,7 +283,7 @@ function generate() {
     setState("error");
     return;
   }
-  remember(request);
+  app.run.request = request;
   setState("generating");
   setDownloads(false);
   ui.progress.removeAttribute("value"); // indeterminate until the first step
@@ -302,6 +303,7 @@ function cancel() {
 
 function onAccepted(msg) {
   app.run.job = msg.job;
+  remember(app.run.request);
   ui.progressText.textContent = msg.queue_position > 0 ? `Queued (${msg.queue_position} ahead)` : "Starting…";
 }
 
@@ -491,6 +493,8 @@ function showClips(clips) {
   ui.scrub.step = 1 / (shown[0].fps || 30);
   if (app.time > d) app.time = 0;
   updateOverlay();
+  fitRow();
+  invalidate();
 }
 
 function showPreview(previews) {
@@ -501,6 +505,7 @@ function showPreview(previews) {
   renderVariations();
   ui.scrub.max = duration();
   updateOverlay();
+  invalidate();
 }
 
 function duration() {
@@ -509,7 +514,7 @@ function duration() {
 }
 
 function trailOf(clip) {
-  if (!clip || clip.frames < 2) return null;
+  if (!clip || clip.frames < 2 || clip.preview) return null;
   const t = new Float32Array(clip.frames * 3);
   for (let f = 0; f < clip.frames; f++) {
     t[f * 3] = clip.root[f * 3];
@@ -555,16 +560,19 @@ function selectVariation(i) {
   renderVariations();
   ui.scrub.max = duration();
   updateOverlay();
+  invalidate();
 }
 
 function setPlaying(playing) {
   app.playing = playing;
+  invalidate();
   ui.play.textContent = playing ? "Pause" : "Play";
   ui.play.setAttribute("aria-pressed", String(playing));
 }
 
 function seek(t) {
   app.time = Math.min(Math.max(t, 0), duration());
+  invalidate();
 }
 
 const poses = [];
@@ -589,8 +597,17 @@ function contactsOf(skeleton, clip, time, pose) {
   return out;
 }
 
+// Drawing is on demand: at most 30 times a second while something moves (the clips are 30 fps), and once
+// after any change while paused, so an idle page costs no GPU (or, without one, no CPU) time.
+const DRAW_INTERVAL_MS = 1000 / 30;
+let dirty = true;
+let chasing = false; // the follow-cam is still easing toward the character
 let last = performance.now();
+let lastDraw = -Infinity;
 let lastLabel = 0;
+
+function invalidate() { dirty = true; }
+
 function frame(now) {
   const dt = Math.min(0.1, (now - last) / 1000);
   last = now;
@@ -602,13 +619,32 @@ function frame(now) {
       else { app.time = d; setPlaying(false); }
     }
   }
-  if (app.skeleton && shown.length) draw();
+  const moving = (app.playing && d > 0) || chasing;
+  if (app.skeleton && shown.length && (dirty || (moving && now - lastDraw >= DRAW_INTERVAL_MS - 2))) {
+    dirty = false;
+    lastDraw = now;
+    draw();
+  }
   if (now - lastLabel > 60) {
     lastLabel = now;
     if (document.activeElement !== ui.scrub) ui.scrub.value = app.time;
     ui.time.textContent = `${app.time.toFixed(2)} / ${d.toFixed(2)} s`;
   }
   requestAnimationFrame(frame);
+}
+
+/** Side-by-side spacing along X (the characters' left-right axis, so they stand shoulder to shoulder). */
+const SIDE_BY_SIDE_SPACING = 1.8;
+
+/** Backs the camera off far enough to see a whole side-by-side row (horizontal field of view ≈ 66° at 16:9). */
+function fitRow() {
+  if (ui.sideBySide.checked && shown.length > 1) {
+    camera.distance = Math.max(camera.distance, 1.05 * shown.length * SIDE_BY_SIDE_SPACING);
+  }
+}
+
+function sideBySideOffset(i) {
+  return ui.sideBySide.checked ? (i - (shown.length - 1) / 2) * SIDE_BY_SIDE_SPACING : 0;
 }
 
 function draw() {
@@ -622,16 +658,33 @@ function draw() {
     const t = Math.min(app.time, (clip.frames - 1) / clip.fps);
     const pose = forwardKinematics(sk, samplePose(clip, t, poses[k]));
     const style = clip.preview ? "preview" : i === app.selected || indices.length === 1 ? "final" : "dim";
-    figures.push({ skeleton: sk, pose, style, offsetX: (i - app.selected) * 1.2 });
+    figures.push({ skeleton: sk, pose, style, offsetX: sideBySideOffset(i) });
     if (i === app.selected) selectedPose = pose;
   });
   const clip = shown[app.selected];
-  if (ui.follow.checked && selectedPose) camera.track(selectedPose.worldPos[0], selectedPose.worldPos[2], 0.08);
+  chasing = false;
+  if (ui.follow.checked && selectedPose) {
+    // Tracking the selected clip's own root keeps a side-by-side row centred: the offsets sum to zero.
+    chasing = camera.track(selectedPose.worldPos[0], selectedPose.worldPos[2], 0.15) > 0.002;
+  }
+  const dx = sideBySideOffset(app.selected);
+  const contacts = selectedPose ? contactsOf(sk, clip, Math.min(app.time, duration()), selectedPose) : [];
   renderer.render({
     figures,
-    trail,
-    contacts: selectedPose ? contactsOf(sk, clip, Math.min(app.time, duration()), selectedPose) : [],
+    trail: dx ? shiftedTrail(dx) : trail,
+    contacts: contacts.map(([x, z]) => [x + dx, z]),
   }, camera);
+}
+
+let shifted = { source: null, dx: 0, trail: null };
+function shiftedTrail(dx) {
+  if (!trail) return null;
+  if (shifted.source !== trail || shifted.dx !== dx) {
+    const t = trail.slice();
+    for (let i = 0; i < t.length; i += 3) t[i] += dx;
+    shifted = { source: trail, dx, trail: t };
+  }
+  return shifted.trail;
 }
 
 // ------------------------------------------------------------------ wiring
@@ -675,7 +728,11 @@ ui.downloads.forEach((b) => b.addEventListener("click", () => download(b.dataset
 
 attachOrbitControls(ui.canvas, camera, (kind) => {
   if (kind === "follow-off") { ui.follow.checked = false; camera.follow = false; }
+  invalidate();
 });
+for (const input of [ui.loop, ui.follow, ui.sideBySide]) input.addEventListener("change", invalidate);
+ui.sideBySide.addEventListener("change", fitRow);
+new ResizeObserver(invalidate).observe(ui.canvas);
 ui.canvas.addEventListener("keydown", (e) => {
   const fps = shown[app.selected]?.fps || 30;
   const keys = {

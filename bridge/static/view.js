@@ -99,10 +99,12 @@ export class OrbitCamera {
     this.target[1] = Math.max(0, this.target[1] + dy * s);
   }
 
-  /** Eases the target toward a point on the character (follow-cam); `k` is the share moved this frame. */
+  /** Eases the target toward a point on the character (follow-cam); `k` is the share moved this draw.
+   * Returns the distance still to go. */
   track(x, z, k) {
     this.target[0] += (x - this.target[0]) * k;
     this.target[2] += (z - this.target[2]) * k;
+    return Math.hypot(x - this.target[0], z - this.target[2]);
   }
 
   viewProjection(aspect) {
@@ -485,7 +487,7 @@ class WebGLRenderer {
       gl.bindBuffer(gl.ARRAY_BUFFER, this.trail.buffer);
       gl.bufferData(gl.ARRAY_BUFFER, scene.trail, gl.DYNAMIC_DRAW);
       this.trail.count = scene.trail.length / 3;
-      this.drawLines(this.flat, this.trail, gl.LINE_STRIP, [0.95, 0.8, 0.35, 0.7], 0.003);
+      this.drawLines(this.flat, this.trail, gl.LINE_STRIP, [0.95, 0.8, 0.35, 0.5], 0.003);
     }
     for (const c of scene.contacts || []) {
       this.drawMesh(this.flat, this.disc, ballMatrix([c[0], 0.004, c[1]], 0.075), [0.98, 0.82, 0.3, 0.55]);
@@ -585,7 +587,7 @@ class Canvas2DRenderer {
     ctx.globalAlpha = 1;
 
     if (scene.trail && scene.trail.length >= 6) {
-      ctx.strokeStyle = "rgba(242,204,89,0.7)";
+      ctx.strokeStyle = "rgba(242,204,89,0.5)";
       ctx.lineWidth = Math.max(1.5, h / 480);
       ctx.beginPath();
       let started = false;

@@ -39,20 +39,29 @@ def bpy_python() -> Path | None:
     return None
 
 
-# Runs inside Blender's Python; argv: input .glb, output .fbx.
+# Runs inside Blender's Python; argv: fps, input .glb, output .fbx.
 _BLENDER_SCRIPT = """
 import sys
 import bpy
-src, dst = sys.argv[-2], sys.argv[-1]
+fps, src, dst = float(sys.argv[-3]), sys.argv[-2], sys.argv[-1]
 bpy.ops.wm.read_factory_settings(use_empty=True)
-bpy.ops.import_scene.gltf(filepath=src)
 scene = bpy.context.scene
-action_ranges = [a.frame_range for a in bpy.data.actions]
-if action_ranges:
-    scene.frame_start = int(min(r[0] for r in action_ranges))
-    scene.frame_end = int(max(r[1] for r in action_ranges))
+# The glTF importer turns key times into frames at the scene rate: set it first so frames stay frames.
+scene.render.fps = int(round(fps))
+scene.render.fps_base = scene.render.fps / fps
+bpy.ops.import_scene.gltf(filepath=src)
+# The importer adds an unskinned bone-display shape; keep only the armature and the skinned body.
+for obj in list(scene.objects):
+    if obj.type == "MESH" and not any(m.type == "ARMATURE" for m in obj.modifiers):
+        bpy.data.objects.remove(obj, do_unlink=True)
+ranges = [a.frame_range for a in bpy.data.actions]
+if ranges:
+    scene.frame_start = int(min(r[0] for r in ranges))
+    scene.frame_end = int(max(r[1] for r in ranges))
+# NLA-strip baking exports nothing for the importer's setup; bake the active action over the scene range.
 bpy.ops.export_scene.fbx(filepath=dst, use_selection=False, add_leaf_bones=False, bake_anim=True,
-                         bake_anim_use_all_actions=False, bake_anim_simplify_factor=0.0,
+                         bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False,
+                         bake_anim_simplify_factor=0.0, bake_anim_force_startend_keying=True,
                          object_types={"ARMATURE", "MESH"})
 print("fbx written", dst)
 """
@@ -73,7 +82,7 @@ def export_fbx(motion: Motion, path: str | os.PathLike, target: str = "smplh") -
         glb.write_bytes(motion_to_glb(motion, target))
         out = Path(tmp) / "motion.fbx"
         proc = subprocess.run(
-            [str(python), "-c", _BLENDER_SCRIPT, str(glb), str(out)],
+            [str(python), "-c", _BLENDER_SCRIPT, str(float(motion.fps)), str(glb), str(out)],
             capture_output=True, text=True, timeout=FBX_TIMEOUT_S, check=False,
         )
         if proc.returncode != 0 or not out.exists():

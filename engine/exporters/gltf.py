@@ -87,7 +87,7 @@ def _bone_boxes(rest_pos: np.ndarray, parents: tuple[int, ...]) -> tuple[np.ndar
         u = np.cross(a, [0.0, 0.0, 1.0] if abs(a[2]) < 0.9 else [1.0, 0.0, 0.0])
         u /= np.linalg.norm(u)
         v = np.cross(a, u)
-        half = min(0.05, max(0.012, 0.12 * length))
+        half = min(0.06, max(0.025, 0.2 * length))
         corners = np.array([head + (su * u + sv * v) * half * (0.8 if end else 1.0) + (axis if end else 0.0)
                             for end in (0, 1) for su in (-1, 1) for sv in (-1, 1)])
         centre = corners.mean(axis=0)

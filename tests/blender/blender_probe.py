@@ -1,7 +1,7 @@
 """Runs inside the bpy venv (not collected by pytest): import a BVH or GLB headless and report bone poses.
 
 Usage: python blender_probe.py REQUEST.json RESULT.json
-REQUEST: {"file": path, "kind": "bvh"|"glb", "frames": [clip frame indices], "fps": float,
+REQUEST: {"file": path, "kind": "bvh"|"glb"|"fbx", "frames": [clip frame indices], "fps": float,
           "render": optional png path, "render_frame": clip frame index}
 RESULT:  {"blender": version, "scene_fps": fps, "frame_offset": first Blender frame,
           "rest": {bone: 4x4 world}, "pose": {frame: {bone: 4x4 world}}} — world = armature matrix_world @ bone
@@ -32,6 +32,9 @@ def main(request_path, result_path):
                                 update_scene_fps=False, update_scene_duration=True, rotate_mode="NATIVE",
                                 axis_forward="-Z", axis_up="Y")
         offset = 1
+    elif req["kind"] == "fbx":
+        bpy.ops.import_scene.fbx(filepath=req["file"])
+        offset = min(int(round(a.frame_range[0])) for a in bpy.data.actions)
     else:
         bpy.ops.import_scene.gltf(filepath=req["file"])
         # The glTF importer keys time t at frame t * fps (+ its own start); take the action's first key.
@@ -57,14 +60,15 @@ def _render(scene, arm, png):
     lo = Vector([min(p[i] for p in points) for i in range(3)])
     hi = Vector([max(p[i] for p in points) for i in range(3)])
     centre = (lo + hi) / 2
+    lo.z = 0.0  # keep the feet and the floor in the picture
     size = max(hi.z - lo.z, hi.x - lo.x, 1.0)
     cam_data = bpy.data.cameras.new("cam")
     cam_data.lens = 50
     cam = bpy.data.objects.new("cam", cam_data)
     scene.collection.objects.link(cam)
     # Front view: the character faces −Y in Blender, so the camera stands on −Y looking toward +Y, a bit high.
-    distance = 2.6 * size
-    cam.location = centre + Vector((0.35 * distance, -distance, 0.25 * size))
+    distance = 1.9 * size
+    cam.location = centre + Vector((0.3 * distance, -distance, 0.15 * size))
     direction = centre - cam.location
     cam.rotation_euler = direction.to_track_quat("-Z", "Y").to_euler()
     scene.camera = cam
@@ -84,7 +88,9 @@ def _render(scene, arm, png):
             cyl.rotation_euler = (math.pi / 2, 0.0, 0.0)
             cyl.location = (0.0, -length / 2, 0.0)
     floor = bpy.data.meshes.new("floor")
-    floor.from_pydata([(-2, -2, 0), (2, -2, 0), (2, 2, 0), (-2, 2, 0)], [], [(0, 1, 2, 3)])
+    cx, cy = centre.x, centre.y
+    floor.from_pydata([(cx - 3, cy - 3, 0), (cx + 3, cy - 3, 0), (cx + 3, cy + 3, 0), (cx - 3, cy + 3, 0)], [],
+                      [(0, 1, 2, 3)])
     scene.collection.objects.link(bpy.data.objects.new("floor", floor))
     scene.render.engine = "BLENDER_WORKBENCH"
     scene.display.shading.light = "STUDIO"

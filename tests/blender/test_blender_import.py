@@ -181,12 +181,18 @@ def test_fbx_export_through_blender_reimports_with_the_animation(tmp_path: Path,
         "bpy.ops.import_scene.fbx(filepath=sys.argv[-1]); "
         "arm = next(o for o in bpy.context.scene.objects if o.type == 'ARMATURE'); "
         "a = arm.animation_data.action; "
-        "print('BONES', len(arm.data.bones), 'RANGE', int(a.frame_range[0]), int(a.frame_range[1]))"
+        "meshes = [o for o in bpy.context.scene.objects if o.type == 'MESH']; "
+        "print('BONES', len(arm.data.bones), 'RANGE', int(a.frame_range[0]), int(a.frame_range[1]), "
+        "'MESHES', len(meshes))"
     )
     proc = subprocess.run([str(python), "-c", script, str(fbx)], capture_output=True, text=True, timeout=300,
                           check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("BONES"))
-    _, bones, _, first, last = line.split()
+    _, bones, _, first, last, _, meshes = line.split()
     assert int(bones) == len(get_rig("mixamo").bones)
-    assert int(last) - int(first) + 1 >= motion.frames - 1
+    assert int(last) - int(first) + 1 == motion.frames
+    assert int(meshes) == 1
+    # The round trip through FBX keeps the pose: world deltas match ours like the direct imports do.
+    result = _probe(python, tmp_path, "fbx", fbx, motion.fps)
+    _compare(result, motion, "mixamo")

@@ -13,13 +13,17 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from websockets.asyncio.client import ClientConnection, connect
 
 from bridge.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, decode_message, encode_message
 from bridge.server import MotionBridgeServer, ServerConfig
-from engine.generation import CancelCheck, GenerationRequest, MotionModel, StepCallback
+from engine.generation import CancelCheck, GenerationRequest, MotionModel, StepCallback, StepEvent
 from engine.motion import Motion
 from engine.testing import tiny_random_model
+
+# The test machine is small and shared; one intra-op thread keeps the model's speed predictable.
+torch.set_num_threads(1)
 
 
 class ExplodingModel(MotionModel):
@@ -42,6 +46,35 @@ class ExplodingModel(MotionModel):
         if any("explode" in r.prompt for r in requests):
             raise RuntimeError("CUDA out of memory (simulated inside the model)")
         return self.inner.generate_batch(requests, on_step, cancelled)
+
+
+class RecordingModel(MotionModel):
+    """The real model, recording the last sampler step each batch reached (keyed by its prompts), so a test
+    can prove that cancellation stopped the sampler rather than trusting wall-clock time."""
+
+    def __init__(self, inner: MotionModel) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.max_seconds = inner.max_seconds
+        self.default_steps = inner.default_steps
+        self.default_cfg = inner.default_cfg
+        self.last_step: dict[str, int] = {}
+        self.total_steps: dict[str, int] = {}
+
+    def generate_batch(
+        self,
+        requests: Sequence[GenerationRequest],
+        on_step: StepCallback | None = None,
+        cancelled: CancelCheck | None = None,
+    ) -> list[list[Motion] | None]:
+        def record(event: StepEvent) -> None:
+            for r in requests:
+                self.last_step[r.prompt] = event.step
+                self.total_steps[r.prompt] = event.steps
+            if on_step is not None:
+                on_step(event)
+
+        return self.inner.generate_batch(requests, record, cancelled)
 
 
 @dataclass
@@ -102,6 +135,11 @@ def start_daemon(model: MotionModel, config: ServerConfig) -> RunningDaemon:
             started.set_exception(exc)
             return
         loop.run_forever()
+        # Connections a failed test left open still have tasks; end them before the loop closes.
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 
@@ -124,7 +162,8 @@ def daemon_factory(tmp_path: Path) -> Iterator[Callable[..., RunningDaemon]]:
     def make(model: MotionModel, **overrides: Any) -> RunningDaemon:
         overrides.setdefault("output_dir", tmp_path / "jobs")
         overrides.setdefault("shutdown_timeout", 5.0)
-        daemon = start_daemon(model, ServerConfig(port=0, **overrides))
+        overrides.setdefault("port", 0)
+        daemon = start_daemon(model, ServerConfig(**overrides))
         running.append(daemon)
         return daemon
 
@@ -188,6 +227,19 @@ class RawClient:
                 if msg["op"] in ops:
                     return out
 
+    async def until_all(self, request_ids: Sequence[str], timeout: float = 20.0) -> dict[str, list[dict[str, Any]]]:
+        """Messages per request id until every one of them got its done or error."""
+        out: dict[str, list[dict[str, Any]]] = {rid: [] for rid in request_ids}
+        open_ids = set(request_ids)
+        while open_ids:
+            msg = await self.recv(timeout)
+            rid = msg.get("id")
+            if rid in out:
+                out[rid].append(msg)
+                if msg["op"] in ("done", "error"):
+                    open_ids.discard(rid)
+        return out
+
     async def close_code(self, timeout: float = 10.0) -> int | None:
         """Wait for the server to close; returns the close code it sent."""
         try:
@@ -211,6 +263,11 @@ def motion_arrays(msg: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture
 def raw() -> type[RawClient]:
     return RawClient
+
+
+@pytest.fixture
+def recording_model(tiny_model: MotionModel) -> RecordingModel:
+    return RecordingModel(tiny_model)
 
 
 @pytest.fixture

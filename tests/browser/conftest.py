@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from headless_chromium import Browser, find_chromium
 
 REPO = Path(__file__).resolve().parents[2]

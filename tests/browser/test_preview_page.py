@@ -17,11 +17,11 @@ from pathlib import Path
 import msgpack
 import numpy as np
 import pytest
+from headless_chromium import Browser, Page
 
 from engine import rotations as R
 from engine.bvh import parse_bvh
 from engine.skeleton import FPS, SMPLH_BODY
-from headless_chromium import Browser, Page
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +42,7 @@ def set_field(page: Page, selector: str, value: object) -> None:
     page.type_into(selector, str(value))
 
 
-def canvas_pixels(page: Page, width: int = 192, height: int = 108) -> np.ndarray:
+def canvas_pixels(page: Page, width: int = 320, height: int = 180) -> np.ndarray:
     """The 3D view's current pixels, read back by the browser itself and scaled down: (h, w, 3) uint8."""
     data = page.evaluate(
         "(() => { const c = document.querySelector('canvas#view');"
@@ -54,9 +54,10 @@ def canvas_pixels(page: Page, width: int = 192, height: int = 108) -> np.ndarray
 
 
 def figure_mask(pixels: np.ndarray) -> np.ndarray:
-    """Pixels of the figure: its limbs are saturated blue/orange, the ground, grid and shadow are grey."""
-    rgb = pixels.astype(np.int32)
-    return (rgb.max(-1) - rgb.min(-1)) > 90
+    """Pixels of the figure's limbs: blue (left side) or orange (right side); ground, grid, shadow and the
+    yellow pelvis trail are excluded."""
+    r, g, b = (pixels[..., k].astype(np.int32) for k in range(3))
+    return (b - r > 60) | ((r - b > 60) & (r - g > 35))
 
 
 def wait_frames(page: Page, n: int = 3) -> None:
@@ -96,7 +97,8 @@ def test_generate_preview_play_and_download_bvh(browser: Browser, daemon, artifa
     page.click("#generate")
     page.wait_for("document.body.dataset.state === 'generating'", timeout=10)
     page.wait_for("document.body.dataset.state !== 'generating'", timeout=90)
-    assert page.evaluate("document.body.dataset.state") == "done", page.evaluate("document.querySelector('#message').textContent")
+    state, message = page.evaluate("[document.body.dataset.state, document.querySelector('#message').textContent]")
+    assert state == "done", message
     assert page.exceptions() == []
 
     # Coarse previews arrived while sampling (24 steps, one every 4), finals replaced them.
@@ -123,7 +125,8 @@ def test_generate_preview_play_and_download_bvh(browser: Browser, daemon, artifa
     start_again = canvas_pixels(page)
 
     view_pixels = start.shape[0] * start.shape[1]
-    assert figure_mask(start).sum() > 0.004 * view_pixels, "no figure drawn in the 3D view"
+    # A standing figure covers about 1 % of the view at the default camera distance.
+    assert figure_mask(start).sum() > 0.002 * view_pixels, "no figure drawn in the 3D view"
     assert len(np.unique(start.reshape(-1, 3), axis=0)) > 50, "the 3D view is flat"
     changed = np.abs(start.astype(int) - end.astype(int)).max(-1) > 40
     assert changed.sum() > 0.002 * view_pixels, "the view did not change between t=0 and the last frame"
@@ -212,7 +215,7 @@ def test_json_subprotocol_and_canvas_2d_fallback(browser: Browser, daemon) -> No
     assert page.evaluate("window.motionbridge.clips[0].frames") == 60
     wait_frames(page)
     pixels = canvas_pixels(page)
-    assert figure_mask(pixels).sum() > 0.004 * pixels.shape[0] * pixels.shape[1]
+    assert figure_mask(pixels).sum() > 0.002 * pixels.shape[0] * pixels.shape[1]
     assert page.exceptions() == []
 
 

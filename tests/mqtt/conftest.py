@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 MOSQUITTO = Path("/usr/sbin/mosquitto")
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 

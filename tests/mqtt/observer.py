@@ -12,6 +12,9 @@ import aiomqtt
 
 from bridge.mqtt import BrokerUrl
 
+STARTUP_S = 60.0
+"""How long a worker subprocess may take to come online (importing torch on a loaded 2-core CI box)."""
+
 
 @dataclass
 class Seen:

@@ -1,18 +1,18 @@
-"""Gateway + worker processes behind a real Mosquitto: spreading, worker loss, broker restart, auth."""
+"""Gateway and workers behind a real Mosquitto: worker loss (kill -9), broker restart, auth."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections import Counter
 
-import numpy as np
 import pytest
-from observer import Observer
+from observer import STARTUP_S, Observer
+from paced_model import PacedModel
 from pool import Recorder, spec
 
 from bridge.mqtt_gateway import MqttGateway
-from bridge.scheduler import Finished, Progress
+from bridge.mqtt_worker import Worker
+from bridge.scheduler import Finished
 
 pytestmark = pytest.mark.mqtt
 
@@ -27,43 +27,12 @@ def _done_nodes(seen) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return out
 
 
-async def _pool_ready(gateway: MqttGateway, n: int, timeout: float = 20.0) -> None:
+async def _pool_ready(gateway: MqttGateway, n: int, timeout: float = STARTUP_S) -> None:
     for _ in range(int(timeout / 0.05)):
         if len(gateway.workers) >= n:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"only {sorted(gateway.workers)} of {n} workers came online")
-
-
-def test_one_gateway_and_two_workers_serve_20_concurrent_requests_spread_over_both(broker, spawn_worker) -> None:
-    spawn_worker(broker.url(), "wa", step_s=0.01)
-    spawn_worker(broker.url(), "wb", step_s=0.01)
-
-    async def scenario() -> None:
-        gateway = MqttGateway(broker.url(), gateway="gw", heartbeat_s=0.5)
-        rec = Recorder()
-        async with Observer(broker.url(), ["mbtest/jobs/+/events"]) as obs:
-            await gateway.start()
-            await _pool_ready(gateway, 2)
-            assert gateway.model.name == "paced-test" and gateway.model.default_steps == 8
-            ids = [f"job{i}" for i in range(20)]
-            for i, job_id in enumerate(ids):
-                rec.submit(gateway, job_id, spec(i, samples=1 + i % 2))
-            await rec.wait_terminal(ids, 30)
-            seen = await obs.wait_for(lambda s: len(_done_nodes(s)) == 20, 5)
-        await gateway.shutdown(1.0)
-
-        for i, job_id in enumerate(ids):
-            (final,) = rec.terminal(job_id)
-            assert isinstance(final, Finished), final
-            assert [m.seed for m in final.motions] == [i + k for k in range(1 + i % 2)]
-            np.testing.assert_allclose(final.motions[0].root[-1, 2], 29 * 0.01 * i, rtol=1e-5)
-            assert [e.step for e in rec.events[job_id] if isinstance(e, Progress)] == list(range(1, 7))
-        per_node = Counter(_done_nodes(seen).values())
-        assert set(per_node) == {"wa", "wb"} and min(per_node.values()) >= 5, per_node
-        assert gateway.redispatches == 0
-
-    asyncio.run(scenario())
 
 
 def test_kill_9_of_a_worker_mid_job_still_ends_every_request_with_exactly_one_done(broker, spawn_worker) -> None:
@@ -100,10 +69,10 @@ def test_kill_9_of_a_worker_mid_job_still_ends_every_request_with_exactly_one_do
     asyncio.run(scenario())
 
 
-def test_gateway_and_workers_reconnect_after_a_broker_restart_and_later_requests_succeed(broker, spawn_worker):
-    spawn_worker(broker.url(), "wr", step_s=0.01)
-
+def test_gateway_and_workers_reconnect_after_a_broker_restart_and_later_requests_succeed(broker) -> None:
     async def scenario() -> None:
+        worker = Worker(broker.url(), PacedModel(step_s=0.01, steps=6), node="wr", heartbeat_s=0.5)
+        await worker.start()
         gateway = MqttGateway(broker.url(), gateway="gw", heartbeat_s=0.5, accept_timeout_s=1.0)
         rec = Recorder()
         await gateway.start()
@@ -122,7 +91,9 @@ def test_gateway_and_workers_reconnect_after_a_broker_restart_and_later_requests
         for i, job_id in enumerate(ids):
             rec.submit(gateway, job_id, spec(10 + i))
         await rec.wait_terminal(ids, 20)
+        assert worker.link.connects == 2 and worker.completed == 5
         await gateway.shutdown(1.0)
+        await worker.stop()
         for job_id in ["before", *ids]:
             (final,) = rec.terminal(job_id)
             assert isinstance(final, Finished), final
@@ -130,13 +101,12 @@ def test_gateway_and_workers_reconnect_after_a_broker_restart_and_later_requests
     asyncio.run(scenario())
 
 
-def test_username_and_password_auth_serves_jobs_and_a_wrong_password_never_connects(
-    auth_broker, spawn_worker, caplog
-) -> None:
+def test_username_and_password_auth_serves_jobs_and_a_wrong_password_never_connects(auth_broker, caplog) -> None:
     good = auth_broker.url(auth="studio:s3cret%3Apw@")
-    worker = spawn_worker(good, "wauth", step_s=0.01)
 
     async def scenario() -> None:
+        worker = Worker(good, PacedModel(step_s=0.01, steps=6), node="wauth", heartbeat_s=0.5)
+        await worker.start()
         intruder = MqttGateway(auth_broker.url(auth="studio:wrong@"), gateway="bad")
         intruder.link.start()
         gateway = MqttGateway(good, gateway="gw", heartbeat_s=0.5)
@@ -149,7 +119,7 @@ def test_username_and_password_auth_serves_jobs_and_a_wrong_password_never_conne
         assert not intruder.link.connected and intruder.link.connects == 0
         await intruder.link.stop()
         await gateway.shutdown(1.0)
+        await worker.stop()
 
     asyncio.run(scenario())
-    assert worker.proc.poll() is None
     assert "refused the credentials" in caplog.text

@@ -8,7 +8,7 @@ import json
 import msgpack
 import numpy as np
 import pytest
-from observer import Observer
+from observer import STARTUP_S, Observer
 from paced_model import PacedModel
 
 from bridge.mqtt import JobRequest, NodeStatus, pack, unpack, unpack_reply
@@ -78,7 +78,7 @@ def test_retained_status_says_online_with_model_and_the_last_will_says_offline_a
             return unpack(retained[-1].payload, NodeStatus, "json")
 
     async def wait_state(state: str) -> NodeStatus:
-        for _ in range(50):
+        for _ in range(int(STARTUP_S / 0.6)):
             try:
                 status = await latest_status()
             except AssertionError:
@@ -100,7 +100,7 @@ def test_retained_status_says_online_with_model_and_the_last_will_says_offline_a
 def test_malformed_payloads_on_the_request_topic_are_dropped_and_the_worker_keeps_serving(broker, spawn_worker):
     async def scenario() -> None:
         async with Observer(broker.url(), ["mbtest/replies/gw1/+", "mbtest/nodes/+/status"]) as obs:
-            await obs.wait_for(lambda s: any(b'"online"' in x.payload for x in s), 10)
+            await obs.wait_for(lambda s: any(b'"online"' in x.payload for x in s), STARTUP_S)
             bad = [
                 b"",
                 b"\xc1\xff garbage",

@@ -23,15 +23,15 @@ if str(PLUGIN_PYTHON) not in sys.path:
 class LiveDaemon:
     """The real MotionBridge daemon (tiny random-weight model) serving on a free loopback port in a thread."""
 
-    def __init__(self, output_dir: Path) -> None:
+    def __init__(self, output_dir: Path, port: int = 0, model: Any = None) -> None:
         import torch
 
         from bridge.server import ServerConfig, run_server
         from engine.testing import tiny_random_model
 
         torch.set_num_threads(1)
-        self.model = tiny_random_model(seed=0, device="cpu")
-        self._config = ServerConfig(host="127.0.0.1", port=0, output_dir=output_dir)
+        self.model = model if model is not None else tiny_random_model(seed=0, device="cpu")
+        self._config = ServerConfig(host="127.0.0.1", port=port, output_dir=output_dir)
         self._run_server = run_server
         self._started = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -30,11 +30,15 @@ class CallLog:
 log = CallLog()
 
 
-def _recording(owner: str, name: str, fn: Any) -> Any:
+def _recording(owner: str | None, name: str, fn: Any) -> Any:
+    """Wrap `fn` to log its calls; owner None means the class of the instance it is called on."""
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        shown = args[1:] if args and isinstance(args[0], FakeObject) else args
-        log.calls.append((owner, name, tuple(shown) + tuple(kwargs.items())))
+        is_method = bool(args) and isinstance(args[0], FakeObject)
+        shown = args[1:] if is_method else args
+        who = owner if owner is not None else type(args[0]).__name__
+        log.calls.append((who, name, tuple(shown) + tuple(kwargs.items())))
         return fn(*args, **kwargs)
 
     return wrapper
@@ -77,6 +81,10 @@ class FakeObject(metaclass=_RecordingMeta):
 
     def get_editor_property(self, name: str) -> Any:
         return object.__getattribute__(self, "_prop_" + name)
+
+
+FakeObject.set_editor_property = _recording(None, "set_editor_property", FakeObject.set_editor_property)
+FakeObject.get_editor_property = _recording(None, "get_editor_property", FakeObject.get_editor_property)
 
 
 # ---------------------------------------------------------------- value types
@@ -501,7 +509,7 @@ def register_python_shutdown_callback(callable: Any) -> int:  # noqa: A002
     return len(shutdown_callbacks)
 
 
-def log(arg: Any) -> None:
+def log_message(arg: Any) -> None:
     pass
 
 
@@ -545,8 +553,9 @@ def make_module() -> types.ModuleType:
         if isinstance(value, type) and issubclass(value, FakeObject) and value is not FakeObject:
             setattr(module, name, value)
     for fn in (get_editor_subsystem, get_engine_subsystem, register_slate_post_tick_callback,
-               unregister_slate_post_tick_callback, register_python_shutdown_callback, log, log_warning, log_error):
+               unregister_slate_post_tick_callback, register_python_shutdown_callback, log_warning, log_error):
         setattr(module, fn.__name__, _recording("unreal", fn.__name__, fn))
+    module.log = _recording("unreal", "log", log_message)
     for fn in (uclass, ufunction, uproperty):
         setattr(module, fn.__name__, fn)
     return module

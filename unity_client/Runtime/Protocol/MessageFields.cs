@@ -83,6 +83,20 @@ namespace MotionBridge.Protocol
             return Has(name) ? RequireInt32(name) : fallback;
         }
 
+        /// <summary>
+        /// A count sent as a number that must be whole, as an int. The daemon may send such values as floats
+        /// (fps arrives as 30.0), which the protocol allows for numbers.
+        /// </summary>
+        public int RequireWholeNumber(string name)
+        {
+            double value = RequireNumber(name);
+            if (value != Math.Floor(value) || value < int.MinValue || value > int.MaxValue)
+            {
+                throw new ProtocolException(Where(name) + " must be a whole number, got " + value);
+            }
+            return (int)value;
+        }
+
         public double RequireNumber(string name)
         {
             return ToNumber(name, Require(name));

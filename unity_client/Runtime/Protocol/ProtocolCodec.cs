@@ -82,7 +82,7 @@ namespace MotionBridge.Protocol
             hello.Model = new ModelInfo
             {
                 Name = model.RequireString("name"),
-                Fps = model.RequireInt32("fps"),
+                Fps = model.RequireWholeNumber("fps"),
                 MaxSeconds = model.RequireNumber("max_seconds"),
                 DefaultSteps = model.RequireInt32("default_steps"),
                 DefaultCfg = model.RequireNumber("default_cfg"),
@@ -162,7 +162,7 @@ namespace MotionBridge.Protocol
                 Final = fields.RequireBoolean("final"),
                 Start = fields.RequireInt32("start"),
                 Count = fields.RequireInt32("count"),
-                Fps = fields.RequireInt32("fps"),
+                Fps = fields.RequireWholeNumber("fps"),
                 Target = fields.RequireString("target"),
                 Joints = fields.RequireStringArray("joints"),
                 Step = fields.OptionalInt32("step", -1),

@@ -79,7 +79,7 @@ namespace MotionBridge.Tests
                 .Add("start", (long)start)
                 .Add("count", (long)count)
                 .Add("total", (long)total)
-                .Add("fps", 30L)
+                .Add("fps", 30.0)
                 .Add("target", "unity")
                 .Add("joints", new List<object>(Joints))
                 .Add("root", LittleEndianFloats.ToBytes(root))

@@ -17,7 +17,7 @@ import itertools
 import os
 import queue
 import threading
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Union
 
 from . import protocol
 from .websocket import ConnectionClosed, HandshakeError, WebSocketConnection, WebSocketError
@@ -58,21 +58,21 @@ class ReconnectBackoff:
 
 
 class _InFlight:
-    def __init__(self, message: Dict[str, Any]) -> None:
+    def __init__(self, message: dict[str, Any]) -> None:
         self.message = message
-        self.job: Optional[str] = None
+        self.job: str | None = None
         self.recovering = False
 
 
-Event = Union[Dict[str, Any], ConnectionEvent]
+Event = Union[dict[str, Any], ConnectionEvent]
 
 
 class BridgeClient:
     """A connection to `ws://host:port/v1` with the MessagePack subprotocol."""
 
     def __init__(self, host: str = protocol.DEFAULT_HOST, port: int = protocol.DEFAULT_PORT,
-                 token: Optional[str] = None, client_name: str = protocol.CLIENT_NAME,
-                 reconnect: bool = True, backoff: Optional[ReconnectBackoff] = None,
+                 token: str | None = None, client_name: str = protocol.CLIENT_NAME,
+                 reconnect: bool = True, backoff: ReconnectBackoff | None = None,
                  connect_timeout: float = 5.0) -> None:
         self.host = host
         self.port = int(port)
@@ -81,15 +81,15 @@ class BridgeClient:
         self.reconnect = reconnect
         self.backoff = backoff or ReconnectBackoff()
         self.connect_timeout = connect_timeout
-        self.hello: Optional[protocol.Hello] = None
-        self._socket: Optional[WebSocketConnection] = None
-        self._queue: "queue.Queue[Event]" = queue.Queue()
+        self.hello: protocol.Hello | None = None
+        self._socket: WebSocketConnection | None = None
+        self._queue: queue.Queue[Event] = queue.Queue()
         self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._inflight: Dict[str, _InFlight] = {}
+        self._inflight: dict[str, _InFlight] = {}
         self._ids = itertools.count(1)
-        self._id_prefix = "ue%s-" % os.urandom(3).hex()
+        self._id_prefix = f"ue{os.urandom(3).hex()}-"
 
     # -- lifecycle
 
@@ -126,20 +126,19 @@ class BridgeClient:
             sock = WebSocketConnection.connect(self.host, self.port, protocol.PATH, [protocol.SUBPROTOCOL],
                                                timeout=self.connect_timeout)
         except HandshakeError as exc:
-            raise BridgeConnectionError("%s refused the connection: %s (is that a MotionBridge daemon?)"
-                                        % (where, exc)) from None
+            raise BridgeConnectionError(
+                f"{where} refused the connection: {exc} (is that a MotionBridge daemon?)") from None
         except OSError as exc:
-            raise BridgeConnectionError("cannot reach the MotionBridge daemon at %s: %s (start it with "
-                                        "'motionbridge serve' or check host/port)" % (where, exc)) from None
+            raise BridgeConnectionError(f"cannot reach the MotionBridge daemon at {where}: {exc} (start it with "
+                                        "'motionbridge serve' or check host/port)") from None
         try:
             hello = protocol.Hello(self._receive_message(sock))
             if hello.auth == "token" and not self.token:
-                raise BridgeConnectionError("the daemon at %s requires a token: set it in the MotionBridge panel"
-                                            % where)
+                raise BridgeConnectionError(f"the daemon at {where} requires a token: set it in the MotionBridge panel")
             sock.send_binary(protocol.encode(protocol.identify(self.client_name, self.token)))
             ready = self._receive_message(sock)
             if ready.get("op") != "ready":
-                raise protocol.ProtocolError("expected 'ready' after identify, got %r" % ready.get("op"))
+                raise protocol.ProtocolError("expected 'ready' after identify, got {!r}".format(ready.get("op")))
         except ConnectionClosed as exc:
             sock.close()
             hint = {4001: "the token is wrong", 4006: "the daemon speaks another protocol version"}.get(exc.code, "")
@@ -151,10 +150,10 @@ class BridgeClient:
         self.hello = hello
         self._socket = sock
 
-    def _receive_message(self, sock: WebSocketConnection) -> Dict[str, Any]:
+    def _receive_message(self, sock: WebSocketConnection) -> dict[str, Any]:
         data = sock.recv(timeout=self.connect_timeout)
         if data is None:
-            raise BridgeConnectionError("the daemon did not answer the handshake within %.0f s" % self.connect_timeout)
+            raise BridgeConnectionError(f"the daemon did not answer the handshake within {self.connect_timeout:.0f} s")
         return protocol.decode(data)  # type: ignore[arg-type]
 
     # -- sending
@@ -162,14 +161,14 @@ class BridgeClient:
     def next_id(self) -> str:
         return "%s%d" % (self._id_prefix, next(self._ids))
 
-    def send(self, message: Dict[str, Any]) -> None:
+    def send(self, message: dict[str, Any]) -> None:
         sock = self._socket
         if sock is None or sock.closed is not None:
             raise BridgeConnectionError("not connected to the MotionBridge daemon (Connect first)")
         try:
             sock.send_binary(protocol.encode(message))
         except (OSError, WebSocketError) as exc:
-            raise BridgeConnectionError("sending to the daemon failed: %s" % exc) from None
+            raise BridgeConnectionError(f"sending to the daemon failed: {exc}") from None
 
     def generate(self, prompt: str, seconds: float = 5.0, seed: int = 0, **options: Any) -> str:
         """Send a `generate` for the `unreal` target; returns its request id."""
@@ -200,9 +199,9 @@ class BridgeClient:
 
     # -- receiving
 
-    def events(self, limit: int = 1000) -> List[Event]:
+    def events(self, limit: int = 1000) -> list[Event]:
         """Everything received since the last call (non-blocking), oldest first."""
-        out: List[Event] = []
+        out: list[Event] = []
         while len(out) < limit:
             try:
                 out.append(self._queue.get_nowait())
@@ -210,7 +209,7 @@ class BridgeClient:
                 break
         return out
 
-    def next_event(self, timeout: float) -> Optional[Event]:
+    def next_event(self, timeout: float) -> Event | None:
         """Wait up to `timeout` seconds for one event (for scripts and tests; the editor uses events())."""
         try:
             return self._queue.get(timeout=timeout)
@@ -244,7 +243,7 @@ class BridgeClient:
             if self._track(message):
                 self._queue.put(message)
 
-    def _track(self, message: Dict[str, Any]) -> bool:
+    def _track(self, message: dict[str, Any]) -> bool:
         """Keep the in-flight table current; False swallows an event that recovery has answered itself."""
         request_id = message.get("id")
         op = message.get("op")
@@ -254,14 +253,14 @@ class BridgeClient:
                 return True
             if op == "accepted":
                 entry.job = message.get("job")
-            elif op == "error" and message.get("code") == "not_found" and entry.recovering:
+                return True
+            if op == "error" and message.get("code") == "not_found" and entry.recovering:
                 entry.recovering = False
                 entry.job = None
                 resend = entry.message
-            elif op in ("done", "error"):
-                del self._inflight[request_id]
-                return True
             else:
+                if op in ("done", "error"):
+                    del self._inflight[request_id]
                 return True
         try:
             self.send(resend)
@@ -285,7 +284,7 @@ class BridgeClient:
             self._queue.put(ConnectionEvent("reconnected", self.hello.session if self.hello else ""))
             self._recover_inflight()
             return True
-        self._queue.put(ConnectionEvent("failed", "gave up reconnecting: %s" % last_error, code))
+        self._queue.put(ConnectionEvent("failed", f"gave up reconnecting: {last_error}", code))
         return False
 
     def _recover_inflight(self) -> None:

@@ -5,7 +5,7 @@ Runs on the editor's game thread (fed from the client's event queue); pure Pytho
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from .protocol import MotionChunk, ProtocolError, Quat, Vec3
 
@@ -22,8 +22,8 @@ FINISHED_STATES = (IDLE, DONE, FAILED, CANCELLED)
 class Clip:
     """A whole motion in the wire frame: `root[f]` and `rotations[f][j]` for `frames` frames at `fps`."""
 
-    def __init__(self, joints: List[str], fps: int, root: List[Vec3], rotations: List[List[Quat]],
-                 preview_step: Optional[int] = None) -> None:
+    def __init__(self, joints: list[str], fps: int, root: list[Vec3], rotations: list[list[Quat]],
+                 preview_step: int | None = None) -> None:
         if len(root) != len(rotations) or not root:
             raise ProtocolError("a clip needs at least one frame and as many root positions as rotation frames")
         self.joints = joints
@@ -49,19 +49,19 @@ class GenerationTracker:
     """State of the latest generate request, built from the daemon's events for its id."""
 
     def __init__(self) -> None:
-        self.request_id: Optional[str] = None
+        self.request_id: str | None = None
         self.state = IDLE
-        self.job: Optional[str] = None
+        self.job: str | None = None
         self.step = 0
         self.steps = 0
         self.queue_position = 0
-        self.error: Optional[str] = None
-        self.preview: Optional[Clip] = None
-        self.final: Optional[Clip] = None
-        self.done: Dict[str, Any] = {}
-        self._pending: Optional[MotionChunk] = None
-        self._pending_root: List[Vec3] = []
-        self._pending_rotations: List[List[Quat]] = []
+        self.error: str | None = None
+        self.preview: Clip | None = None
+        self.final: Clip | None = None
+        self.done: dict[str, Any] = {}
+        self._pending: MotionChunk | None = None
+        self._pending_root: list[Vec3] = []
+        self._pending_rotations: list[list[Quat]] = []
 
     def start(self, request_id: str) -> None:
         self.__init__()  # type: ignore[misc]
@@ -73,11 +73,11 @@ class GenerationTracker:
         return self.state not in FINISHED_STATES
 
     @property
-    def clip(self) -> Optional[Clip]:
+    def clip(self) -> Clip | None:
         """What to show: the final clip once it is complete, else the latest preview."""
         return self.final if self.final is not None else self.preview
 
-    def handle(self, message: Dict[str, Any]) -> bool:
+    def handle(self, message: dict[str, Any]) -> bool:
         """Apply one event; False if it does not belong to the tracked request."""
         if self.request_id is None or message.get("id") != self.request_id:
             return False
@@ -103,7 +103,7 @@ class GenerationTracker:
         elif op == "error":
             code = str(message.get("code", "internal"))
             self.state = CANCELLED if code == "cancelled" else FAILED
-            self.error = "%s: %s" % (code, message.get("message", ""))
+            self.error = "{}: {}".format(code, message.get("message", ""))
         return True
 
     def _add_motion(self, chunk: MotionChunk) -> None:
@@ -120,7 +120,8 @@ class GenerationTracker:
         self._pending_rotations.extend(chunk.rotations)
         if chunk.final:
             if len(self._pending_root) != chunk.total:
-                raise ProtocolError("final motion has %d frames, total says %d" % (len(self._pending_root), chunk.total))
+                raise ProtocolError(
+                    f"final motion has {len(self._pending_root)} frames, total says {chunk.total}")
             self.final = Clip(chunk.joints, chunk.fps, self._pending_root, self._pending_rotations)
             self._pending_root, self._pending_rotations = [], []
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections import namedtuple
-from typing import Any, Tuple
+from typing import Any
 
 ExtType = namedtuple("ExtType", ["code", "data"])
 
@@ -64,7 +64,7 @@ def _pack_into(out: bytearray, value: Any, depth: int) -> None:
             _pack_into(out, key, depth + 1)
             _pack_into(out, item, depth + 1)
     else:
-        raise MessagePackError("cannot encode %s as MessagePack" % type(value).__name__)
+        raise MessagePackError(f"cannot encode {type(value).__name__} as MessagePack")
 
 
 def _pack_int(out: bytearray, value: int) -> None:
@@ -90,7 +90,7 @@ def _pack_int(out: bytearray, value: int) -> None:
         raise MessagePackError("integer %d does not fit in 64 bits" % value)
 
 
-def _pack_length(out: bytearray, length: int, fix: Any, codes: Tuple[Any, int, int]) -> None:
+def _pack_length(out: bytearray, length: int, fix: Any, codes: tuple[Any, int, int]) -> None:
     code8, code16, code32 = codes
     if fix is not None and length <= fix[1]:
         out.append(fix[0] | length)
@@ -183,14 +183,14 @@ class _Reader:
             length = self.unpack((">B", ">H", ">I")[code - 0xC7])
             ext_code = self.unpack(">b")
             return ExtType(ext_code, self.take(length))
-        raise MessagePackError("invalid MessagePack type byte 0x%02x" % code)
+        raise MessagePackError(f"invalid MessagePack type byte 0x{code:02x}")
 
     def text(self, length: int) -> str:
         raw = self.take(length)
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise MessagePackError("MessagePack string is not valid UTF-8: %s" % exc) from None
+            raise MessagePackError(f"MessagePack string is not valid UTF-8: {exc}") from None
 
     def array(self, length: int, depth: int) -> list:
         self._check_count(length)
@@ -204,7 +204,7 @@ class _Reader:
             try:
                 result[key] = self.value(depth + 1)
             except TypeError:
-                raise MessagePackError("MessagePack map key of type %s is not hashable" % type(key).__name__) \
+                raise MessagePackError(f"MessagePack map key of type {type(key).__name__} is not hashable") \
                     from None
         return result
 

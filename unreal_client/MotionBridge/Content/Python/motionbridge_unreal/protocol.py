@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 from . import msgpack_codec
 
@@ -22,13 +23,13 @@ CLIENT_NAME = "motionbridge-unreal/0.1.0"
 
 WIRE_TARGET = "unreal"
 """The plugin asks the daemon for the `unreal` target: left-handed, Z up, faces +X, centimetres."""
-UNREAL_BASIS: Tuple[Tuple[float, float, float], ...] = ((0.0, 0.0, 1.0), (-1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
+UNREAL_BASIS: tuple[tuple[float, float, float], ...] = ((0.0, 0.0, 1.0), (-1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
 """Rows of M: Unreal vector = M · source vector (UE X = source Z, UE Y = −source X, UE Z = source Y)."""
 UNREAL_SCALE = 100.0
 """Metres (source) to centimetres (Unreal)."""
 
-Vec3 = Tuple[float, float, float]
-Quat = Tuple[float, float, float, float]
+Vec3 = tuple[float, float, float]
+Quat = tuple[float, float, float, float]
 
 
 class ProtocolError(ValueError):
@@ -38,8 +39,8 @@ class ProtocolError(ValueError):
 class ServerError(Exception):
     """An `error` event: `code` is one of the protocol's error codes, `request_id` the request it ends."""
 
-    def __init__(self, code: str, message: str, request_id: Optional[str] = None) -> None:
-        super().__init__("%s: %s" % (code, message))
+    def __init__(self, code: str, message: str, request_id: str | None = None) -> None:
+        super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.request_id = request_id
@@ -48,18 +49,18 @@ class ServerError(Exception):
 # ---------------------------------------------------------------- codec
 
 
-def encode(message: Dict[str, Any]) -> bytes:
+def encode(message: dict[str, Any]) -> bytes:
     return msgpack_codec.pack(message)
 
 
-def decode(data: bytes) -> Dict[str, Any]:
+def decode(data: bytes) -> dict[str, Any]:
     """One received binary frame → message map; raises ProtocolError for anything that is not a map with `op`."""
     if not isinstance(data, (bytes, bytearray)):
-        raise ProtocolError("expected a binary frame on %s, got a text frame" % SUBPROTOCOL)
+        raise ProtocolError(f"expected a binary frame on {SUBPROTOCOL}, got a text frame")
     try:
         message = msgpack_codec.unpack(data)
     except msgpack_codec.MessagePackError as exc:
-        raise ProtocolError("undecodable message from the daemon: %s" % exc) from None
+        raise ProtocolError(f"undecodable message from the daemon: {exc}") from None
     if not isinstance(message, dict) or not isinstance(message.get("op"), str):
         raise ProtocolError("message from the daemon is not a map with a string 'op'")
     return message
@@ -71,9 +72,9 @@ def decode(data: bytes) -> Dict[str, Any]:
 class Hello:
     """The daemon's `hello`: model facts, the source skeleton and the limits."""
 
-    def __init__(self, message: Dict[str, Any]) -> None:
+    def __init__(self, message: dict[str, Any]) -> None:
         if message.get("op") != "hello":
-            raise ProtocolError("expected 'hello' first, got %r" % message.get("op"))
+            raise ProtocolError("expected 'hello' first, got {!r}".format(message.get("op")))
         if message.get("protocol") != PROTOCOL_VERSION:
             raise ProtocolError("daemon speaks protocol %r, this plugin speaks %d: update one of them"
                                 % (message.get("protocol"), PROTOCOL_VERSION))
@@ -85,16 +86,16 @@ class Hello:
         self.fps = int(model.get("fps", 30))
         self.max_seconds = float(model.get("max_seconds", 0.0) or 0.0)
         skeleton = message.get("skeleton") or {}
-        self.joints: List[str] = [str(j) for j in skeleton.get("joints", [])]
-        self.parents: List[int] = [int(p) for p in skeleton.get("parents", [])]
-        self.rest: List[Vec3] = [tuple(float(v) for v in row) for row in skeleton.get("rest", [])]  # type: ignore
+        self.joints: list[str] = [str(j) for j in skeleton.get("joints", [])]
+        self.parents: list[int] = [int(p) for p in skeleton.get("parents", [])]
+        self.rest: list[Vec3] = [tuple(float(v) for v in row) for row in skeleton.get("rest", [])]  # type: ignore
         if not self.joints or len(self.parents) != len(self.joints) or len(self.rest) != len(self.joints):
             raise ProtocolError("hello.skeleton needs joints, parents and rest of equal length")
-        self.limits: Dict[str, Any] = dict(message.get("limits") or {})
+        self.limits: dict[str, Any] = dict(message.get("limits") or {})
 
 
-def identify(client: str = CLIENT_NAME, token: Optional[str] = None) -> Dict[str, Any]:
-    message: Dict[str, Any] = {"op": "identify", "protocol": PROTOCOL_VERSION, "client": client}
+def identify(client: str = CLIENT_NAME, token: str | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"op": "identify", "protocol": PROTOCOL_VERSION, "client": client}
     if token:
         message["token"] = token
     return message
@@ -104,18 +105,18 @@ def identify(client: str = CLIENT_NAME, token: Optional[str] = None) -> Dict[str
 
 
 def generate(request_id: str, prompt: str, seconds: float = 5.0, seed: int = 0, samples: int = 1,
-             steps: Optional[int] = None, cfg: Optional[float] = None, target: str = WIRE_TARGET,
+             steps: int | None = None, cfg: float | None = None, target: str = WIRE_TARGET,
              preview_every: int = 0, chunk_frames: int = 0, loop: bool = False,
-             in_place: bool = False) -> Dict[str, Any]:
+             in_place: bool = False) -> dict[str, Any]:
     """A `generate` request; obviously bad values are refused here so the user sees why at once."""
     if not prompt or not prompt.strip():
         raise ProtocolError("the prompt is empty: describe the motion, e.g. 'a person walks forward'")
     seconds = float(seconds)
     if not math.isfinite(seconds) or seconds <= 0:
-        raise ProtocolError("seconds must be a positive number, got %r" % seconds)
+        raise ProtocolError(f"seconds must be a positive number, got {seconds!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 31:
-        raise ProtocolError("seed must be an integer in [0, 2^31), got %r" % (seed,))
-    message: Dict[str, Any] = {
+        raise ProtocolError(f"seed must be an integer in [0, 2^31), got {seed!r}")
+    message: dict[str, Any] = {
         "op": "generate", "id": request_id, "prompt": prompt, "seconds": seconds, "seed": seed,
         "samples": int(samples), "target": target, "preview_every": int(preview_every),
         "chunk_frames": int(chunk_frames), "loop": bool(loop), "in_place": bool(in_place),
@@ -127,19 +128,19 @@ def generate(request_id: str, prompt: str, seconds: float = 5.0, seed: int = 0, 
     return message
 
 
-def cancel(request_id: str) -> Dict[str, Any]:
+def cancel(request_id: str) -> dict[str, Any]:
     return {"op": "cancel", "id": request_id}
 
 
-def status(request_id: str) -> Dict[str, Any]:
+def status(request_id: str) -> dict[str, Any]:
     return {"op": "status", "id": request_id}
 
 
-def fetch(request_id: str, job: str, target: str = WIRE_TARGET) -> Dict[str, Any]:
+def fetch(request_id: str, job: str, target: str = WIRE_TARGET) -> dict[str, Any]:
     return {"op": "fetch", "id": request_id, "job": job, "target": target}
 
 
-def server_error(message: Dict[str, Any]) -> ServerError:
+def server_error(message: dict[str, Any]) -> ServerError:
     return ServerError(str(message.get("code", "internal")), str(message.get("message", "")), message.get("id"))
 
 
@@ -149,7 +150,7 @@ def server_error(message: Dict[str, Any]) -> ServerError:
 class MotionChunk:
     """A decoded `motion` message: `root[f]` is (x, y, z), `rotations[f][j]` is (x, y, z, w)."""
 
-    def __init__(self, message: Dict[str, Any]) -> None:
+    def __init__(self, message: dict[str, Any]) -> None:
         try:
             self.request_id = str(message["id"])
             self.job = str(message.get("job", ""))
@@ -161,25 +162,25 @@ class MotionChunk:
             self.total = int(message.get("total", self.start + self.count))
             self.fps = int(message.get("fps", 30))
             self.target = str(message.get("target", ""))
-            self.joints: List[str] = [str(j) for j in message["joints"]]
+            self.joints: list[str] = [str(j) for j in message["joints"]]
             root_bytes = message["root"]
             rot_bytes = message["rotations"]
         except (KeyError, TypeError, ValueError) as exc:
-            raise ProtocolError("malformed motion message: %s" % exc) from None
+            raise ProtocolError(f"malformed motion message: {exc}") from None
         self.step = message.get("step")
         joints = len(self.joints)
         if len(root_bytes) != self.count * 12 or len(rot_bytes) != self.count * joints * 16:
             raise ProtocolError("motion message sizes do not match count=%d and %d joints" % (self.count, joints))
         root = struct.unpack("<%df" % (self.count * 3), root_bytes)
         rotations = struct.unpack("<%df" % (self.count * joints * 4), rot_bytes)
-        self.root: List[Vec3] = [tuple(root[3 * f:3 * f + 3]) for f in range(self.count)]  # type: ignore
-        self.rotations: List[List[Quat]] = [
+        self.root: list[Vec3] = [tuple(root[3 * f:3 * f + 3]) for f in range(self.count)]  # type: ignore
+        self.rotations: list[list[Quat]] = [
             [tuple(rotations[(f * joints + j) * 4:(f * joints + j) * 4 + 4]) for j in range(joints)]  # type: ignore
             for f in range(self.count)
         ]
 
 
-def source_rest_in_unreal(rest: Sequence[Sequence[float]]) -> List[Vec3]:
+def source_rest_in_unreal(rest: Sequence[Sequence[float]]) -> list[Vec3]:
     """hello.skeleton.rest offsets (metres, source convention) → Unreal basis, centimetres."""
     out = []
     for v in rest:

@@ -27,10 +27,10 @@ Scale is ignored (reference poses of humanoid skeletons carry unit scale).
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
-Vec3 = Tuple[float, float, float]
-Quat = Tuple[float, float, float, float]
+Vec3 = tuple[float, float, float]
+Quat = tuple[float, float, float, float]
 
 IDENTITY: Quat = (0.0, 0.0, 0.0, 1.0)
 
@@ -133,13 +133,13 @@ class TargetSkeleton:
             if p >= j or p < -1:
                 raise RetargetError("bone %r has parent index %d: parents must come before their children"
                                     % (names[j], p))
-        self.names: List[str] = list(names)
-        self.parents: List[int] = [int(p) for p in parents]
-        self.translations: List[Vec3] = [tuple(float(c) for c in t) for t in translations]  # type: ignore
-        self.rotations: List[Quat] = [quat_normalize(tuple(float(c) for c in q)) for q in rotations]  # type: ignore
-        self.index: Dict[str, int] = {name: j for j, name in enumerate(self.names)}
-        self.world_rotations: List[Quat] = []
-        self.world_positions: List[Vec3] = []
+        self.names: list[str] = list(names)
+        self.parents: list[int] = [int(p) for p in parents]
+        self.translations: list[Vec3] = [tuple(float(c) for c in t) for t in translations]  # type: ignore
+        self.rotations: list[Quat] = [quat_normalize(tuple(float(c) for c in q)) for q in rotations]  # type: ignore
+        self.index: dict[str, int] = {name: j for j, name in enumerate(self.names)}
+        self.world_rotations: list[Quat] = []
+        self.world_positions: list[Vec3] = []
         for j, p in enumerate(self.parents):
             if p < 0:
                 self.world_rotations.append(self.rotations[j])
@@ -153,7 +153,7 @@ class TargetSkeleton:
 class RetargetedPose:
     """One retargeted frame. `bones` lists the mapped target bones parent-first (the order to apply them)."""
 
-    def __init__(self, bones: List[str], component_rotations: Dict[str, Quat], local_rotations: Dict[str, Quat],
+    def __init__(self, bones: list[str], component_rotations: dict[str, Quat], local_rotations: dict[str, Quat],
                  root_bone: str, root_component_position: Vec3, root_local_translation: Vec3) -> None:
         self.bones = bones
         self.component_rotations = component_rotations
@@ -167,7 +167,7 @@ SOURCE_CHAIN_CHILD = {"spine_05": "neck_01"}
 """Source joints with several children whose bone direction still follows one of them: the upper chest points
 at the neck, not at the collars. Other multi-child joints (the pelvis) have no bone direction and no alignment."""
 
-MANNEQUIN_BLENDS: Dict[str, Tuple[str, str, float]] = {
+MANNEQUIN_BLENDS: dict[str, tuple[str, str, float]] = {
     "spine_02": ("spine_01", "spine_03", 0.5),
     "spine_04": ("spine_03", "spine_05", 0.5),
     "neck_02": ("neck_01", "head", 0.5),
@@ -200,8 +200,8 @@ class WorldDeltaRetargeter:
     """
 
     def __init__(self, target: TargetSkeleton, source_joints: Sequence[str], source_parents: Sequence[int],
-                 source_rest: Sequence[Vec3], facing_yaw: Optional[float] = None,
-                 blends: Optional[Dict[str, Tuple[str, str, float]]] = None) -> None:
+                 source_rest: Sequence[Vec3], facing_yaw: float | None = None,
+                 blends: dict[str, tuple[str, str, float]] | None = None) -> None:
         """`source_rest`: the source's parent-relative rest offsets in the wire frame (Unreal basis, cm),
         row 0 the root's rest position. `facing_yaw`: radians about +Z from the wire frame to the mesh's
         component frame; None finds it from the skeleton's left/right bone pairs."""
@@ -212,12 +212,12 @@ class WorldDeltaRetargeter:
         self.source_parents = [int(p) for p in source_parents]
         self.source_rest_world = self._source_rest_world(source_rest)
         source_index = {n: i for i, n in enumerate(self.source_joints)}
-        self.direct: Dict[int, int] = {target.index[n]: i for i, n in enumerate(source_joints) if n in target.index}
+        self.direct: dict[int, int] = {target.index[n]: i for i, n in enumerate(source_joints) if n in target.index}
         if not self.direct:
-            raise RetargetError("the target skeleton has none of the bones %s: use a UE5 Mannequin-compatible "
-                                "skeleton (or retarget the baked asset with an IK Retargeter)"
-                                % ", ".join(source_joints[:4]))
-        self.blended: Dict[int, Tuple[int, int, float]] = {}
+            known = ", ".join(source_joints[:4])
+            raise RetargetError(f"the target skeleton has none of the bones {known}, ...: use a UE5 Mannequin "
+                                "skeleton (or retarget the baked asset with an IK Retargeter)")
+        self.blended: dict[int, tuple[int, int, float]] = {}
         for bone, (a, b, t) in (MANNEQUIN_BLENDS if blends is None else blends).items():
             if bone in target.index and target.index[bone] not in self.direct and a in source_index \
                     and b in source_index:
@@ -225,7 +225,7 @@ class WorldDeltaRetargeter:
         self.source_root = self.source_parents.index(-1)
         root_name = self.source_joints[self.source_root]
         if root_name not in target.index:
-            raise RetargetError("the target skeleton lacks the bone %r that carries the root motion" % root_name)
+            raise RetargetError(f"the target skeleton lacks the bone {root_name!r} that carries the root motion")
         self.hips = target.index[root_name]
         self.facing_yaw = self._find_facing_yaw() if facing_yaw is None else float(facing_yaw)
         self.facing = quat_about_z(self.facing_yaw)
@@ -240,8 +240,8 @@ class WorldDeltaRetargeter:
 
     # -- set-up
 
-    def _source_rest_world(self, rest: Sequence[Vec3]) -> List[Vec3]:
-        world: List[Vec3] = []
+    def _source_rest_world(self, rest: Sequence[Vec3]) -> list[Vec3]:
+        world: list[Vec3] = []
         for i, p in enumerate(self.source_parents):
             offset = tuple(float(c) for c in rest[i])
             if p >= i:
@@ -269,7 +269,7 @@ class WorldDeltaRetargeter:
         yaw = math.atan2(target_side[1], target_side[0]) - math.atan2(source_side[1], source_side[0])
         return math.atan2(math.sin(yaw), math.cos(yaw))
 
-    def _chain_child(self, i: int) -> Optional[int]:
+    def _chain_child(self, i: int) -> int | None:
         name = self.source_joints[i]
         if name in SOURCE_CHAIN_CHILD and SOURCE_CHAIN_CHILD[name] in self.source_joints:
             return self.source_joints.index(SOURCE_CHAIN_CHILD[name])
@@ -283,10 +283,10 @@ class WorldDeltaRetargeter:
             bone = self.target.parents[bone]
         return False
 
-    def _alignments(self) -> List[Quat]:
+    def _alignments(self) -> list[Quat]:
         target = self.target
         bone_of = {i: b for b, i in self.direct.items()}
-        alignment: List[Quat] = []
+        alignment: list[Quat] = []
         for b, p in enumerate(target.parents):
             while p >= 0 and p not in self.direct:
                 p = target.parents[p]
@@ -308,15 +308,15 @@ class WorldDeltaRetargeter:
         if len(rotations) != len(self.source_joints):
             raise RetargetError("frame has %d rotations, the source skeleton %d joints"
                                 % (len(rotations), len(self.source_joints)))
-        delta: List[Quat] = []
+        delta: list[Quat] = []
         for i, p in enumerate(self.source_parents):
             q = quat_normalize(tuple(float(c) for c in rotations[i]))  # type: ignore[arg-type]
             delta.append(q if p < 0 else quat_mul(delta[p], q))
         target = self.target
-        world: List[Quat] = []
+        world: list[Quat] = []
         for b, p in enumerate(target.parents):
             if b in self.direct:
-                source_delta: Optional[Quat] = delta[self.direct[b]]
+                source_delta: Quat | None = delta[self.direct[b]]
             elif b in self.blended:
                 i, k, t = self.blended[b]
                 source_delta = quat_slerp(delta[i], delta[k], t)
@@ -328,8 +328,8 @@ class WorldDeltaRetargeter:
             in_mesh_frame = quat_mul(quat_mul(self.facing, source_delta), self.facing_inv)
             world.append(quat_normalize(quat_mul(quat_mul(in_mesh_frame, self.alignment[b]),
                                                  target.world_rotations[b])))
-        component: Dict[str, Quat] = {}
-        local: Dict[str, Quat] = {}
+        component: dict[str, Quat] = {}
+        local: dict[str, Quat] = {}
         for b in self.bone_indices:
             p = target.parents[b]
             component[target.names[b]] = world[b]

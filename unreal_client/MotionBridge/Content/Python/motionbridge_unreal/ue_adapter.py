@@ -15,7 +15,7 @@ between them and the editor.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import unreal
 
@@ -49,7 +49,7 @@ def read_target_skeleton(component: Any) -> TargetSkeleton:
     count = component.get_num_bones()
     names = [str(component.get_bone_name(i)) for i in range(count)]
     index = {name: i for i, name in enumerate(names)}
-    parents: List[int] = []
+    parents: list[int] = []
     translations = []
     rotations = []
     for i, name in enumerate(names):
@@ -61,7 +61,7 @@ def read_target_skeleton(component: Any) -> TargetSkeleton:
     return TargetSkeleton(names, parents, translations, rotations)
 
 
-def _selected_mesh() -> Tuple[Any, Optional[Any]]:
+def _selected_mesh() -> tuple[Any, Any | None]:
     """The skeletal mesh to preview on, and the selected level actor it came from (if any)."""
     actors = unreal.get_editor_subsystem(unreal.EditorActorSubsystem)
     for actor in actors.get_selected_level_actors():
@@ -80,7 +80,7 @@ def _selected_mesh() -> Tuple[Any, Optional[Any]]:
         "the Content Browser (or add the Third Person template, which brings the UE5 Mannequin)")
 
 
-def _find_preview_component() -> Optional[Any]:
+def _find_preview_component() -> Any | None:
     actors = unreal.get_editor_subsystem(unreal.EditorActorSubsystem)
     for actor in actors.get_all_level_actors():
         if actor.get_actor_label() == PREVIEW_ACTOR_LABEL:
@@ -90,7 +90,7 @@ def _find_preview_component() -> Optional[Any]:
     return None
 
 
-def _spawn_preview_component(mesh: Any, near: Optional[Any]) -> Any:
+def _spawn_preview_component(mesh: Any, near: Any | None) -> Any:
     """A new actor in the level with a PoseableMeshComponent showing `mesh` (placed at `near`, if given)."""
     actors = unreal.get_editor_subsystem(unreal.EditorActorSubsystem)
     location = near.get_actor_location() if near is not None else unreal.Vector(0.0, 0.0, 0.0)
@@ -103,7 +103,7 @@ def _spawn_preview_component(mesh: Any, near: Optional[Any]) -> Any:
     params = unreal.AddNewSubobjectParams(parent_handle=handles[0], new_class=unreal.PoseableMeshComponent)
     handle, failure = subobjects.add_new_subobject(params)
     if str(failure):
-        raise MotionBridgeEditorError("could not add a PoseableMeshComponent to the preview actor: %s" % failure)
+        raise MotionBridgeEditorError(f"could not add a PoseableMeshComponent to the preview actor: {failure}")
     data = unreal.SubobjectDataBlueprintFunctionLibrary.get_data(handle)
     component = unreal.SubobjectDataBlueprintFunctionLibrary.get_object(data)
     component.set_skinned_asset_and_update(mesh)
@@ -120,15 +120,16 @@ class PreviewRig:
             raise MotionBridgeEditorError("the preview component has no skeletal mesh")
         self.skeleton = self.mesh.skeleton
         self.target = read_target_skeleton(component)
-        self._retargeter: Optional[WorldDeltaRetargeter] = None
-        self._retarget_key: Optional[Tuple[str, ...]] = None
+        self._retargeter: WorldDeltaRetargeter | None = None
+        self._retarget_key: tuple[str, ...] | None = None
 
-    def retargeter(self, hello: protocol.Hello, joints: List[str]) -> WorldDeltaRetargeter:
+    def retargeter(self, hello: protocol.Hello, joints: list[str]) -> WorldDeltaRetargeter:
         """The retargeter for motion with these wire joint names (hello.skeleton gives parents and rest)."""
         key = tuple(joints)
         if self._retargeter is None or self._retarget_key != key:
             if len(joints) != len(hello.parents):
-                raise RetargetError("motion has %d joints, the daemon's skeleton %d" % (len(joints), len(hello.parents)))
+                raise RetargetError(
+                    f"motion has {len(joints)} joints, the daemon's skeleton {len(hello.parents)}")
             self._retargeter = WorldDeltaRetargeter(self.target, joints, hello.parents,
                                                     protocol.source_rest_in_unreal(hello.rest))
             self._retarget_key = key
@@ -148,15 +149,15 @@ class PreviewRig:
 # ---------------------------------------------------------------- baking
 
 
-def bake_keys(retargeter: WorldDeltaRetargeter, clip: Clip) -> Dict[str, Tuple[List[Tuple[float, float, float]],
-                                                                               List[Quat]]]:
+def bake_keys(retargeter: WorldDeltaRetargeter, clip: Clip) -> dict[str, tuple[list[tuple[float, float, float]],
+                                                                               list[Quat]]]:
     """Per driven bone: local translations and local rotations for every frame of the clip.
 
     Rotations are made sign-continuous over time (q and −q are the same rotation, but key interpolation
     between them would spin the long way round).
     """
     target = retargeter.target
-    keys: Dict[str, Tuple[List[Tuple[float, float, float]], List[Quat]]] = {
+    keys: dict[str, tuple[list[tuple[float, float, float]], list[Quat]]] = {
         bone: ([], []) for bone in retargeter.bones}
     for f in range(clip.frames):
         pose = retargeter.retarget(clip.root[f], clip.rotations[f])
@@ -177,14 +178,14 @@ def bake_keys(retargeter: WorldDeltaRetargeter, clip: Clip) -> Dict[str, Tuple[L
     return keys
 
 
-def _split_asset_path(path: str) -> Tuple[str, str]:
+def _split_asset_path(path: str) -> tuple[str, str]:
     path = path.strip().rstrip("/")
     if not path.startswith("/") or path.count("/") < 2:
-        raise MotionBridgeEditorError("asset path %r must look like /Game/Folder/AssetName" % path)
+        raise MotionBridgeEditorError(f"asset path {path!r} must look like /Game/Folder/AssetName")
     folder, _, name = path.rpartition("/")
     name = name.split(".")[0]
     if not name:
-        raise MotionBridgeEditorError("asset path %r has no asset name" % path)
+        raise MotionBridgeEditorError(f"asset path {path!r} has no asset name")
     return folder, name
 
 
@@ -197,8 +198,7 @@ def bake_anim_sequence(rig: PreviewRig, retargeter: WorldDeltaRetargeter, clip: 
     asset_tools = unreal.AssetToolsHelpers.get_asset_tools()
     sequence = asset_tools.create_asset(name, folder, unreal.AnimSequence, factory)
     if sequence is None:
-        raise MotionBridgeEditorError("could not create %s/%s (does an asset of another type exist there?)"
-                                      % (folder, name))
+        raise MotionBridgeEditorError(f"could not create {folder}/{name} (does an asset of another type exist there?)")
     keys = bake_keys(retargeter, clip)
     controller = sequence.controller
     controller.open_bracket("MotionBridge bake")
@@ -219,7 +219,7 @@ def bake_anim_sequence(rig: PreviewRig, retargeter: WorldDeltaRetargeter, clip: 
     finally:
         controller.close_bracket()
     if not unreal.EditorAssetLibrary.save_loaded_asset(sequence):
-        raise MotionBridgeEditorError("created %s/%s but saving it failed (read-only folder?)" % (folder, name))
+        raise MotionBridgeEditorError(f"created {folder}/{name} but saving it failed (read-only folder?)")
     return sequence
 
 
@@ -230,24 +230,24 @@ class MotionBridgeEditor:
     """One editor-wide session: the daemon connection, the request being generated and the preview."""
 
     def __init__(self) -> None:
-        self.client: Optional[BridgeClient] = None
+        self.client: BridgeClient | None = None
         self.tracker = GenerationTracker()
-        self.rig: Optional[PreviewRig] = None
+        self.rig: PreviewRig | None = None
         self.connection = "disconnected"
         self.notice = ""
         self.playback_time = 0.0
-        self.server_status: Dict[str, Any] = {}
-        self._tick_handle: Optional[Any] = None
+        self.server_status: dict[str, Any] = {}
+        self._tick_handle: Any | None = None
 
     # -- commands
 
     def connect(self, host: str = protocol.DEFAULT_HOST, port: int = protocol.DEFAULT_PORT,
-                token: Optional[str] = None) -> protocol.Hello:
+                token: str | None = None) -> protocol.Hello:
         self.disconnect()
         client = BridgeClient(host or protocol.DEFAULT_HOST, port or protocol.DEFAULT_PORT, token=token or None)
         hello = client.connect()
         self.client = client
-        self.connection = "connected to %s (%s)" % (hello.server, hello.model_name)
+        self.connection = f"connected to {hello.server} ({hello.model_name})"
         if self._tick_handle is None:
             self._tick_handle = unreal.register_slate_post_tick_callback(self.tick)
         return hello
@@ -292,7 +292,7 @@ class MotionBridgeEditor:
             raise MotionBridgeEditorError("no preview skeleton: Connect and Generate first")
         retargeter = self.rig.retargeter(self.client.hello, clip.joints)
         sequence = bake_anim_sequence(self.rig, retargeter, clip, path)
-        self.notice = "baked %s" % sequence.get_path_name()
+        self.notice = f"baked {sequence.get_path_name()}"
         return str(sequence.get_path_name())
 
     # -- game thread
@@ -311,9 +311,9 @@ class MotionBridgeEditor:
         try:
             retargeter = self.rig.retargeter(client.hello, clip.joints)
             self.rig.show(retargeter, clip, clip.frame_at(self.playback_time))
-        except RetargetError as exc:
-            self.notice = "preview stopped: %s" % exc
+        except Exception as exc:  # noqa: BLE001 - a failing tick would repeat every frame: stop the preview once
             self.rig = None
+            _report(MotionBridgeEditorError(f"preview stopped: {exc}"))
 
     def _apply_event(self, event: Any) -> None:
         if isinstance(event, ConnectionEvent):
@@ -322,20 +322,20 @@ class MotionBridgeEditor:
             elif event.kind == "reconnected":
                 self.connection = "reconnected"
             else:
-                self.connection = "disconnected: %s" % event.detail
+                self.connection = f"disconnected: {event.detail}"
             return
         if event.get("op") == "status":
             self.server_status = event
-            self.notice = "daemon: %s jobs queued, %s running on %s" % (event.get("queue"), event.get("running"),
+            self.notice = "daemon: {} jobs queued, {} running on {}".format(event.get("queue"), event.get("running"),
                                                                       event.get("device"))
             return
         try:
             handled = self.tracker.handle(event)
         except protocol.ProtocolError as exc:
-            self.notice = "bad motion from the daemon: %s" % exc
+            self.notice = f"bad motion from the daemon: {exc}"
             return
         if not handled and event.get("op") == "error":
-            self.notice = "daemon error %s: %s" % (event.get("code"), event.get("message"))
+            self.notice = "daemon error {}: {}".format(event.get("code"), event.get("message"))
 
     def _preview_rig(self) -> PreviewRig:
         component = _find_preview_component()
@@ -350,7 +350,7 @@ EDITOR = MotionBridgeEditor()
 
 def _report(exc: Exception) -> None:
     EDITOR.notice = str(exc)
-    unreal.log_error("MotionBridge: %s" % exc)
+    unreal.log_error(f"MotionBridge: {exc}")
 
 
 _USER_ERRORS = (MotionBridgeEditorError, BridgeConnectionError, protocol.ProtocolError, RetargetError)
@@ -466,7 +466,7 @@ def register_menus() -> None:
     menus = unreal.ToolMenus.get()
     tools = menus.find_menu(TOOLS_MENU)
     if tools is None:
-        unreal.log_warning("MotionBridge: no %s menu to extend" % TOOLS_MENU)
+        unreal.log_warning(f"MotionBridge: no {TOOLS_MENU} menu to extend")
         return
     tools.add_section(MENU_OWNER, "MotionBridge")
     for name, label, tooltip, call in _MENU_ENTRIES:

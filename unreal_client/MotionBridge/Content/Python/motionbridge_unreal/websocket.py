@@ -15,7 +15,7 @@ import socket
 import struct
 import threading
 import time
-from typing import List, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -78,7 +78,7 @@ def _apply_mask(payload: bytes, key: bytes) -> bytes:
     return masked.to_bytes(len(payload), "little")
 
 
-def encode_frame(opcode: int, payload: bytes, fin: bool = True, mask_key: Optional[bytes] = None) -> bytes:
+def encode_frame(opcode: int, payload: bytes, fin: bool = True, mask_key: bytes | None = None) -> bytes:
     """Serialise one frame; clients must pass a 4-byte `mask_key` (RFC 6455 §5.3)."""
     head = bytearray([(0x80 if fin else 0) | opcode])
     mask_bit = 0x80 if mask_key is not None else 0
@@ -109,7 +109,7 @@ class FrameParser:
     def feed(self, data: bytes) -> None:
         self._buffer += data
 
-    def next_frame(self) -> Optional[Frame]:
+    def next_frame(self) -> Frame | None:
         buf = self._buffer
         if len(buf) < 2:
             return None
@@ -118,7 +118,7 @@ class FrameParser:
             raise WebSocketError("frame uses reserved bits but no extension was negotiated")
         opcode = first & 0x0F
         if opcode not in _CONTROL_OPS and opcode not in _DATA_OPS:
-            raise WebSocketError("unknown WebSocket opcode 0x%x" % opcode)
+            raise WebSocketError(f"unknown WebSocket opcode 0x{opcode:x}")
         fin = bool(first & 0x80)
         masked = bool(second & 0x80)
         if masked != self._expect_masked:
@@ -158,7 +158,7 @@ def close_payload(code: int, reason: str = "") -> bytes:
     return struct.pack(">H", code) + reason.encode("utf-8")[:123]
 
 
-def parse_close_payload(payload: bytes) -> Tuple[int, str]:
+def parse_close_payload(payload: bytes) -> tuple[int, str]:
     if len(payload) < 2:
         return 1005, ""
     return struct.unpack(">H", payload[:2])[0], payload[2:].decode("utf-8", "replace")
@@ -175,7 +175,7 @@ def accept_key(client_key: str) -> str:
 class WebSocketConnection:
     """A client connection. Create it with `WebSocketConnection.connect(...)`."""
 
-    def __init__(self, sock: socket.socket, subprotocol: Optional[str], leftover: bytes,
+    def __init__(self, sock: socket.socket, subprotocol: str | None, leftover: bytes,
                  max_message_bytes: int) -> None:
         self._sock = sock
         self.subprotocol = subprotocol
@@ -183,32 +183,32 @@ class WebSocketConnection:
         self._parser.feed(leftover)
         self._max_message = max_message_bytes
         self._send_lock = threading.Lock()
-        self._fragments: List[bytes] = []
+        self._fragments: list[bytes] = []
         self._fragment_opcode = 0
         self._close_sent = False
-        self.closed: Optional[ConnectionClosed] = None
+        self.closed: ConnectionClosed | None = None
 
     @classmethod
     def connect(cls, host: str, port: int, path: str = "/", subprotocols: Sequence[str] = (),
-                timeout: float = 10.0, headers: Sequence[Tuple[str, str]] = (),
-                max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> "WebSocketConnection":
+                timeout: float = 10.0, headers: Sequence[tuple[str, str]] = (),
+                max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> WebSocketConnection:
         """Open a TCP connection and perform the HTTP upgrade; raises HandshakeError or OSError."""
         sock = socket.create_connection((host, port), timeout=timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             key = base64.b64encode(os.urandom(16)).decode("ascii")
-            host_header = host if port == 80 else "%s:%d" % (host if ":" not in host else "[%s]" % host, port)
+            host_header = host if port == 80 else "%s:%d" % (host if ":" not in host else f"[{host}]", port)
             lines = [
-                "GET %s HTTP/1.1" % path,
-                "Host: %s" % host_header,
+                f"GET {path} HTTP/1.1",
+                f"Host: {host_header}",
                 "Upgrade: websocket",
                 "Connection: Upgrade",
-                "Sec-WebSocket-Key: %s" % key,
+                f"Sec-WebSocket-Key: {key}",
                 "Sec-WebSocket-Version: 13",
             ]
             if subprotocols:
-                lines.append("Sec-WebSocket-Protocol: %s" % ", ".join(subprotocols))
-            lines += ["%s: %s" % (name, value) for name, value in headers]
+                lines.append("Sec-WebSocket-Protocol: {}".format(", ".join(subprotocols)))
+            lines += [f"{name}: {value}" for name, value in headers]
             sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
             status, response_headers, leftover = _read_http_response(sock, deadline=time.monotonic() + timeout)
             if status != 101:
@@ -219,7 +219,7 @@ class WebSocketConnection:
                 raise HandshakeError("the server answered a wrong Sec-WebSocket-Accept", status)
             chosen = response_headers.get("sec-websocket-protocol")
             if chosen is not None and chosen not in subprotocols:
-                raise HandshakeError("the server chose subprotocol %r that was not offered" % chosen, status)
+                raise HandshakeError(f"the server chose subprotocol {chosen!r} that was not offered", status)
             sock.settimeout(None)
             return cls(sock, chosen, leftover, max_message_bytes)
         except BaseException:
@@ -236,7 +236,7 @@ class WebSocketConnection:
             try:
                 self._sock.sendall(frame)
             except OSError as exc:
-                self._mark_closed(1006, "send failed: %s" % exc)
+                self._mark_closed(1006, f"send failed: {exc}")
                 raise self.closed from None  # type: ignore[misc]
 
     def send_binary(self, data: bytes) -> None:
@@ -269,7 +269,7 @@ class WebSocketConnection:
 
     # -- receiving
 
-    def recv(self, timeout: Optional[float] = None) -> Optional[Union[bytes, str]]:
+    def recv(self, timeout: float | None = None) -> bytes | str | None:
         """The next whole message (bytes for binary, str for text), or None if `timeout` passed first.
 
         Pings are answered here; a close frame is answered and raised as ConnectionClosed.
@@ -291,7 +291,7 @@ class WebSocketConnection:
             if message is not None:
                 return message
 
-    def _fill(self, deadline: Optional[float]) -> bool:
+    def _fill(self, deadline: float | None) -> bool:
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         if remaining == 0.0:
             return False
@@ -304,7 +304,7 @@ class WebSocketConnection:
         except (OSError, ValueError) as exc:
             if self.closed is not None:
                 raise self.closed from None
-            self._mark_closed(1006, "connection lost: %s" % exc)
+            self._mark_closed(1006, f"connection lost: {exc}")
             raise self.closed from None  # type: ignore[misc]
         if not data:
             self._mark_closed(1006, "connection lost without a close frame")
@@ -312,7 +312,7 @@ class WebSocketConnection:
         self._parser.feed(data)
         return True
 
-    def _handle_frame(self, frame: Frame) -> Optional[Union[bytes, str]]:
+    def _handle_frame(self, frame: Frame) -> bytes | str | None:
         if frame.opcode == OP_PING:
             self._send_frame(OP_PONG, frame.payload)
             return None
@@ -354,7 +354,7 @@ class WebSocketConnection:
         return payload
 
 
-def _read_http_response(sock: socket.socket, deadline: float) -> Tuple[int, dict, bytes]:
+def _read_http_response(sock: socket.socket, deadline: float) -> tuple[int, dict, bytes]:
     data = b""
     while b"\r\n\r\n" not in data:
         if len(data) > 65536:
@@ -371,7 +371,7 @@ def _read_http_response(sock: socket.socket, deadline: float) -> Tuple[int, dict
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ", 2)
     if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
-        raise HandshakeError("malformed HTTP status line %r" % lines[0])
+        raise HandshakeError(f"malformed HTTP status line {lines[0]!r}")
     headers = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")

@@ -1,0 +1,236 @@
+"""The package's NUnit tests (unity_client/Tests) plus Python-interop tests (tests/unity/csharp), compiled with
+mcs and run by nunit-console against the Runtime assembly. The MessagePack fixtures are produced here, at run
+time, by Python's msgpack and by the daemon's own encoder (bridge.protocol); what C# writes back is checked here."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import struct
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import numpy as np
+import pytest
+
+from bridge.protocol import (
+    SUBPROTOCOL_MSGPACK,
+    Generate,
+    Limits,
+    MotionPayload,
+    decode_motion_arrays,
+    done_message,
+    encode_message,
+    hello_message,
+    motion_messages,
+    parse_request,
+)
+from engine.skeleton import FPS, NUM_BODY_JOINTS
+from engine.targets import TARGETS
+
+pytestmark = pytest.mark.mono
+
+HERE = Path(__file__).resolve().parent
+PACKAGE = HERE.parents[1] / "unity_client"
+
+
+# ------------------------------------------------------------------------------------------- fixtures
+
+
+def describe(value: Any, single_float: bool) -> str:
+    """Canonical text of a value as msgpack-python packs it; MessagePackInteropTests.Describe mirrors it."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"int:{value}"
+    if isinstance(value, float):
+        if single_float:
+            return "f32:%08x" % struct.unpack("<I", struct.pack("<f", value))[0]
+        return "f64:%016x" % struct.unpack("<Q", struct.pack("<d", value))[0]
+    if isinstance(value, str):
+        return "str:" + value.encode("utf-8").hex()
+    if isinstance(value, bytes):
+        return "bin:" + value.hex()
+    if isinstance(value, msgpack.ExtType):
+        return f"ext:{value.code}:{value.data.hex()}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(describe(v, single_float) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{describe(k, single_float)}={describe(v, single_float)}" for k, v in value.items()) + "}"
+    raise TypeError(f"no description for {type(value).__name__}")
+
+
+def value_cases() -> dict[str, tuple[Any, bool]]:
+    """name → (value, pack floats as float32). Covers every format family and each length boundary."""
+    ints = [0, 1, 127, 128, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**63 - 1, 2**64 - 1,
+            -1, -32, -33, -128, -129, -32768, -32769, -(2**31), -(2**31) - 1, -(2**63)]
+    cases: dict[str, tuple[Any, bool]] = {f"int_{i}": (v, False) for i, v in enumerate(ints)}
+    doubles = [0.0, -0.0, 1.5, -2.25, 1e300, 5e-324, math.inf, -math.inf, math.nan, 0.1]
+    cases |= {f"f64_{i}": (v, False) for i, v in enumerate(doubles)}
+    singles = [1.5, 3.4028234663852886e38, 1e-45, -0.1, math.nan]
+    cases |= {f"f32_{i}": (v, True) for i, v in enumerate(singles)}
+    strings = ["", "op", "é", "日本語 🕺", "x" * 31, "x" * 32, "y" * 255, "y" * 256, "z" * 65535, "z" * 65536]
+    cases |= {f"str_{i}": (v, False) for i, v in enumerate(strings)}
+    blobs = [b"", b"\x00\xff", bytes(range(256)) * 1, bytes(255), bytes(65535), bytes(65536)]
+    cases |= {f"bin_{i}": (v, False) for i, v in enumerate(blobs)}
+    cases |= {
+        "nil": (None, False),
+        "true": (True, False),
+        "false": (False, False),
+        "array_empty": ([], False),
+        "array_mixed": ([1, "a", None, True, False, -7, 2.5], False),
+        "array_15": (list(range(15)), False),
+        "array_16": (list(range(16)), False),
+        "array_65536": (list(range(65536)), False),
+        "map_empty": ({}, False),
+        "map_one": ({"a": 1}, False),
+        "map_15": ({f"k{i}": i for i in range(15)}, False),
+        "map_16": ({f"k{i}": i for i in range(16)}, False),
+        "map_65536": ({f"k{i}": i for i in range(65536)}, False),
+        "map_int_keys": ({1: "a", -2: "b"}, False),
+        "nested": ({"x": {"y": [1, {"z": b"\x01"}]}, "w": [[[]]]}, False),
+        "ext_1": (msgpack.ExtType(5, b"\x01"), False),
+        "ext_8": (msgpack.ExtType(127, b"12345678"), False),
+        "ext_3": (msgpack.ExtType(7, b"abc"), False),
+        "ext_300": (msgpack.ExtType(8, bytes(300)), False),
+        "ext_70000": (msgpack.ExtType(9, bytes(70000)), False),
+    }
+    return cases
+
+
+BAD_CASES: dict[str, bytes] = {
+    "truncated_uint16": msgpack.packb(65535)[:-1],
+    "truncated_map": msgpack.packb({"op": "hello", "protocol": 1})[:-3],
+    "reserved_c1": b"\xc1",
+    "invalid_utf8": b"\xa2\xff\xfe",
+    "trailing_bytes": msgpack.packb(1) + b"\x00",
+    "array32_lies": b"\xdd\x7f\xff\xff\xff\x01",
+    "bin32_lies": b"\xc6\xff\xff\xff\xff",
+}
+
+
+def write_fixtures(folder: Path) -> dict[str, Any]:
+    """Write value_*/bad_*/protocol_* fixtures; return what the protocol fixtures hold."""
+    for name, (value, single) in value_cases().items():
+        (folder / f"value_{name}.msgpack").write_bytes(msgpack.packb(value, use_bin_type=True, use_single_float=single))
+        (folder / f"value_{name}.txt").write_text(describe(value, single), encoding="utf-8")
+    for name, data in BAD_CASES.items():
+        (folder / f"bad_{name}.msgpack").write_bytes(data)
+
+    model_info = {"name": "tiny", "fps": FPS, "max_seconds": 12.0, "default_steps": 50, "default_cfg": 5.0,
+                  "device": "cpu"}
+    hello = hello_message("s1", False, model_info, Limits(), ["npz"])
+    (folder / "protocol_hello.msgpack").write_bytes(encode_message(hello, SUBPROTOCOL_MSGPACK))
+
+    rng = np.random.default_rng(7)
+    frames = 23
+    root = rng.normal(size=(frames, 3)).astype(np.float32)
+    quats = rng.normal(size=(frames, NUM_BODY_JOINTS, 4))
+    quats = (quats / np.linalg.norm(quats, axis=-1, keepdims=True)).astype(np.float32)
+    messages = list(motion_messages("py1", "j1", 0, MotionPayload(root, quats, seed=5, fps=float(FPS)), "unity",
+                                    chunk_frames=7))
+    for i, message in enumerate(messages):
+        (folder / f"protocol_motion_{i:02d}.msgpack").write_bytes(encode_message(message, SUBPROTOCOL_MSGPACK))
+    done = done_message("py1", "j1", 1, frames, FPS, False, {"queue_ms": 0.5, "total_ms": 12.0})
+    (folder / "protocol_done.msgpack").write_bytes(encode_message(done, SUBPROTOCOL_MSGPACK))
+    decoded = [decode_motion_arrays(m) for m in messages]
+    return {
+        "hello": hello,
+        "root": np.concatenate([r for r, _ in decoded]),
+        "rotations": np.concatenate([q for _, q in decoded]),
+    }
+
+
+# ------------------------------------------------------------------------------------------- running NUnit
+
+
+def count_results(xml_path: Path) -> tuple[int, int, int, list[str]]:
+    """(passed, failed, not run, failure texts) from an NUnit 2.6 or 3 result file."""
+    root = ET.parse(xml_path).getroot()
+    passed = failed = not_run = 0
+    failures: list[str] = []
+    for case in root.iter("test-case"):
+        result = case.get("result", "")
+        if case.get("executed") == "False" or result in ("Ignored", "Skipped", "NotRunnable", "Inconclusive"):
+            not_run += 1
+        elif case.get("success") == "True" or result == "Passed":
+            passed += 1
+        else:
+            failed += 1
+            message = case.find(".//message")
+            failures.append(f"{case.get('name')}: {message.text if message is not None else result}")
+    return passed, failed, not_run, failures
+
+
+@pytest.fixture(scope="module")
+def nunit_run(mono_tools: Any, runtime_dll: Path, build_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    fixtures = tmp_path_factory.mktemp("msgpack-fixtures")
+    expected = write_fixtures(fixtures)
+    run_dir = build_dir / "nunit"
+    run_dir.mkdir(exist_ok=True)
+    shutil.copy(runtime_dll, run_dir / runtime_dll.name)
+    shutil.copy(mono_tools.nunit_framework, run_dir / "nunit.framework.dll")
+    files = sorted((PACKAGE / "Tests").rglob("*.cs")) + sorted((HERE / "csharp").rglob("*.cs"))
+    tests_dll = mono_tools.compile(
+        files, run_dir / "MotionBridge.Tests.dll", references=[run_dir / runtime_dll.name, run_dir / "nunit.framework.dll"]
+    )
+    result_xml = run_dir / "TestResult.xml"
+    env = {**os.environ, "MOTIONBRIDGE_MSGPACK_FIXTURES": str(fixtures)}
+    run = subprocess.run(
+        [mono_tools.nunit_console, str(tests_dll), "-nologo", f"-xml={result_xml}"],
+        capture_output=True, text=True, timeout=300, cwd=run_dir, env=env,
+    )
+    if not result_xml.exists():
+        pytest.fail(f"nunit-console produced no results (exit {run.returncode}):\n{run.stdout}\n{run.stderr}")
+    passed, failed, not_run, failures = count_results(result_xml)
+    return {"passed": passed, "failed": failed, "not_run": not_run, "failures": failures, "output": run.stdout,
+            "fixtures": fixtures, "expected": expected}
+
+
+def test_csharp_nunit_suite_passes(nunit_run: dict, capsys: pytest.CaptureFixture) -> None:
+    with capsys.disabled():
+        # CI reads this exact line.
+        print(f"\n{nunit_run['passed']} passed, {nunit_run['failed']} failed")
+    assert nunit_run["failed"] == 0, "\n".join(nunit_run["failures"]) + "\n" + nunit_run["output"][-4000:]
+    assert nunit_run["not_run"] == 0, "some C# tests were ignored or not run"
+    assert nunit_run["passed"] >= 80, f"only {nunit_run['passed']} C# tests ran: the suite lost tests"
+
+
+def test_csharp_decodes_daemon_motion_bit_for_bit(nunit_run: dict) -> None:
+    out = nunit_run["fixtures"] / "from_csharp"
+    expected = nunit_run["expected"]
+    root = np.frombuffer((out / "motion_root.f32").read_bytes(), dtype="<f4")
+    rotations = np.frombuffer((out / "motion_rotations.f32").read_bytes(), dtype="<f4")
+    assert root.tobytes() == np.ascontiguousarray(expected["root"], dtype="<f4").tobytes()
+    assert rotations.tobytes() == np.ascontiguousarray(expected["rotations"], dtype="<f4").tobytes()
+
+
+def test_csharp_rest_skeleton_matches_the_unity_target_conversion(nunit_run: dict) -> None:
+    out = nunit_run["fixtures"] / "from_csharp"
+    hello = nunit_run["expected"]["hello"]
+    unity = TARGETS["unity"]
+    rest = np.frombuffer((out / "rest_unity.f32").read_bytes(), dtype="<f4").reshape(-1, 3)
+    np.testing.assert_array_equal(rest, unity.convert_positions(np.array(hello["skeleton"]["rest"])))
+    assert (out / "unity_joints.txt").read_text().split("\n") == list(unity.joints)
+
+
+def test_python_reads_requests_written_in_csharp(nunit_run: dict) -> None:
+    out = nunit_run["fixtures"] / "from_csharp"
+    generate = msgpack.unpackb((out / "generate.msgpack").read_bytes(), raw=False)
+    assert generate == {
+        "op": "generate", "id": "cs-1", "prompt": "a person waves — twice", "seconds": 2.5, "seed": 2147483647,
+        "samples": 3, "target": "unity", "preview_every": 4, "chunk_frames": 16, "loop": True, "in_place": False,
+        "steps": 12, "cfg": 4.5,
+    }
+    # The daemon's own strict validation (types, ranges) accepts it.
+    assert isinstance(parse_request(generate), Generate)
+    identify = msgpack.unpackb((out / "identify.msgpack").read_bytes(), raw=False)
+    assert identify == {"op": "identify", "protocol": 1, "client": "nunit/1", "token": "s3cret"}
+    fetch = msgpack.unpackb((out / "fetch.msgpack").read_bytes(), raw=False)
+    assert fetch == {"op": "fetch", "id": "cs-2", "job": "j123", "target": "unity"}

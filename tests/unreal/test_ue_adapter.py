@@ -1,0 +1,299 @@
+"""ue_adapter against a recording fake `unreal` module and the real daemon: menus, the Blueprint library, live
+preview on a PoseableMeshComponent and baking an AnimSequence, checked call by call against the engine's
+reference retarget of the same job fetched in the source convention."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+import ue_fake_editor
+from motionbridge_unreal import protocol
+from motionbridge_unreal.clips import DONE, GenerationTracker
+from motionbridge_unreal.retarget import quat_about_z, quat_mul, quat_rotate
+
+from engine.motion import Motion
+from engine.retarget import RigMotion
+from engine.retarget import retarget as engine_retarget
+from engine.rigs import manny
+
+MANNY_PATH = "/Game/Characters/Mannequins/Meshes/SKM_Manny"
+TURN = quat_about_z(math.pi / 2)
+"""Unreal skeletal meshes face +Y in component space; the engine's stand-in Manny faces +X."""
+
+
+def _manny_mesh(ue: Any) -> Any:
+    """The engine's Manny stand-in turned to face +Y, as an editor SkeletalMesh (reference pose)."""
+    rig = manny()
+    bones = []
+    for b, name in enumerate(rig.bones):
+        t = tuple(float(v) for v in rig.rest_translations[b])
+        q = tuple(float(v) for v in rig.rest_rotations[b])
+        if rig.parents[b] == 0:  # children of `root`: turning them turns the whole body
+            t, q = quat_rotate(TURN, t), quat_mul(TURN, q)
+        parent = rig.bones[rig.parents[b]] if rig.parents[b] >= 0 else None
+        bones.append((name, parent, t, q))
+    return ue.SkeletalMesh(MANNY_PATH, ue.Skeleton("/Game/Characters/Mannequins/Meshes/SK_Mannequin"), bones)
+
+
+def _same_rotation(a: Any, b: Any, tol: float = 2e-4) -> bool:
+    return abs(float(np.dot(a, b))) > 1.0 - tol
+
+
+def _quat(q: Any) -> tuple:
+    return (q.x, q.y, q.z, q.w)
+
+
+def _vec(v: Any) -> tuple:
+    return (v.x, v.y, v.z)
+
+
+@dataclass
+class EditorRun:
+    ue: Any
+    adapter: Any
+    request_id: str
+    clip: Any
+    expected: RigMotion
+    selected: Any
+    preview_calls: list
+    preview_frame: int
+    bake_calls: list
+    baked: Any
+    baked_path: str
+
+
+def _reference(client: Any, job: str) -> RigMotion:
+    """The same job in the source convention, retargeted by the engine's reference implementation."""
+    fetch_id = client.next_id()
+    client.send(protocol.fetch(fetch_id, job, target="smplh"))
+    tracker = GenerationTracker()
+    tracker.start(fetch_id)
+    deadline = time.monotonic() + 30
+    while tracker.state != DONE and time.monotonic() < deadline:
+        event = client.next_event(0.5)
+        if isinstance(event, dict):
+            tracker.handle(event)
+    assert tracker.state == DONE, tracker.describe()
+    clip = tracker.final
+    motion = Motion(root=np.array(clip.root, dtype=np.float32), rotations=np.array(clip.rotations, dtype=np.float32))
+    return engine_retarget(motion, manny())
+
+
+def run_editor(ue: Any, adapter: Any, port: int) -> EditorRun:
+    """What a user does: select the Mannequin, Connect, Generate, watch the preview, Bake."""
+    mesh = _manny_mesh(ue)
+    selected = ue.SkeletalMeshActor(mesh, ue.Vector(100.0, 200.0, 0.0))
+    actors = ue.get_editor_subsystem(ue.EditorActorSubsystem)
+    actors.level.append(selected)
+    actors.selected.append(selected)
+    library = adapter.MotionBridgeLibrary
+    assert library.Connect("127.0.0.1", port) is True, ue_fake_editor.errors
+    (tick,) = ue_fake_editor.tick_callbacks.values()
+    request_id = library.Generate("a person waves with both hands", 1.0, 5)
+    assert request_id, ue_fake_editor.errors
+    deadline = time.monotonic() + 60
+    while adapter.EDITOR.tracker.state != DONE and time.monotonic() < deadline:
+        tick(1.0 / 30.0)
+        time.sleep(0.005)
+    assert adapter.EDITOR.tracker.state == DONE, library.Status()
+    clip = adapter.EDITOR.tracker.final
+    expected = _reference(adapter.EDITOR.client, adapter.EDITOR.tracker.job)
+
+    frame = 10
+    adapter.EDITOR.playback_time = 0.0
+    start = len(ue_fake_editor.log.calls)
+    tick((frame + 0.5) / 30.0)
+    preview_calls = ue_fake_editor.log.calls[start:]
+
+    start = len(ue_fake_editor.log.calls)
+    baked_path = library.Bake("/Game/MotionBridge/A_Wave")
+    bake_calls = ue_fake_editor.log.calls[start:]
+    baked = ue.AssetTools.created.get("/Game/MotionBridge/A_Wave.A_Wave")
+    return EditorRun(ue, adapter, request_id, clip, expected, selected, preview_calls, frame, bake_calls, baked,
+                     baked_path)
+
+
+@pytest.fixture()
+def editor_run(fake_unreal: tuple[Any, Any], live_daemon: Any) -> EditorRun:
+    ue, adapter = fake_unreal
+    return run_editor(ue, adapter, live_daemon.port)
+
+
+def test_generate_spawns_a_poseable_preview_of_the_selected_mesh_where_it_stands(editor_run: EditorRun) -> None:
+    ue = editor_run.ue
+    actors = ue.get_editor_subsystem(ue.EditorActorSubsystem)
+    preview = next(a for a in actors.level if a.get_actor_label() == editor_run.adapter.PREVIEW_ACTOR_LABEL)
+    component = preview.get_component_by_class(ue.PoseableMeshComponent)
+    assert component.get_skinned_asset().get_path_name() == MANNY_PATH
+    assert _vec(preview.get_actor_location()) == (100.0, 200.0, 0.0)
+
+
+def test_preview_sets_component_space_rotations_parent_first_from_the_reference_retarget(
+        editor_run: EditorRun) -> None:
+    rig = editor_run.expected.rig
+    calls = [c for c in editor_run.preview_calls if c[0] == "PoseableMeshComponent"]
+    assert calls[0][1] == "set_bone_location_by_name" and calls[0][2][0] == "pelvis"
+    rotations = [c for c in calls if c[1] == "set_bone_rotation_by_name"]
+    driven = [b for b in rig.bones if b in rig.bone_map]
+    assert [c[2][0] for c in rotations] == driven, "every driven bone once, parents before children"
+    assert all(c[2][2] == "COMPONENT_SPACE" for c in calls)
+    world_pos, world_rot = editor_run.expected.world("rig")
+    f = editor_run.preview_frame
+    for _, _, (bone, rotator, _space) in rotations:
+        expected = quat_mul(TURN, tuple(world_rot[f, rig.index(bone)]))
+        assert _same_rotation(_quat(rotator.quaternion()), expected), bone
+    hips = quat_rotate(TURN, tuple(world_pos[f, rig.index("pelvis")]))
+    assert np.allclose(_vec(calls[0][2][1]), hips, atol=0.05)
+
+
+def test_bake_calls_the_animation_data_controller_in_order_and_saves(editor_run: EditorRun) -> None:
+    assert editor_run.baked_path == "/Game/MotionBridge/A_Wave.A_Wave"
+    rig = editor_run.expected.rig
+    driven = [b for b in rig.bones if b in rig.bone_map]
+    members = [(c[0], c[1]) for c in editor_run.bake_calls
+               if c[0] in ("AnimSequenceFactory", "AssetToolsHelpers", "AssetTools", "AnimationDataController",
+                           "EditorAssetLibrary")]
+    assert members == [
+        ("AnimSequenceFactory", "set_editor_property"),
+        ("AnimSequenceFactory", "set_editor_property"),
+        ("AssetToolsHelpers", "get_asset_tools"),
+        ("AssetTools", "create_asset"),
+        ("AnimationDataController", "open_bracket"),
+        ("AnimationDataController", "set_frame_rate"),
+        ("AnimationDataController", "set_number_of_frames"),
+        ("AnimationDataController", "remove_all_bone_tracks"),
+        *[(owner, m) for _ in driven for owner, m in (("AnimationDataController", "add_bone_curve"),
+                                                      ("AnimationDataController", "set_bone_track_keys"))],
+        ("AnimationDataController", "close_bracket"),
+        ("EditorAssetLibrary", "save_loaded_asset"),
+    ]
+    log = ue_fake_editor.log
+    props = dict(log.named("set_editor_property", "AnimSequenceFactory"))
+    mesh = editor_run.selected.skeletal_mesh_component.get_skinned_asset()
+    assert props == {"target_skeleton": mesh.skeleton, "preview_skeletal_mesh": mesh}
+    name, folder, asset_class, _factory = log.named("create_asset")[0]
+    assert (name, folder, asset_class) == ("A_Wave", "/Game/MotionBridge", editor_run.ue.AnimSequence)
+    assert [c[2][0] for c in editor_run.bake_calls if c[1] == "add_bone_curve"] == driven
+    controller = editor_run.baked.controller
+    assert controller.bracket_depth == 0
+    assert (controller.frame_rate.numerator, controller.frame_rate.denominator) == (30, 1)
+    assert controller.number_of_frames == editor_run.clip.frames - 1 == 29
+    assert editor_run.ue.EditorAssetLibrary.saved == [editor_run.baked]
+
+
+def test_baked_keys_are_the_reference_local_rotations_in_unreals_frame(editor_run: EditorRun) -> None:
+    expected = editor_run.expected
+    rig = expected.rig
+    tracks = editor_run.baked.controller.tracks
+    frames = editor_run.clip.frames
+    assert sorted(tracks) == sorted(rig.bone_map)
+    for bone, (positions, rotations, scales) in tracks.items():
+        b = rig.index(bone)
+        assert len(positions) == len(rotations) == len(scales) == frames, bone
+        quats = np.array([_quat(q) for q in rotations])
+        assert np.all(np.sum(quats[1:] * quats[:-1], axis=1) >= 0.0), f"{bone}: keys flip sign between frames"
+        for f in range(frames):
+            want = expected.rotations[f, b]
+            if bone == "pelvis":
+                want = quat_mul(TURN, tuple(want))
+            assert _same_rotation(quats[f], want), (bone, f)
+        assert all(_vec(s) == (1.0, 1.0, 1.0) for s in scales)
+        trans = np.array([_vec(p) for p in positions])
+        want_trans = expected.translations[:, b]
+        if bone == "pelvis":
+            want_trans = np.array([quat_rotate(TURN, tuple(t)) for t in want_trans])
+        assert np.allclose(trans, want_trans, atol=0.05), bone
+
+
+def test_every_unreal_member_the_adapter_touched_exists_in_the_ue5_stub(editor_run: EditorRun) -> None:
+    from test_unreal_api_stub import load_stub_index
+
+    index = load_stub_index()
+    adapter = editor_run.adapter
+    adapter.register_menus()
+    adapter.show_status()
+    adapter.generate_dialog()
+    adapter.bake_dialog()
+    own_classes = {name for name, value in vars(adapter).items() if isinstance(value, type)}
+    touched = sorted(a for a in ue_fake_editor.log.accessed if a[0] not in own_classes)
+    assert ("AnimationDataController", "set_bone_track_keys") in touched
+    assert ("PoseableMeshComponent", "set_bone_rotation_by_name") in touched
+    missing = [f"{cls}.{member}" for cls, member in touched if not index.has(cls, member)]
+    assert not missing, f"not in the UE 5 API: {missing}"
+
+
+def test_status_reports_connection_and_result(editor_run: EditorRun) -> None:
+    status = editor_run.adapter.MotionBridgeLibrary.Status()
+    assert status.startswith("connected to motionbridge/")
+    assert "done: 30 frames (1.0 s)" in status
+    assert "baked /Game/MotionBridge/A_Wave.A_Wave" in status
+
+
+def test_cancel_stops_a_running_generation(fake_unreal: tuple[Any, Any], live_daemon: Any) -> None:
+    ue, adapter = fake_unreal
+    actors = ue.get_editor_subsystem(ue.EditorActorSubsystem)
+    actors.selected.append(ue.SkeletalMeshActor(_manny_mesh(ue), ue.Vector()))
+    library = adapter.MotionBridgeLibrary
+    assert library.Connect("127.0.0.1", live_daemon.port)
+    assert library.Cancel() is False, "nothing runs yet"
+    assert library.Generate("a person walks in a long circle", 10.0, 1)
+    assert library.Cancel() is True
+    (tick,) = ue_fake_editor.tick_callbacks.values()
+    deadline = time.monotonic() + 30
+    while adapter.EDITOR.tracker.busy and time.monotonic() < deadline:
+        tick(0.03)
+        time.sleep(0.01)
+    assert adapter.EDITOR.tracker.state == "cancelled", library.Status()
+    assert library.Bake("/Game/MotionBridge/A_Nothing") == ""
+    assert "nothing to bake yet" in ue_fake_editor.errors[-1]
+
+
+def test_user_errors_are_reported_not_raised(fake_unreal: tuple[Any, Any], live_daemon: Any) -> None:
+    ue, adapter = fake_unreal
+    library = adapter.MotionBridgeLibrary
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    assert library.Connect("127.0.0.1", closed_port) is False
+    assert "motionbridge serve" in ue_fake_editor.errors[-1]
+    assert library.Connect("127.0.0.1", live_daemon.port) is True
+    assert library.Generate("a person walks", 1.0, 0) == "", "no mesh selected and no Mannequin in the project"
+    assert "no skeletal mesh to preview on" in ue_fake_editor.errors[-1]
+    assert library.Generate("   ", 1.0, 0) == ""
+    assert library.Bake("not-a-path") == ""
+    assert "Status" not in ue_fake_editor.errors[-1]
+    assert not ue.AssetTools.created
+
+
+def test_tools_menu_entries_run_python_that_reaches_the_adapter(fake_unreal: tuple[Any, Any]) -> None:
+    ue, adapter = fake_unreal
+    adapter.register_menus()
+    tools = ue.ToolMenus.get().find_menu(adapter.TOOLS_MENU)
+    entries = tools.sections[adapter.MENU_OWNER]
+    assert [e._label for e in entries] == ["MotionBridge", "MotionBridge: Generate...", "MotionBridge: Cancel",
+                                          "MotionBridge: Bake...", "MotionBridge: Status"]
+    assert all(e.type == "MENU_ENTRY" and e._command[0] == "PYTHON" for e in entries)
+    status_entry = entries[-1]
+    exec(status_entry._command[2], {})  # noqa: S102 - exactly what the editor does with a Python menu command
+    assert ue_fake_editor.log.named("show_message")[-1][1] == "disconnected | idle"
+    assert ue_fake_editor.log.named("refresh_all_widgets")
+    assert ue_fake_editor.shutdown_callbacks == [adapter.EDITOR.disconnect]
+
+
+def test_open_panel_uses_the_widget_when_built_and_the_dialog_otherwise(fake_unreal: tuple[Any, Any]) -> None:
+    ue, adapter = fake_unreal
+    ue.EditorDialog.answer = False
+    adapter.open_panel()
+    assert ue_fake_editor.log.named("show_object_details_view")[-1][0] == "MotionBridge: generate"
+    assert not ue_fake_editor.log.named("Generate"), "a cancelled dialog generates nothing"
+    widget = ue.Object()
+    ue.EditorAssetLibrary.assets[adapter.WIDGET_ASSET] = widget
+    adapter.open_panel()
+    assert ue_fake_editor.log.named("spawn_and_register_tab") == [(widget,)]
