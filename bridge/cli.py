@@ -127,6 +127,7 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output-dir", default=str(_default_output_dir()), help="where finished jobs are stored (default %(default)s)"
     )
+    parser.add_argument("--max-seconds", type=float, default=None, help="longest clip served (default: the model's)")
     parser.add_argument("--keep-jobs", type=int, default=500, help="retention: jobs kept in --output-dir (default 500)")
     parser.add_argument("--cache-size", type=int, default=128, help="identical requests cached in memory (default 128)")
     parser.add_argument(
@@ -266,8 +267,8 @@ def _configure_generate(parser: argparse.ArgumentParser) -> None:
 class ProgressBar:
     """A one-line progress bar on stderr."""
 
-    def __init__(self, stream: Any = sys.stderr, width: int = 30) -> None:
-        self.stream = stream
+    def __init__(self, stream: Any = None, width: int = 30) -> None:
+        self.stream = stream if stream is not None else sys.stderr
         self.width = width
         self.drawn = False
 
@@ -331,6 +332,9 @@ def _run_generate(args: argparse.Namespace) -> int:
         return 2
     if Path(args.output).suffix.lower() == ".npz" and args.target != "smplh":
         print("note: .npz files are always SMPL-H (upstream format); --target applies to .bvh/.glb", file=sys.stderr)
+    if Path(args.output).suffix.lower() not in (".npz", ".bvh", ".glb"):
+        print(f"error: output must end in .npz, .bvh or .glb, got {args.output!r}", file=sys.stderr)
+        return 2
     if args.in_process and args.url:
         print("error: --in-process and --url exclude each other", file=sys.stderr)
         return 2
@@ -425,7 +429,7 @@ def _run_status(args: argparse.Namespace) -> int:
         return 1
     status = {k: v for k, v in status.items() if k not in ("op", "id")}
     if args.json:
-        print(json.dumps({"server": hello.get("server"), "model": hello.get("model"), **status}, indent=1))
+        print(json.dumps({"server": hello.get("server"), **status, "model": hello.get("model")}, indent=1))
         return 0
     model = hello.get("model", {})
     print(f"{hello.get('server')} at {args.url}")

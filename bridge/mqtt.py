@@ -244,10 +244,15 @@ class JobRequest(Payload):
 
 
 class CancelRequest(Payload):
-    """On `<prefix>/cancel/<job>`: stop the job; `worker` set means only that worker (a duplicate run)."""
+    """On `<prefix>/cancel/<job>`: stop the job.
+
+    `worker` set: only that worker (a duplicate copy); `attempt` set: only if the worker holds that attempt
+    or an older one (a newer attempt it accepted meanwhile is the one the gateway wants).
+    """
 
     job: Name
     worker: Name | None = None
+    attempt: int | None = Field(None, ge=0)
 
 
 class MotionPayload(BaseModel):
@@ -487,6 +492,8 @@ class MqttLink:
                 keepalive=self.keepalive,
                 tls_context=self.url.tls_context(),
                 timeout=5.0,
+                # Many small messages each way (progress, acks): Nagle + delayed ACK would add ~40 ms a hop.
+                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
             )
             try:
                 async with client:
@@ -511,6 +518,9 @@ class MqttLink:
                     backoff = self.max_backoff_s
                 else:
                     log.warning("mqtt %s: %s; reconnecting in %.1f s", self.client_id, exc, backoff)
+            except Exception:
+                # A bug in a connect hook or a TLS setup error must not end the link for good.
+                log.exception("mqtt %s failed; reconnecting in %.1f s", self.client_id, backoff)
             finally:
                 self._client = None
                 self._connected.clear()
@@ -617,7 +627,9 @@ class NodePresence:
         return self.topics.status(self.node), to_json(offline), True
 
     def current(self) -> NodeStatus:
-        fields = self.source()
+        fields = {
+            k: v for k, v in self.source().items() if k not in ("v", "node", "state", "role", "heartbeat_s", "ts")
+        }
         return NodeStatus(
             node=self.node,
             state="online",
@@ -628,18 +640,20 @@ class NodePresence:
         )
 
     def publish(self, link: MqttLink) -> None:
-        link.publish(self.topics.status(self.node), to_json(self.current()), retain=True)
+        try:
+            status = self.current()
+        except Exception:  # a status source bug must not stop the heartbeat or the link
+            log.exception("status of node %s not published", self.node)
+            return
+        link.publish(self.topics.status(self.node), to_json(status), retain=True)
 
     def start(self, link: MqttLink) -> None:
         async def beat() -> None:
             while True:
                 await asyncio.sleep(self.heartbeat_s)
-                try:
-                    # Only while connected: a backlog of stale heartbeats after an outage says nothing.
-                    if link.connected:
-                        self.publish(link)
-                except Exception:
-                    log.exception("could not build the status of node %s", self.node)
+                # Only while connected: a backlog of stale heartbeats after an outage says nothing.
+                if link.connected:
+                    self.publish(link)
 
         self._task = asyncio.create_task(beat(), name=f"heartbeat-{self.node}")
 
@@ -664,12 +678,10 @@ class EventPublisher:
         node: str | None = None,
         role: str = "daemon",
         heartbeat_s: float = 5.0,
-        meter: LoadMeter | None = None,
     ):
         self.url = BrokerUrl.parse(url) if isinstance(url, str) else url
         self.node = check_name("node id", node or default_node_id(role))
         self.topics = Topics(self.url.prefix)
-        self.meter = meter
         self.presence = NodePresence(self.topics, self.node, role, source, heartbeat_s)
         self.link = MqttLink(
             self.url,
@@ -678,39 +690,16 @@ class EventPublisher:
             on_connect=self._on_connect,
         )
 
-    @classmethod
-    def for_scheduler(
-        cls, url: BrokerUrl | str, scheduler: Any, node: str | None = None, heartbeat_s: float = 5.0
-    ) -> EventPublisher:
-        """The publisher of a daemon whose jobs run on `scheduler` (a `bridge.scheduler.Scheduler`)."""
-        meter = LoadMeter(lambda: scheduler.running > 0)
-        model = scheduler.model
-
-        def status() -> dict[str, Any]:
-            return {
-                "model": model.name,
-                "device": str(model.device),
-                "queue": scheduler.queued,
-                "load": meter.read(),
-                "model_info": model.info(),
-            }
-
-        return cls(url, status, node=node, role="daemon", heartbeat_s=heartbeat_s, meter=meter)
-
     async def _on_connect(self) -> None:
         # Re-asserted on every connect: a restarted broker without persistence forgot the retained status.
         self.presence.publish(self.link)
 
     async def start(self) -> None:
-        if self.meter is not None:
-            self.meter.start()
         self.link.start()
         self.presence.start(self.link)
 
     async def stop(self) -> None:
         await self.presence.stop()
-        if self.meter is not None:
-            await self.meter.stop()
         await self.link.flush(timeout=2.0)
         await self.link.stop(final=[self.presence.offline_message()])
 

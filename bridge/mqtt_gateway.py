@@ -212,9 +212,6 @@ class MqttGateway:
     def accepting(self) -> bool:
         return self._accepting
 
-    def online_workers(self) -> list[NodeStatus]:
-        return [w.status for w in self.workers.values()]
-
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self, wait_for_worker_s: float = 2.0) -> None:
@@ -332,7 +329,8 @@ class MqttGateway:
         job_id = remote.job.job_id
         if remote.worker is not None:
             # It may still be alive (a stall, a network split): stop its copy so it does not waste the GPU.
-            self.link.publish(self.topics.cancel(job_id), pack(CancelRequest(job=job_id, worker=remote.worker)))
+            stale = CancelRequest(job=job_id, worker=remote.worker, attempt=remote.attempt)
+            self.link.publish(self.topics.cancel(job_id), pack(stale))
         remote.losses += 1
         if remote.losses > self.max_attempts:
             self._finish(
@@ -370,6 +368,10 @@ class MqttGateway:
             if not self.link.connected:
                 continue  # nothing can be heard or sent; _on_connect restarts every clock
             now = time.monotonic()
+            for node, seen in list(self.workers.items()):
+                # A worker that vanished without a will (the broker restarted meanwhile) stops being listed.
+                if now - seen.seen > max(self.silence_timeout_s, 3 * (seen.status.heartbeat_s or self.heartbeat_s)):
+                    del self.workers[node]
             for remote in list(self._jobs.values()):
                 if remote.worker is None:
                     due = remote.retry_at is not None and now >= remote.retry_at
@@ -442,7 +444,7 @@ class MqttGateway:
             elif not bound:
                 # A duplicate delivery, or an old attempt that surfaced late: one copy runs, not two.
                 self.duplicates_cancelled += 1
-                cancel = CancelRequest(job=reply.job, worker=reply.worker)
+                cancel = CancelRequest(job=reply.job, worker=reply.worker, attempt=reply.attempt)
                 self.link.publish(self.topics.cancel(reply.job), pack(cancel))
         elif isinstance(reply, RejectedReply):
             if current and remote.worker is None and remote.retry_at is None:

@@ -199,7 +199,8 @@ class Worker:
     def _on_cancel(self, cancel: CancelRequest) -> None:
         if cancel.worker is not None and cancel.worker != self.node:
             return
-        if cancel.job in self.jobs:
+        held = self.jobs.get(cancel.job)
+        if held is not None and (cancel.attempt is None or held.attempt <= cancel.attempt):
             self.scheduler.cancel(cancel.job)
 
     # ------------------------------------------------------------------ outgoing

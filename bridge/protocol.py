@@ -197,7 +197,7 @@ class WireModel(BaseModel):
 class Identify(WireModel):
     op: Literal["identify"]
     protocol: int
-    client: Annotated[str, StringConstraints(max_length=200)] = ""
+    client: str = ""
     token: str | None = None
 
 
@@ -293,6 +293,8 @@ def parse_request(message: dict[str, Any]) -> WireModel:
     if op == "identify":
         raise RequestError(ErrorCode.BAD_REQUEST, "already identified: identify is sent once per connection", rid)
     model = REQUEST_MODELS.get(op)
+    # An optional field sent as null means "use the default" (JSON clients often serialise absent values).
+    message = {k: v for k, v in message.items() if v is not None}
     if model is None:
         known = ", ".join(REQUEST_MODELS)
         raise RequestError(ErrorCode.BAD_REQUEST, f"unknown op {op[:40]!r}: use one of {known}", rid)
@@ -441,7 +443,7 @@ def motion_messages(
             "start": start,
             "count": count,
             "total": total,
-            "fps": payload.fps,
+            "fps": int(payload.fps) if float(payload.fps).is_integer() else float(payload.fps),
             "target": target,
             "joints": list(t.joints),
             "root": np.ascontiguousarray(root[start : start + count], dtype="<f4").tobytes(),
@@ -611,7 +613,7 @@ class ServerSession:
         if self.token is not None and not _same_secret(identify.token, self.token):
             raise self._close(CloseCode.UNAUTHORIZED, "wrong or missing token")
         self.state = SessionState.READY
-        self.client = identify.client
+        self.client = identify.client[:200]
         return Identified(identify.client, {"op": "ready", "protocol": PROTOCOL_VERSION, "session": self.session_id})
 
 

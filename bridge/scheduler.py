@@ -266,7 +266,7 @@ class Scheduler:
         if isinstance(event, (Finished, Failed)):
             job.state = JobState.FINISHED
             self._jobs.pop(job.job_id, None)
-            self.jobs_done += 1
+            self.jobs_done += isinstance(event, Finished)
             if not self._jobs:
                 self._idle.set()
         try:

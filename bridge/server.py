@@ -326,9 +326,16 @@ class MotionBridgeServer:
             hosts.add(f"[{self.config.host}]")
         return {f"http://{h}:{self.port}" for h in hosts}
 
-    def origin_allowed(self, origin: str) -> bool:
+    def origin_allowed(self, origin: str, host_header: str | None = None) -> bool:
+        """Browsers may connect from the daemon's own page or a configured origin.
+
+        The page's own origin is recognised from the loopback names; the Host header is trusted only with a
+        token, because a DNS-rebinding page controls it (its Origin and Host match) but cannot know the token.
+        """
         origin = origin.rstrip("/").lower()
         allowed = self._same_origins() | {o.rstrip("/").lower() for o in self.config.allow_origins}
+        if self.config.token and host_header:
+            allowed.add(f"http://{host_header.lower()}")
         return origin in allowed
 
     def _authorized(self, request: Request, query: dict[str, list[str]]) -> bool:
@@ -345,7 +352,7 @@ class MotionBridgeServer:
             if request.headers.get("Upgrade", "").lower() != "websocket":
                 return _text(426, "this is the MotionBridge WebSocket endpoint: connect with a WebSocket client")
             origin = request.headers.get("Origin")
-            if origin is not None and not self.origin_allowed(origin):
+            if origin is not None and not self.origin_allowed(origin, request.headers.get("Host")):
                 log.warning("refused a browser connection from origin %s", origin)
                 return _text(403, f"origin {origin} is not allowed: start the daemon with --allow-origin {origin}")
             if self._shutting_down:
@@ -485,8 +492,10 @@ class MotionBridgeServer:
             self._generate(client, request)
         elif isinstance(request, Cancel):
             job = client.inflight.get(request.id)
-            if job is None or not self.scheduler.cancel(job.job_id):
+            if job is None:
                 raise RequestError(ErrorCode.NOT_FOUND, f"no request {request.id!r} in flight to cancel", request.id)
+            # A job that already finished sampling is being sent; its done follows and the cancel is moot.
+            self.scheduler.cancel(job.job_id)
         elif isinstance(request, Status):
             client.send({"op": "status", "id": request.id, **self.status_snapshot()})
         elif isinstance(request, Fetch):
@@ -543,6 +552,15 @@ class MotionBridgeServer:
             self._notify("error", job.job_id, code=event.code.value, message=event.message)
 
     async def _finish(self, client: _Client, job: Job, event: Finished) -> None:
+        try:
+            await self._send_result(client, job, event)
+        except Exception as exc:
+            log.exception("sending the result of job %s failed", job.job_id)
+            client.inflight.pop(job.spec.id, None)
+            client.send(error_message(ErrorCode.INTERNAL, f"internal error sending the result: {exc}", job.spec.id))
+            self._notify("error", job.job_id, code=ErrorCode.INTERNAL.value, message=str(exc))
+
+    async def _send_result(self, client: _Client, job: Job, event: Finished) -> None:
         spec = job.spec
         for sample, motion in enumerate(event.motions):
             for msg in motion_messages(

@@ -458,9 +458,7 @@ class HunyuanMotionMMDiT(nn.Module):
         text = self.text_refiner(self.ctxt_encoder(ctxt_input.to(dtype)), timesteps, text_valid)
 
         offset = n if text_position_offset is None else text_position_offset
-        positions = torch.cat(
-            [torch.arange(n, device=x.device), offset + torch.arange(m, device=x.device)]
-        )
+        positions = torch.cat([torch.arange(n, device=x.device), offset + torch.arange(m, device=x.device)])
         rope = rope_tables(positions, self.config.head_dim, self.config.rope_base)
         mask = self.attention_mask(motion_valid, text_valid)
 

@@ -28,8 +28,8 @@ import torch
 from engine.checkpoint import (
     CheckpointError,
     load_network_weights,
-    load_stats,
     load_state,
+    load_stats,
     locate,
     read_config,
     split_state,

@@ -20,10 +20,10 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
+from engine import clip_ops
 from engine import postprocess as post
 from engine import rotations as R
 from engine.configs import ModelConfig
@@ -480,8 +480,6 @@ class DiTMotionModel(MotionModel):
             return drop
 
         def preview(req: int, estimates: dict[int, list]) -> list[Motion]:
-            if req in done:
-                return done[req]
             r = requests[req]
             return [
                 m
@@ -554,7 +552,9 @@ class DiTMotionModel(MotionModel):
             survivors[:] = [i for i in live if i not in gone]
             return gone
 
-        latents = self._sample_long(cond, frames, [r.seed for r in group_rows], steps, cfg, drop=track, after_step=after)
+        latents = self._sample_long(
+            cond, frames, [r.seed for r in group_rows], steps, cfg, drop=track, after_step=after
+        )
         alive = survivors if survivors else list(range(len(group_rows)))
         return dict(zip(alive, latents, strict=True))
 
@@ -602,32 +602,7 @@ def _to_world(features: Tensor, yaw: Tensor, origin: Tensor) -> Tensor:
 
 def _apply_clip_options(motion: Motion, in_place: bool, loop: bool) -> Motion:
     if in_place:
-        motion = remove_root_travel(motion)
-    if loop:
-        motion = close_loop(motion, match_translation=in_place)
+        motion = clip_ops.in_place(motion)
+    if loop and motion.frames >= 3:
+        motion = clip_ops.loop(motion)
     return motion
-
-
-def remove_root_travel(motion: Motion) -> Motion:
-    """Keep the root's height and orientation, pin its horizontal position to the first frame's."""
-    root = motion.root.copy()
-    root[:, [0, 2]] = root[:1, [0, 2]]
-    return motion.with_(root=root)
-
-
-def close_loop(motion: Motion, blend_frames: int = 30, match_translation: bool = False) -> Motion:
-    """Ease the last `blend_frames` toward the first pose so the clip loops; the last frame equals the first.
-
-    Rotations are slerped, root height (and horizontal position when `match_translation`) cross-faded.
-    """
-    frames = motion.frames
-    n = max(2, min(blend_frames, frames // 3))
-    u = np.linspace(0.0, 1.0, n)
-    w = u * u * (3 - 2 * u)
-    rots = motion.rotations.astype(np.float64).copy()
-    root = motion.root.astype(np.float64).copy()
-    first = np.broadcast_to(rots[0], rots[frames - n :].shape)
-    rots[frames - n :] = R.quat_slerp(rots[frames - n :], first, w[:, None])
-    axes = [0, 1, 2] if match_translation else [1]
-    root[frames - n :, axes] += w[:, None] * (root[0, axes] - root[frames - 1, axes])
-    return motion.with_(rotations=rots.astype(np.float32), root=root.astype(np.float32))

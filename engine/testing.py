@@ -29,8 +29,9 @@ def rest_pose_normalizer(rotation_std: float = 0.15, translation_std: float = 0.
     return Normalizer.from_arrays(mean, std)
 
 
-def random_model(config: ModelConfig, seed: int = 0, device: str = "cpu", dtype: torch.dtype = torch.float32,
-                 name: str | None = None) -> DiTMotionModel:
+def random_model(
+    config: ModelConfig, seed: int = 0, device: str = "cpu", dtype: torch.dtype = torch.float32, name: str | None = None
+) -> DiTMotionModel:
     """The real pipeline around a randomly initialised network of `config` and a hash text encoder."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

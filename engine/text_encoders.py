@@ -169,6 +169,12 @@ def _import_transformers():  # noqa: ANN202 - returns the module
     return transformers
 
 
+def _dtype_keyword(tf) -> str:  # noqa: ANN001 - the transformers module
+    """transformers 5 renamed `torch_dtype` to `dtype`."""
+    major = int(str(tf.__version__).split(".")[0])
+    return "dtype" if major >= 5 else "torch_dtype"
+
+
 def _require_dir(path: Path, what: str, hub_id: str) -> Path:
     if not (path / "config.json").is_file():
         raise TextEncoderError(
@@ -204,11 +210,13 @@ class HYMotionTextEncoder(TextEncoder):
         self.llm_tokenizer = tf.AutoTokenizer.from_pretrained(str(self.qwen_dir), padding_side="right")
         # The base model is enough: its last hidden state is the (normed) layer upstream reads, and skipping
         # the LM head saves about 1.2 GB.
-        self.llm = tf.AutoModel.from_pretrained(str(self.qwen_dir), torch_dtype=llm_dtype, low_cpu_mem_usage=True)
+        self.llm = tf.AutoModel.from_pretrained(str(self.qwen_dir), **{_dtype_keyword(tf): llm_dtype})
         self.llm = self.llm.eval().requires_grad_(False).to(self.device)
         self.clip_tokenizer = tf.CLIPTokenizer.from_pretrained(str(self.clip_dir))
         self.clip = tf.CLIPTextModel.from_pretrained(str(self.clip_dir)).eval().requires_grad_(False).to(self.device)
         self.crop_start = self._user_text_start()
+        self.ctxt_dim = int(self.llm.config.hidden_size)
+        self.vtxt_dim = int(self.clip.config.hidden_size)
 
     def _chat(self, text: str) -> str:
         messages = [{"role": "system", "content": MOTION_SYSTEM_PROMPT}, {"role": "user", "content": text}]

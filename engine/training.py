@@ -229,7 +229,8 @@ def to_embedded(trainee: Trainee, config: ModelConfig, normalizer: Normalizer) -
     """A `DiTMotionModel` (no text encoder loaded) holding a copy of these weights, for export."""
     network = copy.deepcopy(trainee.network).float().cpu()
     return DiTMotionModel(network, config, normalizer, trainee.null_vtxt.detach().cpu(),
-                          trainee.null_ctxt.detach().cpu(), None, name=config.name, max_seconds=20.0)
+                          trainee.null_ctxt.detach().cpu(), None, name=config.name, max_seconds=20.0,
+                          overlap_frames=min(60, config.train_frames // 3))
 
 
 # ---------------------------------------------------------------- the loop

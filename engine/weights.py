@@ -121,7 +121,9 @@ def fetch(target: Path, lite: bool, text_encoders: bool = True) -> None:
     except WeightsDownloadError:
         raise
     except Exception as exc:  # network errors come from several libraries
-        raise WeightsDownloadError(f"download failed ({type(exc).__name__}: {exc})\n" + manual_instructions(target, lite)) from exc
+        raise WeightsDownloadError(
+            f"download failed ({type(exc).__name__}: {exc})\n" + manual_instructions(target, lite)
+        ) from exc
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -143,7 +145,9 @@ def run(args: argparse.Namespace) -> int:
     if args.no_text_encoders:
         problems = [p for p in problems if "Qwen3-8B" not in p and "clip-vit" not in p]
     if problems:
-        print("incomplete:\n  " + "\n  ".join(problems) + "\n" + manual_instructions(target, args.lite), file=sys.stderr)
+        print(
+            "incomplete:\n  " + "\n  ".join(problems) + "\n" + manual_instructions(target, args.lite), file=sys.stderr
+        )
         return 1
     model = target / ("HY-Motion-1.0-Lite" if args.lite else "HY-Motion-1.0")
     print(f"ok: serve it with `motionbridge serve --model {model}` (faster loading: `motionbridge convert {model}`)")

@@ -25,7 +25,7 @@ fi
 echo "creating bpy $BPY_VERSION venv at $VENV (downloads about 1 GB the first time)"
 mkdir -p "$(dirname "$VENV")"
 "$PY" -m venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet --upgrade pip || echo "warning: could not upgrade pip in $VENV; going on"
 # The venv must not inherit the system constraint file's torch cap or anything else: bpy only.
 "$VENV/bin/python" -m pip install --quiet "bpy==$BPY_VERSION"
 # Blender's own bundled libraries need a few X/GL shared objects even when headless.

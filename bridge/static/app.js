@@ -6,7 +6,8 @@
 // (python tests/browser/codec_measurement.py; median per message until root/rotations are Float32Arrays):
 //   msgpack: 109,554 bytes, decode + float views    0.22–0.24 ms
 //   json:    146,049 bytes, JSON.parse + base64     0.72–0.79 ms   (+33 % bytes, ~3.3× decode time)
-// MessagePack is the default; `?codec=json` switches to the JSON subprotocol.
+// MessagePack is the default; `?codec=json` switches to the JSON subprotocol. `?renderer=webgl|canvas2d`
+// overrides the renderer choice (see view.js createRenderer).
 // Automated checks rely on: #prompt, #generate, canvas#view and body[data-state] = idle|generating|done|error.
 
 import { decode, encode } from "./msgpack.js";
@@ -104,8 +105,9 @@ class Connection {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(`${scheme}//${location.host}/v1`, [SUBPROTOCOLS[codec]]);
     ws.binaryType = "arraybuffer";
-    ws.onmessage = (e) => this.receive(e.data);
-    ws.onclose = (e) => this.closed(e);
+    // A socket replaced by open() (new token) may still deliver its close: only the current one counts.
+    ws.onmessage = (e) => { if (ws === this.ws) this.receive(e.data); };
+    ws.onclose = (e) => { if (ws === this.ws) this.closed(e); };
     this.ws = ws;
     setConnection("connecting", "Connecting to the daemon…");
   }
@@ -475,7 +477,7 @@ function renderHistory() {
 // ------------------------------------------------------------------ playback and view
 
 const camera = new OrbitCamera();
-const renderer = createRenderer(ui.canvas, params.get("renderer") === "canvas2d" ? "canvas2d" : "webgl");
+const renderer = createRenderer(ui.canvas, { webgl: "webgl", canvas2d: "canvas2d" }[params.get("renderer")] || "auto");
 ui.rendererKind.textContent = renderer.kind === "webgl" ? "WebGL" : "Canvas 2D";
 document.body.dataset.renderer = renderer.kind;
 app.renderer = renderer;
@@ -714,8 +716,9 @@ ui.tokenForm.addEventListener("submit", (e) => {
   localStorage.setItem(TOKEN_KEY, ui.token.value.trim());
   clearMessage();
   setState("idle");
-  connection.ws?.close();
+  const old = connection.ws;
   connection.open();
+  old?.close();
 });
 
 ui.play.addEventListener("click", () => {

@@ -215,10 +215,31 @@ function figureParts(skeleton, pose, style, offsetX) {
 
 const BACKGROUND = [0.086, 0.098, 0.122];
 
-/** Creates the best renderer this browser offers for `canvas`; `prefer` = "webgl" | "canvas2d". */
-export function createRenderer(canvas, prefer = "webgl") {
+// Renderer strings of WebGL implementations that run on the CPU (Chrome/Edge SwiftShader, Mesa, Windows WARP).
+const SOFTWARE_WEBGL = /swiftshader|llvmpipe|softpipe|software|basic render driver/i;
+
+/** Whether a WebGL context draws on the CPU; browsers that hide the renderer string count as hardware. */
+function isSoftware(gl) {
+  const info = gl.getExtension("WEBGL_debug_renderer_info");
+  const name = info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);
+  return SOFTWARE_WEBGL.test(String(name));
+}
+
+/**
+ * The renderer for `canvas`: `prefer` = "auto" (WebGL on a GPU, canvas 2D when WebGL would run in software),
+ * "webgl" (WebGL even in software) or "canvas2d".
+ * Software WebGL (SwiftShader, as in headless Chromium or a browser with the GPU blocklisted) took ~185 ms a
+ * frame here against ~20 ms for the canvas 2D drawing of the same scene, hence "auto".
+ */
+export function createRenderer(canvas, prefer = "auto") {
   if (prefer !== "canvas2d") {
-    const gl = canvas.getContext("webgl", { antialias: true, stencil: true, preserveDrawingBuffer: true });
+    // A canvas keeps the first context type it hands out, so software WebGL is probed on a scratch canvas.
+    const probe = prefer === "auto" ? document.createElement("canvas").getContext("webgl") : null;
+    const software = probe ? isSoftware(probe) : false;
+    probe?.getExtension("WEBGL_lose_context")?.loseContext();
+    const gl = software ? null : canvas.getContext("webgl", {
+      antialias: true, stencil: true, preserveDrawingBuffer: true, failIfMajorPerformanceCaveat: prefer === "auto",
+    });
     if (gl) {
       try {
         return new WebGLRenderer(canvas, gl);
@@ -613,22 +634,29 @@ class Canvas2DRenderer {
       if (ok) ctx.fill();
     }
 
-    // Far to near, each capsule as a dark outline under a lit core, so crossing limbs stay readable.
+    // Per figure (farthest first): a dark silhouette, then the limbs far to near, then a highlight along
+    // each limb's upper-left edge, so the sticks read as round capsules without per-pixel lighting.
     const eye = camera.eye();
-    const items = [];
-    for (const parts of figures) {
-      for (const c of parts.capsules) items.push({ a: c.a, b: c.b, r: c.r, color: c.color });
-      for (const b of parts.balls) items.push({ a: b.c, b: b.c, r: b.r, color: b.color });
-    }
-    const depth = (it) => Math.hypot((it.a[0] + it.b[0]) / 2 - eye[0], (it.a[1] + it.b[1]) / 2 - eye[1],
-      (it.a[2] + it.b[2]) / 2 - eye[2]);
-    items.sort((x, y) => depth(y) - depth(x));
+    const dist = (p) => Math.hypot(p[0] - eye[0], p[1] - eye[1], p[2] - eye[2]);
+    const mid = (it) => [(it.a[0] + it.b[0]) / 2, (it.a[1] + it.b[1]) / 2, (it.a[2] + it.b[2]) / 2];
+    const groups = figures.map((parts) => {
+      const items = [
+        ...parts.capsules.map((c) => ({ a: c.a, b: c.b, r: c.r, color: c.color })),
+        ...parts.balls.map((b) => ({ a: b.c, b: b.c, r: b.r, color: b.color })),
+      ];
+      items.sort((x, y) => dist(mid(y)) - dist(mid(x)));
+      return { items, depth: Math.min(...items.map((it) => dist(mid(it)))) };
+    });
+    groups.sort((x, y) => y.depth - x.depth);
     ctx.lineCap = "round";
-    for (const it of items) {
-      const draw = it.a === it.b ? (r, color) => disc(ctx, it.a, r, color) : (r, color) => stroke(ctx, it.a, it.b, r, color);
-      draw(it.r * 1.12, rgb(it.color, 0.45));
-      draw(it.r * 0.92, rgb(it.color, 0.95));
-      draw(it.r * 0.45, rgb(it.color, 1.15));
+    const shape = (it, r, color) => (it.a === it.b ? disc(ctx, it.a, r, color) : stroke(ctx, it.a, it.b, r, color));
+    for (const { items } of groups) {
+      for (const it of items) shape(it, it.r + 0.012, "rgba(10,12,16,0.9)");
+      for (const it of items) shape(it, it.r, rgb(it.color, 0.82));
+      ctx.save();
+      ctx.translate(-Math.max(1, h / 400), -Math.max(1, h / 400));
+      for (const it of items) shape(it, it.r * 0.45, rgb(it.color, 1.12));
+      ctx.restore();
     }
   }
 }

@@ -15,6 +15,7 @@ from engine.exporters.gltf import motion_to_glb
 from engine.exporters.npz import npz_bytes
 from engine.motion import Motion
 from engine.rigs import RIG_BUILDERS
+from engine.skeleton import BODY_JOINTS
 
 FORMATS = ("npz", "bvh", "glb")
 """Formats `export_bytes` produces in-process; "fbx" additionally works through `export_file`."""
@@ -36,6 +37,8 @@ def export_bytes(motion: Motion, fmt: str, target: str = "smplh") -> bytes:
     """The motion as a file's bytes. npz is always on the source skeleton (the upstream format): target ignored."""
     fmt = fmt.lower().lstrip(".")
     _check_target(target)
+    if motion.joints != BODY_JOINTS:
+        raise ExportError(f"exports need a motion on the 22-joint SMPL-H body, got {len(motion.joints)} joints")
     if fmt == "npz":
         return npz_bytes(motion)
     if fmt == "bvh":

@@ -153,8 +153,10 @@ def build_gltf(rig_motion: RigMotion, text: str = "") -> tuple[dict, bytes]:
     times = (np.arange(rig_motion.frames) / rig_motion.fps).astype(np.float32)
     time_accessor = chunk.add(times, "SCALAR", with_bounds=True)
     samplers, channels = [], []
+    # Same hemisphere frame to frame, so LINEAR (slerp) playback never takes the long way round.
+    continuous = R.quat_make_continuous(R.quat_normalize(rot), 0).astype(np.float32)
     for b in range(n):
-        q = R.quat_make_continuous(R.quat_normalize(rot[:, b]), 0).astype(np.float32)
+        q = np.ascontiguousarray(continuous[:, b])
         samplers.append({"input": time_accessor, "output": chunk.add(q, "VEC4"), "interpolation": "LINEAR"})
         channels.append({"sampler": len(samplers) - 1, "target": {"node": b, "path": "rotation"}})
     hips = rig.index(rig.hips)

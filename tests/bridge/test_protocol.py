@@ -296,6 +296,7 @@ def test_chunks_add_up_to_the_frames_and_only_the_last_is_final() -> None:
     assert [c["start"] for c in chunks] == [0, 10, 20, 30, 40]
     assert [c["final"] for c in chunks] == [False] * 4 + [True]
     assert all(c["total"] == 47 and not c["preview"] and c["seed"] == 5 for c in chunks)
+    assert all(c["fps"] == 30 and isinstance(c["fps"], int) for c in chunks)
     root = np.concatenate([decode_motion_arrays(c)[0] for c in chunks])
     rot = np.concatenate([decode_motion_arrays(c)[1] for c in chunks])
     np.testing.assert_array_equal(root, payload.root)
@@ -327,3 +328,13 @@ def test_byte_length_mismatch_is_detected_by_the_client_decoder() -> None:
     msg["count"] = 6
     with pytest.raises(ValueError, match="byte lengths"):
         decode_motion_arrays(msg)
+
+
+def test_null_optional_fields_take_their_defaults() -> None:
+    job = validate_generate(
+        parse_request({"op": "generate", "id": "n", "prompt": "walk", "seconds": None, "steps": None, "cfg": None}),
+        LIMITS, MODEL,
+    )
+    assert (job.seconds, job.steps, job.cfg) == (5.0, 50, 5.0)
+    with pytest.raises(RequestError):
+        parse_request({"op": "generate", "id": None, "prompt": "walk"})

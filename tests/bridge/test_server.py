@@ -644,3 +644,13 @@ def test_shutdown_deadline_cancels_jobs_that_run_too_long(daemon_factory, record
     assert (g["code"], h["code"], code) == ("cancelled", "cancelled", 1001)
     assert recording_model.last_step["running"] < 100
     assert "queued" not in recording_model.last_step
+
+
+def test_origin_rules_trust_the_host_header_only_with_a_token(tiny_model) -> None:
+    open_daemon = MotionBridgeServer(tiny_model, ServerConfig(port=8747, output_dir=None))
+    assert open_daemon.origin_allowed("http://127.0.0.1:8747") and open_daemon.origin_allowed("http://localhost:8747/")
+    assert not open_daemon.origin_allowed("http://127.0.0.1:9999")
+    assert not open_daemon.origin_allowed("http://rebound.example:8747", "rebound.example:8747")
+    lan = MotionBridgeServer(tiny_model, ServerConfig(host="0.0.0.0", port=8747, token="t", output_dir=None))
+    assert lan.origin_allowed("http://studio-pc.lan:8747", "studio-pc.lan:8747")
+    assert not lan.origin_allowed("http://evil.example", "studio-pc.lan:8747")

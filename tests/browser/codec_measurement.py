@@ -20,10 +20,11 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path[:0] = [str(REPO), str(HERE)]
 
+from headless_chromium import Browser, find_chromium  # noqa: E402
+
 from bridge.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, MotionPayload, encode_message, motion_messages  # noqa: E402
 from engine import rotations as R  # noqa: E402
 from engine.skeleton import FPS, NUM_BODY_JOINTS  # noqa: E402
-from headless_chromium import Browser, find_chromium  # noqa: E402
 
 REPEATS = 40
 BATCH = 25
@@ -83,8 +84,9 @@ def main(seconds: float = 10.0) -> int:
     expected = float(payload.rotations.astype(np.float64).sum())
     assert abs(result["checksum"] - expected) < 1e-2 * max(1.0, abs(expected)), "decoded rotations differ"
     print(f"one final motion message, {seconds:g} s = {frames} frames x {NUM_BODY_JOINTS} joints")
-    print(f"  msgpack: {len(packed):>9,d} bytes  decode {result['msgpackMs']:.3f} ms (median of {REPEATS} batches of {BATCH})")
-    print(f"  json:    {len(text.encode()):>9,d} bytes  decode {result['jsonMs']:.3f} ms (median of {REPEATS} batches of {BATCH})")
+    how = f"median of {REPEATS} batches of {BATCH}"
+    print(f"  msgpack: {len(packed):>9,d} bytes  decode {result['msgpackMs']:.3f} ms ({how})")
+    print(f"  json:    {len(text.encode()):>9,d} bytes  decode {result['jsonMs']:.3f} ms ({how})")
     return 0
 
 

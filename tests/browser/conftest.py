@@ -2,12 +2,15 @@
 
 The daemon is the real `bridge.server.MotionBridgeServer` around `engine.testing.tiny_random_model` (the real
 DiT pipeline with random weights), run on its own asyncio loop in a background thread because the CDP
-driver in `headless_chromium.py` is synchronous.
+driver in `headless_chromium.py` is synchronous. `MOTIONBRIDGE_BROWSER_TEST_MODEL=tiny` (or a model path)
+serves a real model instead, e.g. to refresh docs/img/browser.png with meaningful motion:
+`MOTIONBRIDGE_BROWSER_TEST_MODEL=tiny MOTIONBRIDGE_DOCS_SCREENSHOT=1 python -m pytest tests/browser -k webgl`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,8 +25,9 @@ ARTIFACTS = REPO / "artifacts" / "browser"
 class LiveDaemon:
     """`MotionBridgeServer` on 127.0.0.1:<free port>, served from a background thread."""
 
-    def __init__(self, output_dir: Path) -> None:
+    def __init__(self, output_dir: Path, token: str | None = None) -> None:
         self.output_dir = output_dir
+        self.token = token
         self.http_url = ""
         self.server = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -53,8 +57,15 @@ class LiveDaemon:
         try:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
-            model = tiny_random_model(seed=0, device="cpu")
-            self.server = MotionBridgeServer(model, ServerConfig(host="127.0.0.1", port=0, output_dir=self.output_dir))
+            name = os.environ.get("MOTIONBRIDGE_BROWSER_TEST_MODEL")
+            if name:
+                from engine import load_model
+
+                model = load_model(name, device="cpu")
+            else:
+                model = tiny_random_model(seed=0, device="cpu")
+            config = ServerConfig(host="127.0.0.1", port=0, output_dir=self.output_dir, token=self.token)
+            self.server = MotionBridgeServer(model, config)
             await self.server.start()
             self.http_url = self.server.http_url
         except BaseException as exc:  # noqa: BLE001 - reported to the test thread by start()
@@ -82,6 +93,15 @@ def chromium() -> str:
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveDaemon]:
     live = LiveDaemon(tmp_path_factory.mktemp("results")).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture(scope="module")
+def token_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveDaemon]:
+    live = LiveDaemon(tmp_path_factory.mktemp("token-results"), token="s3cret-token").start()
     try:
         yield live
     finally:

@@ -21,6 +21,7 @@ from headless_chromium import Browser, Page
 
 from engine import rotations as R
 from engine.bvh import parse_bvh
+from engine.motion import Motion
 from engine.skeleton import FPS, SMPLH_BODY
 
 pytestmark = pytest.mark.browser
@@ -136,16 +137,9 @@ def test_generate_preview_play_and_download_bvh(browser: Browser, daemon, artifa
     page.press("2", "Digit2", 50)
     assert page.evaluate("window.motionbridge.selected") == 1
     page.click('#play')
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    browser.send("Browser.setDownloadBehavior",
-                 {"behavior": "allowAndName", "downloadPath": str(downloads), "eventsEnabled": True})
-    page.click('#downloads button[data-format="bvh"]')
-    begin = browser.wait_event("Browser.downloadWillBegin", timeout=30)
-    browser.wait_event("Browser.downloadProgress",
-                       lambda p: p.get("guid") == begin["guid"] and p.get("state") == "completed", timeout=30)
-    assert begin["suggestedFilename"].endswith("-seed1.bvh")
-    bvh = parse_bvh((downloads / begin["guid"]).read_text())
+    path, name = download(browser, page, "bvh", tmp_path / "downloads")
+    assert name.endswith("-seed1.bvh")
+    bvh = parse_bvh(path.read_text())
     assert bvh.frames == 90 and bvh.fps == pytest.approx(FPS)
     assert page.evaluate("document.querySelector('#message').hidden") is True
 
@@ -160,12 +154,12 @@ def test_generate_preview_play_and_download_bvh(browser: Browser, daemon, artifa
     order = [bvh.index(name) for name in SMPLH_BODY.joints]
     np.testing.assert_allclose(positions, bvh_positions[frames][:, order], atol=2e-3)
 
+    page.click("#side-by-side")
     page.evaluate("document.querySelector('canvas#view').blur()")
-    page.press("End", "End", 35)
-    page.screenshot(artifacts / "generated.png")
-    if os.environ.get("MOTIONBRIDGE_DOCS_SCREENSHOT") or not DOCS_SCREENSHOT.exists():
-        DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(artifacts / "generated.png", DOCS_SCREENSHOT)
+    wait_frames(page)
+    side = canvas_pixels(page)
+    assert figure_mask(side).sum() > 1.3 * figure_mask(start).sum(), "side by side should show both variations"
+    page.screenshot(artifacts / "generated-canvas2d.png")
     assert page.exceptions() == []
 
 
@@ -202,21 +196,91 @@ def test_keyboard_only_generate_and_cancel(browser: Browser, daemon) -> None:
     assert page.exceptions() == []
 
 
-def test_json_subprotocol_and_canvas_2d_fallback(browser: Browser, daemon) -> None:
-    page = open_page(browser, daemon.http_url + "/?codec=json&renderer=canvas2d")
-    assert page.evaluate("document.body.dataset.renderer") == "canvas2d"
-    assert "json" in page.evaluate("document.querySelector('#connection').textContent")
-    set_field(page, "#seconds", 2)
-    set_field(page, "#steps", 8)
-    page.type_into("#prompt", "a person jumps in place")
+def download(browser: Browser, page: Page, fmt: str, folder: Path) -> tuple[Path, str]:
+    """Clicks the page's download button for `fmt`; returns the saved file and its suggested name."""
+    folder.mkdir(exist_ok=True)
+    browser.send("Browser.setDownloadBehavior",
+                 {"behavior": "allowAndName", "downloadPath": str(folder), "eventsEnabled": True})
+    page.click(f'#downloads button[data-format="{fmt}"]')
+    begin = browser.wait_event("Browser.downloadWillBegin", timeout=30)
+    browser.wait_event("Browser.downloadProgress",
+                       lambda p: p.get("guid") == begin["guid"] and p.get("state") == "completed", timeout=30)
+    return folder / begin["guid"], begin["suggestedFilename"]
+
+
+def test_token_daemon_asks_for_the_token_then_generates_and_downloads(
+    browser: Browser, token_daemon, tmp_path: Path
+) -> None:
+    page = browser.new_page(1280, 720)
+    page.goto(token_daemon.http_url + "/")
+    page.wait_for("!document.querySelector('#token-form').hidden", timeout=30)
+    assert "token" in page.evaluate("document.querySelector('#connection').textContent")
+    assert page.evaluate("document.querySelector('#generate').disabled") is True
+
+    page.type_into("#token", "wrong")
+    page.click("#token-form button")
+    page.wait_for("document.body.dataset.state === 'error'", timeout=30)
+    assert "4001" in page.evaluate("document.querySelector('#message').textContent")
+
+    page.type_into("#token", token_daemon.token)
+    page.click("#token-form button")
+    page.wait_for("document.body.dataset.connection === 'ready'", timeout=30)
+    set_field(page, "#seconds", 1)
+    set_field(page, "#steps", 4)
+    page.type_into("#prompt", "a person nods")
     page.click("#generate")
     page.wait_for("document.body.dataset.state !== 'generating'", timeout=60)
     assert page.evaluate("document.body.dataset.state") == "done"
-    assert page.evaluate("window.motionbridge.clips[0].frames") == 60
+    # Downloads need the token too (Authorization header sent by the page).
+    path, name = download(browser, page, "npz", tmp_path / "downloads")
+    assert name.endswith(".npz")
+    motion = Motion.load_npz(path)
+    assert motion.frames == 30
+    np.testing.assert_allclose(motion.root, np.asarray(page.evaluate("Array.from(window.motionbridge.clips[0].root)"))
+                               .reshape(-1, 3), atol=1e-6)
+    assert page.exceptions() == []
+
+
+def test_webgl_renderer_with_the_json_subprotocol(browser: Browser, daemon, artifacts: Path) -> None:
+    """WebGL forced (headless Chromium has only software WebGL, where "auto" picks canvas 2D) and JSON frames."""
+    page = open_page(browser, daemon.http_url + "/?codec=json&renderer=webgl")
+    if page.evaluate("document.body.dataset.renderer") != "webgl":
+        pytest.skip("this Chromium offers no WebGL at all (not even SwiftShader)")
+    assert "json" in page.evaluate("document.querySelector('#connection').textContent")
+    set_field(page, "#seconds", 2)
+    set_field(page, "#samples", 2)
+    set_field(page, "#steps", 12)
+    page.type_into("#prompt", "a person jumps in place, then raises both arms")
+    page.click("#generate")
+    page.wait_for("document.body.dataset.state !== 'generating'", timeout=60)
+    assert page.evaluate("document.body.dataset.state") == "done"
+    assert page.evaluate("window.motionbridge.clips.map(c => c.frames)") == [60, 60]
+    page.click("#side-by-side")
+    page.evaluate("document.querySelector('#scrub').value = 1.2; document.querySelector('#scrub')"
+                  ".dispatchEvent(new Event('input'))")
+    page.click("#play")
+    wait_frames(page, 4)
+    pixels = canvas_pixels(page)
+    assert figure_mask(pixels).sum() > 0.004 * pixels.shape[0] * pixels.shape[1]
+    assert page.exceptions() == []
+    # The README picture: two variations side by side in the lit WebGL view.
+    page.screenshot(artifacts / "generated-webgl.png")
+    if os.environ.get("MOTIONBRIDGE_DOCS_SCREENSHOT") or not DOCS_SCREENSHOT.exists():
+        DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(artifacts / "generated-webgl.png", DOCS_SCREENSHOT)
+
+
+def test_canvas_2d_renderer_is_chosen_for_software_webgl(browser: Browser, daemon) -> None:
+    page = open_page(browser, daemon.http_url + "/")
+    renderer_name = page.evaluate(
+        "(() => { const gl = document.createElement('canvas').getContext('webgl'); if (!gl) return '';"
+        " const i = gl.getExtension('WEBGL_debug_renderer_info');"
+        " return gl.getParameter(i ? i.UNMASKED_RENDERER_WEBGL : gl.RENDERER); })()")
+    software = not renderer_name or "SwiftShader" in renderer_name or "llvmpipe" in renderer_name
+    assert page.evaluate("document.body.dataset.renderer") == ("canvas2d" if software else "webgl"), renderer_name
     wait_frames(page)
     pixels = canvas_pixels(page)
-    assert figure_mask(pixels).sum() > 0.002 * pixels.shape[0] * pixels.shape[1]
-    assert page.exceptions() == []
+    assert figure_mask(pixels).sum() > 0.002 * pixels.shape[0] * pixels.shape[1], "rest pose not drawn"
 
 
 def test_page_forward_kinematics_matches_engine(browser: Browser, daemon) -> None:

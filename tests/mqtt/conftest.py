@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,10 +34,11 @@ def free_port() -> int:
 class Broker:
     """One Mosquitto process; `users` switches on username/password auth (anonymous refused)."""
 
-    def __init__(self, workdir: Path, users: dict[str, str] | None = None):
+    def __init__(self, workdir: Path, users: dict[str, str] | None = None, tls: bool = False):
         self.workdir = workdir
         self.port = free_port()
         self.users = users
+        self.tls = tls
         self.proc: subprocess.Popen | None = None
         lines = [
             f"listener {self.port} 127.0.0.1",
@@ -47,6 +49,7 @@ class Broker:
             "log_type notice",
             "log_type information",
             "connection_messages true",
+            "set_tcp_nodelay true",
         ]
         if users:
             pwfile = workdir / "passwd"
@@ -57,11 +60,42 @@ class Broker:
             lines += ["allow_anonymous false", f"password_file {pwfile}", f"user {getpass.getuser()}"]
         else:
             lines.append("allow_anonymous true")
+        if tls:
+            # A self-signed certificate for localhost/127.0.0.1 that clients trust through ?ca=.
+            self.ca = workdir / "broker.pem"
+            key = workdir / "broker.key"
+            subprocess.run(
+                [
+                    "openssl",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1",
+                    "-nodes",
+                    "-keyout",
+                    str(key),
+                    "-out",
+                    str(self.ca),
+                    "-days",
+                    "1",
+                    "-subj",
+                    "/CN=localhost",
+                    "-addext",
+                    "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                ],
+                check=True,
+                capture_output=True,
+            )
+            lines += [f"certfile {self.ca}", f"keyfile {key}", f"user {getpass.getuser()}"]
         self.config = workdir / "mosquitto.conf"
         self.config.write_text("\n".join(lines) + "\n")
         self.log = workdir / "mosquitto.log"
 
     def url(self, prefix: str = "mbtest", auth: str = "") -> str:
+        if self.tls:
+            return f"mqtts://{auth}127.0.0.1:{self.port}/{prefix}?ca={self.ca}"
         return f"mqtt://{auth}127.0.0.1:{self.port}/{prefix}"
 
     def start(self) -> None:
@@ -112,6 +146,17 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 def auth_broker(tmp_path: Path) -> Iterator[Broker]:
     _need_mosquitto()
     b = Broker(tmp_path, users={"studio": "s3cret:pw"})
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def tls_broker(tmp_path: Path) -> Iterator[Broker]:
+    _need_mosquitto()
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make the test broker's certificate")
+    b = Broker(tmp_path, tls=True)
     b.start()
     yield b
     b.stop()

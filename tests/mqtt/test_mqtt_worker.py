@@ -123,3 +123,26 @@ def test_malformed_payloads_on_the_request_topic_are_dropped_and_the_worker_keep
     assert worker.proc.poll() is None, "the worker died on malformed input"
     log = worker.log.read_text()
     assert log.count("dropped a malformed message") == 8, log
+
+
+def test_a_worker_serving_the_real_tiny_dit_returns_finite_motions_of_the_requested_length(broker) -> None:
+    from engine.testing import tiny_random_model
+
+    async def scenario() -> list:
+        worker = Worker(broker.url(), tiny_random_model(seed=0, device="cpu"), node="wdit", heartbeat_s=0.5)
+        await worker.start()
+        async with Observer(broker.url(), ["mbtest/replies/gw1/+"]) as obs:
+            await worker.link.wait_connected(5)
+            await asyncio.sleep(0.2)
+            request = JobRequest(job="d1", gateway="gw1", attempt=0, prompt="a person jumps", seconds=2.0, steps=3)
+            await obs.publish("mbtest/requests", pack(request))
+            seen = await obs.wait_for(lambda s: any(r.kind in ("result", "error") for r in _replies(s, "d1")), 60)
+        await worker.stop()
+        return _replies(seen, "d1")
+
+    replies = asyncio.run(scenario())
+    assert [r.kind for r in replies] == ["accepted", "progress", "progress", "progress", "result"]
+    (motion,) = [m.to_motion() for m in replies[-1].motions]
+    assert motion.frames == 60 and np.isfinite(motion.rotations).all() and np.isfinite(motion.root).all()
+    np.testing.assert_allclose(np.linalg.norm(motion.rotations, axis=-1), 1.0, atol=1e-3)
+    assert (motion.model, motion.text, motion.seed) == ("tiny-random", "a person jumps", 0)

@@ -71,7 +71,9 @@ def mono_tools() -> MonoTools:
     framework = _nunit_framework()
     if missing or framework is None:
         what = ", ".join(missing + ([] if framework else ["nunit.framework.dll"]))
-        pytest.skip(f"Mono/NUnit not installed ({what} missing): apt-get install mono-devel nunit-console libnunit-cil-dev")
+        pytest.skip(
+            f"Mono/NUnit not installed ({what} missing): apt-get install mono-devel nunit-console libnunit-cil-dev"
+        )
     return MonoTools(shutil.which("mcs"), shutil.which("mono"), shutil.which("nunit-console"), framework)
 
 

@@ -149,6 +149,7 @@ def test_csharp_client_generates_and_decodes_bit_identical_to_the_python_client(
     np.testing.assert_array_equal(rest, unity.convert_positions(np.array(hello["skeleton"]["rest"])))
 
 
+@pytest.mark.slow
 def test_csharp_client_reconnects_after_the_daemon_restarts(
     mono_tools: Any, probe_exe: Path, tiny_model: MotionModel, tmp_path: Path
 ) -> None:

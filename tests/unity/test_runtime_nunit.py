@@ -51,8 +51,8 @@ def describe(value: Any, single_float: bool) -> str:
         return f"int:{value}"
     if isinstance(value, float):
         if single_float:
-            return "f32:%08x" % struct.unpack("<I", struct.pack("<f", value))[0]
-        return "f64:%016x" % struct.unpack("<Q", struct.pack("<d", value))[0]
+            return f"f32:{struct.unpack('<I', struct.pack('<f', value))[0]:08x}"
+        return f"f64:{struct.unpack('<Q', struct.pack('<d', value))[0]:016x}"
     if isinstance(value, str):
         return "str:" + value.encode("utf-8").hex()
     if isinstance(value, bytes):
@@ -62,7 +62,8 @@ def describe(value: Any, single_float: bool) -> str:
     if isinstance(value, list | tuple):
         return "[" + ",".join(describe(v, single_float) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ",".join(f"{describe(k, single_float)}={describe(v, single_float)}" for k, v in value.items()) + "}"
+        entries = (f"{describe(k, single_float)}={describe(v, single_float)}" for k, v in value.items())
+        return "{" + ",".join(entries) + "}"
     raise TypeError(f"no description for {type(value).__name__}")
 
 
@@ -177,9 +178,8 @@ def nunit_run(mono_tools: Any, runtime_dll: Path, build_dir: Path, tmp_path_fact
     shutil.copy(runtime_dll, run_dir / runtime_dll.name)
     shutil.copy(mono_tools.nunit_framework, run_dir / "nunit.framework.dll")
     files = sorted((PACKAGE / "Tests").rglob("*.cs")) + sorted((HERE / "csharp").rglob("*.cs"))
-    tests_dll = mono_tools.compile(
-        files, run_dir / "MotionBridge.Tests.dll", references=[run_dir / runtime_dll.name, run_dir / "nunit.framework.dll"]
-    )
+    references = [run_dir / runtime_dll.name, run_dir / "nunit.framework.dll"]
+    tests_dll = mono_tools.compile(files, run_dir / "MotionBridge.Tests.dll", references=references)
     result_xml = run_dir / "TestResult.xml"
     env = {**os.environ, "MOTIONBRIDGE_MSGPACK_FIXTURES": str(fixtures)}
     run = subprocess.run(

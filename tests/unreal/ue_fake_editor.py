@@ -221,11 +221,19 @@ class PoseableMeshComponent(SceneComponent):
 
 
 class SkeletalMeshComponent(SceneComponent):
-    def __init__(self, mesh: SkeletalMesh) -> None:
+    def __init__(self, mesh: SkeletalMesh, location: Vector, rotation: Rotator) -> None:
         self._mesh = mesh
+        self._location = location
+        self._rotation = rotation
 
     def get_skinned_asset(self) -> SkeletalMesh:
         return self._mesh
+
+    def get_world_location(self) -> Vector:
+        return self._location
+
+    def get_world_rotation(self) -> Rotator:
+        return self._rotation
 
 
 class Actor(Object):
@@ -248,9 +256,15 @@ class Actor(Object):
 
 
 class SkeletalMeshActor(Actor):
-    def __init__(self, mesh: SkeletalMesh, location: Vector) -> None:
+    """Also stands in for a Character: `mesh_offset` places its mesh component inside the actor."""
+
+    def __init__(self, mesh: SkeletalMesh, location: Vector, mesh_offset: Vector | None = None,
+                 mesh_yaw: float = 0.0) -> None:
         super().__init__()
-        self.skeletal_mesh_component = SkeletalMeshComponent(mesh)
+        offset = mesh_offset or Vector()
+        world = Vector(location.x + offset.x, location.y + offset.y, location.z + offset.z)
+        self.skeletal_mesh_component = SkeletalMeshComponent(mesh, world, Rotator(yaw=mesh_yaw))
+        self._components.append(self.skeletal_mesh_component)
         self._location = location
 
 
@@ -364,6 +378,7 @@ class EditorActorSubsystem(Object):
                                transient: bool = False) -> Actor:
         actor = actor_class()
         actor._location = location
+        actor._rotation = rotation
         self.level.append(actor)
         return actor
 

@@ -38,6 +38,12 @@ namespace MotionBridge.Editor
             // Clamped so a long stall (a modal dialog, a reload) does not jump far ahead.
             double delta = _lastTick < 0 ? 0 : Math.Min(0.5, Math.Max(0, now - _lastTick));
             _lastTick = now;
+            if (!EditorWindow.HasOpenInstances<MotionBridgeWindow>())
+            {
+                // No window, no way to stop it: never leave a character animating behind the user's back.
+                Stop();
+                return false;
+            }
             var state = MotionBridgeState.instance;
             var take = MotionBridgeConnection.CurrentTake(state.selectedSample);
             if (take == null)

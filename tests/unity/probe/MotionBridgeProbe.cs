@@ -100,7 +100,7 @@ namespace MotionBridge.Probe
             throw new TimeoutException("no ready from the daemon");
         }
 
-        /// <summary>Drains events until one for the request ends it (done or error); returns them all.</summary>
+        /// <summary>Drains events until one for the request ends it (done, error or status); returns them all.</summary>
         private static List<ServerMessage> Collect(MotionBridgeClient client, string id, Action<ServerMessage> onMessage)
         {
             var messages = new List<ServerMessage>();
@@ -122,7 +122,7 @@ namespace MotionBridge.Probe
                 {
                     onMessage(item.Message);
                 }
-                if (item.Message is DoneMessage || item.Message is ErrorMessage)
+                if (item.Message is DoneMessage || item.Message is ErrorMessage || item.Message is StatusMessage)
                 {
                     return messages;
                 }

@@ -29,6 +29,7 @@ namespace UnityEditor
         public Vector2 minSize { get; set; }
         public static T GetWindow<T>() where T : EditorWindow { return null; }
         public static T GetWindow<T>(string title) where T : EditorWindow { return null; }
+        public static bool HasOpenInstances<T>() where T : EditorWindow { return false; }
         public void Show() { }
         public void Close() { }
         public void Repaint() { }

@@ -372,11 +372,13 @@ namespace MotionBridge.Client
                 }
                 if (CloseCodes.IsFatal(closeCode))
                 {
+                    FailAllPending(reason);
                     SetState(ConnectionState.Failed, reason, closeCode);
                     return;
                 }
                 if (!_options.AutoReconnect)
                 {
+                    FailAllPending(reason);
                     SetState(ConnectionState.Disconnected, reason, closeCode);
                     return;
                 }
@@ -399,7 +401,23 @@ namespace MotionBridge.Client
                 }
             }
             Interlocked.Exchange(ref _nextAttemptTicks, 0);
+            FailAllPending("the client was stopped");
             SetState(ConnectionState.Disconnected, "stopped", 0);
+        }
+
+        /// <summary>No reconnect will come to resume them: every request still open ends with connection_lost.</summary>
+        private void FailAllPending(string reason)
+        {
+            List<string> lost;
+            lock (_lock)
+            {
+                lost = new List<string>(_pending.Keys);
+                _pending.Clear();
+            }
+            foreach (var id in lost)
+            {
+                Report(new ErrorMessage(id, ConnectionLostCode, "the connection closed (" + reason + ")"));
+            }
         }
 
         private static string Describe(Exception error)

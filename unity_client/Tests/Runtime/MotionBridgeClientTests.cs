@@ -320,6 +320,29 @@ namespace MotionBridge.Tests
         }
 
         [Test]
+        public void Without_auto_reconnect_a_drop_ends_open_requests_and_disconnects()
+        {
+            var server = Serve(c =>
+            {
+                c.Handshake("none");
+                var generate = c.Receive();
+                c.Send(TestMessages.Accepted(Text(generate, "id"), "j1"));
+                c.Close(CloseCodes.GoingAway, "shutting down");
+            });
+            var client = new MotionBridgeClient(new MotionBridgeClientOptions { Url = server.Url, AutoReconnect = false });
+            _cleanup.Add(client);
+            client.Start();
+            var events = new List<ClientEvent>();
+            WaitFor(client, events, IsReady);
+            string request = client.Generate(new GenerateRequest { Prompt = "walk" });
+            var lost = WaitFor(client, events, e => e.Message is ErrorMessage);
+            Assert.AreEqual(request, lost.Message.Id);
+            Assert.AreEqual(MotionBridgeClient.ConnectionLostCode, ((ErrorMessage)lost.Message).Code);
+            WaitFor(client, events, e => e.IsStateChange && e.State == ConnectionState.Disconnected);
+            Assert.AreEqual(1, server.Accepted);
+        }
+
+        [Test]
         public void Requests_before_ready_and_invalid_requests_throw_at_once()
         {
             var client = new MotionBridgeClient(new MotionBridgeClientOptions());

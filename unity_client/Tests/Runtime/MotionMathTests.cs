@@ -104,6 +104,54 @@ namespace MotionBridge.Tests
             Assert.AreEqual(property, HumanoidCurveNames.ForMuscle(muscle));
         }
 
+        /// <summary>HumanTrait.MuscleName of Unity 2021.3, in order (95 muscles).</summary>
+        private static readonly string[] UnityMuscles =
+        {
+            "Spine Front-Back", "Spine Left-Right", "Spine Twist Left-Right", "Chest Front-Back", "Chest Left-Right",
+            "Chest Twist Left-Right", "UpperChest Front-Back", "UpperChest Left-Right", "UpperChest Twist Left-Right",
+            "Neck Nod Down-Up", "Neck Tilt Left-Right", "Neck Turn Left-Right", "Head Nod Down-Up", "Head Tilt Left-Right",
+            "Head Turn Left-Right", "Left Eye Down-Up", "Left Eye In-Out", "Right Eye Down-Up", "Right Eye In-Out",
+            "Jaw Close", "Jaw Left-Right", "Left Upper Leg Front-Back", "Left Upper Leg In-Out",
+            "Left Upper Leg Twist In-Out", "Left Lower Leg Stretch", "Left Lower Leg Twist In-Out", "Left Foot Up-Down",
+            "Left Foot Twist In-Out", "Left Toes Up-Down", "Right Upper Leg Front-Back", "Right Upper Leg In-Out",
+            "Right Upper Leg Twist In-Out", "Right Lower Leg Stretch", "Right Lower Leg Twist In-Out",
+            "Right Foot Up-Down", "Right Foot Twist In-Out", "Right Toes Up-Down", "Left Shoulder Down-Up",
+            "Left Shoulder Front-Back", "Left Arm Down-Up", "Left Arm Front-Back", "Left Arm Twist In-Out",
+            "Left Forearm Stretch", "Left Forearm Twist In-Out", "Left Hand Down-Up", "Left Hand In-Out",
+            "Right Shoulder Down-Up", "Right Shoulder Front-Back", "Right Arm Down-Up", "Right Arm Front-Back",
+            "Right Arm Twist In-Out", "Right Forearm Stretch", "Right Forearm Twist In-Out", "Right Hand Down-Up",
+            "Right Hand In-Out", "Left Thumb 1 Stretched", "Left Thumb Spread", "Left Thumb 2 Stretched",
+            "Left Thumb 3 Stretched", "Left Index 1 Stretched", "Left Index Spread", "Left Index 2 Stretched",
+            "Left Index 3 Stretched", "Left Middle 1 Stretched", "Left Middle Spread", "Left Middle 2 Stretched",
+            "Left Middle 3 Stretched", "Left Ring 1 Stretched", "Left Ring Spread", "Left Ring 2 Stretched",
+            "Left Ring 3 Stretched", "Left Little 1 Stretched", "Left Little Spread", "Left Little 2 Stretched",
+            "Left Little 3 Stretched", "Right Thumb 1 Stretched", "Right Thumb Spread", "Right Thumb 2 Stretched",
+            "Right Thumb 3 Stretched", "Right Index 1 Stretched", "Right Index Spread", "Right Index 2 Stretched",
+            "Right Index 3 Stretched", "Right Middle 1 Stretched", "Right Middle Spread", "Right Middle 2 Stretched",
+            "Right Middle 3 Stretched", "Right Ring 1 Stretched", "Right Ring Spread", "Right Ring 2 Stretched",
+            "Right Ring 3 Stretched", "Right Little 1 Stretched", "Right Little Spread", "Right Little 2 Stretched",
+            "Right Little 3 Stretched",
+        };
+
+        [Test]
+        public void Exactly_the_forty_finger_muscles_are_renamed_and_names_stay_unique()
+        {
+            Assert.AreEqual(95, UnityMuscles.Length);
+            var properties = new System.Collections.Generic.HashSet<string>();
+            int renamed = 0;
+            foreach (var muscle in UnityMuscles)
+            {
+                string property = HumanoidCurveNames.ForMuscle(muscle);
+                Assert.IsTrue(properties.Add(property), "duplicate property " + property);
+                if (property != muscle)
+                {
+                    renamed++;
+                    StringAssert.IsMatch(@"^(Left|Right)Hand\.(Thumb|Index|Middle|Ring|Little)\.([123] Stretched|Spread)$", property);
+                }
+            }
+            Assert.AreEqual(40, renamed);
+        }
+
         [Test]
         public void Root_curves_are_named_for_humanoid_clips()
         {

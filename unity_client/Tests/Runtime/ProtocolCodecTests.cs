@@ -59,6 +59,16 @@ namespace MotionBridge.Tests
         }
 
         [Test]
+        public void Whole_float_fps_is_accepted_and_fractional_fps_refused()
+        {
+            var map = TestMessages.Motion("r1", 0, false, true, 0, 2, 2);
+            Assert.AreEqual(30, ((MotionMessage)Decode(map)).Fps);
+            map.Add("fps", 29.97);
+            var error = Assert.Throws<ProtocolException>(() => Decode(map));
+            StringAssert.Contains("whole number", error.Message);
+        }
+
+        [Test]
         public void Motion_with_wrong_byte_count_names_the_field()
         {
             var map = TestMessages.Motion("r1", 0, false, true, 0, 2, 2);

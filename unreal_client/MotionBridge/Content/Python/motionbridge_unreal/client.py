@@ -39,7 +39,7 @@ class ConnectionEvent:
         self.code = code
 
     def __repr__(self) -> str:
-        return "ConnectionEvent(%r, %r, %d)" % (self.kind, self.detail, self.code)
+        return f"ConnectionEvent({self.kind!r}, {self.detail!r}, {self.code})"
 
 
 class ReconnectBackoff:
@@ -121,7 +121,7 @@ class BridgeClient:
         self._thread = None
 
     def _open(self) -> None:
-        where = "ws://%s:%d%s" % (self.host, self.port, protocol.PATH)
+        where = f"ws://{self.host}:{self.port}{protocol.PATH}"
         try:
             sock = WebSocketConnection.connect(self.host, self.port, protocol.PATH, [protocol.SUBPROTOCOL],
                                                timeout=self.connect_timeout)
@@ -142,8 +142,8 @@ class BridgeClient:
         except ConnectionClosed as exc:
             sock.close()
             hint = {4001: "the token is wrong", 4006: "the daemon speaks another protocol version"}.get(exc.code, "")
-            raise BridgeConnectionError("the daemon closed the handshake (%d %s)%s"
-                                        % (exc.code, exc.reason, ": " + hint if hint else "")) from None
+            suffix = ": " + hint if hint else ""
+            raise BridgeConnectionError(f"the daemon closed the handshake ({exc.code} {exc.reason}){suffix}") from None
         except (protocol.ProtocolError, WebSocketError, BridgeConnectionError):
             sock.close()
             raise
@@ -159,7 +159,7 @@ class BridgeClient:
     # -- sending
 
     def next_id(self) -> str:
-        return "%s%d" % (self._id_prefix, next(self._ids))
+        return f"{self._id_prefix}{next(self._ids)}"
 
     def send(self, message: dict[str, Any]) -> None:
         sock = self._socket
@@ -270,7 +270,7 @@ class BridgeClient:
 
     def _reconnect(self, code: int) -> bool:
         if not self.reconnect or code in FATAL_CLOSE_CODES:
-            self._queue.put(ConnectionEvent("failed", "not reconnecting after close code %d" % code, code))
+            self._queue.put(ConnectionEvent("failed", f"not reconnecting after close code {code}", code))
             return False
         last_error = ""
         for delay in self.backoff.delays():

@@ -115,7 +115,7 @@ class GenerationTracker:
         if chunk.start == 0:
             self._pending_root, self._pending_rotations = [], []
         if chunk.start != len(self._pending_root):
-            raise ProtocolError("motion chunk starts at frame %d, expected %d" % (chunk.start, len(self._pending_root)))
+            raise ProtocolError(f"motion chunk starts at frame {chunk.start}, expected {len(self._pending_root)}")
         self._pending_root.extend(chunk.root)
         self._pending_rotations.extend(chunk.rotations)
         if chunk.final:
@@ -130,13 +130,14 @@ class GenerationTracker:
         if self.state == SENT:
             return "sent, waiting for the daemon"
         if self.state == QUEUED:
-            return "queued (%d ahead)" % self.queue_position
+            return f"queued ({self.queue_position} ahead)"
         if self.state == GENERATING:
-            return "generating: step %d/%d" % (self.step, self.steps)
+            return f"generating: step {self.step}/{self.steps}"
         if self.state == DONE:
             clip = self.final
-            return "done: %d frames (%.1f s)%s" % (clip.frames if clip else 0, clip.seconds if clip else 0.0,
-                                                  ", cached" if self.done.get("cached") else "")
+            frames, seconds = (clip.frames, clip.seconds) if clip else (0, 0.0)
+            cached = ", cached" if self.done.get("cached") else ""
+            return f"done: {frames} frames ({seconds:.1f} s){cached}"
         if self.state in (FAILED, CANCELLED):
             return str(self.error)
         return "idle"

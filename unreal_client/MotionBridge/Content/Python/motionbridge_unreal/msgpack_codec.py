@@ -34,7 +34,7 @@ def pack(value: Any) -> bytes:
 
 def _pack_into(out: bytearray, value: Any, depth: int) -> None:
     if depth > MAX_DEPTH:
-        raise MessagePackError("value nests deeper than %d levels" % MAX_DEPTH)
+        raise MessagePackError(f"value nests deeper than {MAX_DEPTH} levels")
     if value is None:
         out.append(0xC0)
     elif value is True:
@@ -79,7 +79,7 @@ def _pack_int(out: bytearray, value: int) -> None:
                 out.append(code)
                 out += struct.pack(fmt, value)
                 return
-        raise MessagePackError("integer %d does not fit in 64 bits" % value)
+        raise MessagePackError(f"integer {value} does not fit in 64 bits")
     else:
         for code, fmt, limit in ((0xD0, ">b", 0x80), (0xD1, ">h", 0x8000), (0xD2, ">i", 0x80000000),
                                  (0xD3, ">q", 0x8000000000000000)):
@@ -87,7 +87,7 @@ def _pack_int(out: bytearray, value: int) -> None:
                 out.append(code)
                 out += struct.pack(fmt, value)
                 return
-        raise MessagePackError("integer %d does not fit in 64 bits" % value)
+        raise MessagePackError(f"integer {value} does not fit in 64 bits")
 
 
 def _pack_length(out: bytearray, length: int, fix: Any, codes: tuple[Any, int, int]) -> None:
@@ -104,7 +104,7 @@ def _pack_length(out: bytearray, length: int, fix: Any, codes: tuple[Any, int, i
         out.append(code32)
         out += struct.pack(">I", length)
     else:
-        raise MessagePackError("length %d is too large for MessagePack" % length)
+        raise MessagePackError(f"length {length} is too large for MessagePack")
 
 
 # ---------------------------------------------------------------- decoding
@@ -121,7 +121,7 @@ def unpack(data: bytes) -> Any:
     reader = _Reader(bytes(data))
     value = reader.value(0)
     if reader.pos != len(reader.data):
-        raise MessagePackError("%d trailing bytes after the MessagePack value" % (len(reader.data) - reader.pos))
+        raise MessagePackError(f"{len(reader.data) - reader.pos} trailing bytes after the MessagePack value")
     return value
 
 
@@ -133,7 +133,7 @@ class _Reader:
     def take(self, n: int) -> bytes:
         end = self.pos + n
         if end > len(self.data):
-            raise MessagePackError("truncated MessagePack data (needed %d more bytes)" % (end - len(self.data)))
+            raise MessagePackError(f"truncated MessagePack data (needed {end - len(self.data)} more bytes)")
         chunk = self.data[self.pos:end]
         self.pos = end
         return chunk
@@ -144,7 +144,7 @@ class _Reader:
 
     def value(self, depth: int) -> Any:
         if depth > MAX_DEPTH:
-            raise MessagePackError("MessagePack data nests deeper than %d levels" % MAX_DEPTH)
+            raise MessagePackError(f"MessagePack data nests deeper than {MAX_DEPTH} levels")
         code = self.take(1)[0]
         if code <= 0x7F:
             return code
@@ -212,5 +212,5 @@ class _Reader:
         # Every element takes at least one byte: a count beyond the remaining bytes is a lie, reject it
         # before allocating.
         if count > len(self.data) - self.pos:
-            raise MessagePackError("MessagePack container claims %d elements but only %d bytes remain"
-                                   % (count, len(self.data) - self.pos))
+            raise MessagePackError(f"MessagePack container claims {count} elements but only "
+                                   f"{len(self.data) - self.pos} bytes remain")

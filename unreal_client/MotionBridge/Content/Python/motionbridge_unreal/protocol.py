@@ -76,8 +76,9 @@ class Hello:
         if message.get("op") != "hello":
             raise ProtocolError("expected 'hello' first, got {!r}".format(message.get("op")))
         if message.get("protocol") != PROTOCOL_VERSION:
-            raise ProtocolError("daemon speaks protocol %r, this plugin speaks %d: update one of them"
-                                % (message.get("protocol"), PROTOCOL_VERSION))
+            theirs = message.get("protocol")
+            raise ProtocolError(f"daemon speaks protocol {theirs!r}, this plugin speaks {PROTOCOL_VERSION}: "
+                                "update one of them")
         self.session = str(message.get("session", ""))
         self.server = str(message.get("server", ""))
         self.auth = message.get("auth", "none")
@@ -170,9 +171,9 @@ class MotionChunk:
         self.step = message.get("step")
         joints = len(self.joints)
         if len(root_bytes) != self.count * 12 or len(rot_bytes) != self.count * joints * 16:
-            raise ProtocolError("motion message sizes do not match count=%d and %d joints" % (self.count, joints))
-        root = struct.unpack("<%df" % (self.count * 3), root_bytes)
-        rotations = struct.unpack("<%df" % (self.count * joints * 4), rot_bytes)
+            raise ProtocolError(f"motion message sizes do not match count={self.count} and {joints} joints")
+        root = struct.unpack(f"<{self.count * 3}f", root_bytes)
+        rotations = struct.unpack(f"<{self.count * joints * 4}f", rot_bytes)
         self.root: list[Vec3] = [tuple(root[3 * f:3 * f + 3]) for f in range(self.count)]  # type: ignore
         self.rotations: list[list[Quat]] = [
             [tuple(rotations[(f * joints + j) * 4:(f * joints + j) * 4 + 4]) for j in range(joints)]  # type: ignore

@@ -131,8 +131,8 @@ class TargetSkeleton:
             raise RetargetError("a target skeleton needs names, parents, translations and rotations of equal length")
         for j, p in enumerate(parents):
             if p >= j or p < -1:
-                raise RetargetError("bone %r has parent index %d: parents must come before their children"
-                                    % (names[j], p))
+                raise RetargetError(f"bone {names[j]!r} has parent index {p}: parents must come before their "
+                                    "children")
         self.names: list[str] = list(names)
         self.parents: list[int] = [int(p) for p in parents]
         self.translations: list[Vec3] = [tuple(float(c) for c in t) for t in translations]  # type: ignore
@@ -245,7 +245,7 @@ class WorldDeltaRetargeter:
         for i, p in enumerate(self.source_parents):
             offset = tuple(float(c) for c in rest[i])
             if p >= i:
-                raise RetargetError("source joint %d has parent %d: parents must come first" % (i, p))
+                raise RetargetError(f"source joint {i} has parent {p}: parents must come first")
             world.append(offset if p < 0 else _add(world[p], offset))  # type: ignore[arg-type]
         return world
 
@@ -306,8 +306,8 @@ class WorldDeltaRetargeter:
     def retarget(self, root: Vec3, rotations: Sequence[Quat]) -> RetargetedPose:
         """One wire frame (root position, one local rotation per source joint) → the target's pose."""
         if len(rotations) != len(self.source_joints):
-            raise RetargetError("frame has %d rotations, the source skeleton %d joints"
-                                % (len(rotations), len(self.source_joints)))
+            raise RetargetError(f"frame has {len(rotations)} rotations, the source skeleton "
+                                f"{len(self.source_joints)} joints")
         delta: list[Quat] = []
         for i, p in enumerate(self.source_parents):
             q = quat_normalize(tuple(float(c) for c in rotations[i]))  # type: ignore[arg-type]

@@ -62,13 +62,13 @@ def read_target_skeleton(component: Any) -> TargetSkeleton:
 
 
 def _selected_mesh() -> tuple[Any, Any | None]:
-    """The skeletal mesh to preview on, and the selected level actor it came from (if any)."""
+    """The skeletal mesh to preview on, and the selected mesh component it came from (if any)."""
     actors = unreal.get_editor_subsystem(unreal.EditorActorSubsystem)
     for actor in actors.get_selected_level_actors():
-        if isinstance(actor, unreal.SkeletalMeshActor):
-            mesh = actor.skeletal_mesh_component.get_skinned_asset()
-            if mesh is not None:
-                return mesh, actor
+        # Skeletal Mesh actors and Characters alike carry a SkeletalMeshComponent.
+        component = actor.get_component_by_class(unreal.SkeletalMeshComponent)
+        if component is not None and component.get_skinned_asset() is not None:
+            return component.get_skinned_asset(), component
     for asset in unreal.EditorUtilityLibrary.get_selected_assets():
         if isinstance(asset, unreal.SkeletalMesh):
             return asset, None
@@ -76,8 +76,8 @@ def _selected_mesh() -> tuple[Any, Any | None]:
         if unreal.EditorAssetLibrary.does_asset_exist(path):
             return unreal.EditorAssetLibrary.load_asset(path), None
     raise MotionBridgeEditorError(
-        "no skeletal mesh to preview on: select a Skeletal Mesh actor in the level or a Skeletal Mesh asset in "
-        "the Content Browser (or add the Third Person template, which brings the UE5 Mannequin)")
+        "no skeletal mesh to preview on: select a Skeletal Mesh actor or Character in the level or a Skeletal "
+        "Mesh asset in the Content Browser (or add the Third Person template, which brings the UE5 Mannequin)")
 
 
 def _find_preview_component() -> Any | None:
@@ -91,10 +91,13 @@ def _find_preview_component() -> Any | None:
 
 
 def _spawn_preview_component(mesh: Any, near: Any | None) -> Any:
-    """A new actor in the level with a PoseableMeshComponent showing `mesh` (placed at `near`, if given)."""
+    """A new actor in the level with a PoseableMeshComponent showing `mesh`, placed where the mesh component
+    `near` is (so a Character's mesh, offset and turned inside its capsule, is matched exactly)."""
     actors = unreal.get_editor_subsystem(unreal.EditorActorSubsystem)
-    location = near.get_actor_location() if near is not None else unreal.Vector(0.0, 0.0, 0.0)
-    actor = actors.spawn_actor_from_class(unreal.Actor, location)
+    if near is not None:
+        actor = actors.spawn_actor_from_class(unreal.Actor, near.get_world_location(), near.get_world_rotation())
+    else:
+        actor = actors.spawn_actor_from_class(unreal.Actor, unreal.Vector(0.0, 0.0, 0.0))
     actor.set_actor_label(PREVIEW_ACTOR_LABEL)
     # Components are added to a placed actor through the subobject subsystem (what the Details panel's
     # "+ Add" button does); a plain Actor has no root, so the new component becomes its root.
@@ -267,8 +270,12 @@ class MotionBridgeEditor:
         assert self.client is not None
         if self.rig is None:
             self.rig = self._preview_rig()
+        if self.tracker.busy and self.tracker.request_id is not None:
+            # One request at a time: the panel shows one motion, so a new prompt replaces the running one.
+            self.client.cancel(self.tracker.request_id)
         request_id = self.client.generate(prompt, seconds, seed, preview_every=5)
         self.tracker.start(request_id)
+        self.notice = ""
         self.playback_time = 0.0
         return request_id
 
@@ -318,7 +325,7 @@ class MotionBridgeEditor:
     def _apply_event(self, event: Any) -> None:
         if isinstance(event, ConnectionEvent):
             if event.kind == "lost":
-                self.connection = "connection lost (%d), reconnecting" % event.code
+                self.connection = f"connection lost ({event.code}), reconnecting"
             elif event.kind == "reconnected":
                 self.connection = "reconnected"
             else:

@@ -47,7 +47,7 @@ class ConnectionClosed(WebSocketError):
     """The connection is closed; `code` and `reason` come from the close frame (1006 if there was none)."""
 
     def __init__(self, code: int, reason: str = "") -> None:
-        super().__init__("connection closed with code %d%s" % (code, ": " + reason if reason else ""))
+        super().__init__(f"connection closed with code {code}" + (f": {reason}" if reason else ""))
         self.code = code
         self.reason = reason
 
@@ -66,7 +66,7 @@ class Frame:
         self.payload = payload
 
     def __repr__(self) -> str:
-        return "Frame(fin=%r, opcode=%d, %d bytes)" % (self.fin, self.opcode, len(self.payload))
+        return f"Frame(fin={self.fin!r}, opcode={self.opcode}, {len(self.payload)} bytes)"
 
 
 def _apply_mask(payload: bytes, key: bytes) -> bytes:
@@ -138,7 +138,7 @@ class FrameParser:
         if opcode in _CONTROL_OPS and (length > 125 or not fin):
             raise WebSocketError("control frames must be unfragmented and at most 125 bytes")
         if length > self._max:
-            raise WebSocketError("frame of %d bytes exceeds the limit of %d" % (length, self._max))
+            raise WebSocketError(f"frame of {length} bytes exceeds the limit of {self._max}")
         key = b""
         if masked:
             if len(buf) < pos + 4:
@@ -197,7 +197,7 @@ class WebSocketConnection:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             key = base64.b64encode(os.urandom(16)).decode("ascii")
-            host_header = host if port == 80 else "%s:%d" % (host if ":" not in host else f"[{host}]", port)
+            host_header = host if port == 80 else f"{host if ':' not in host else '[' + host + ']'}:{port}"
             lines = [
                 f"GET {path} HTTP/1.1",
                 f"Host: {host_header}",
@@ -212,7 +212,7 @@ class WebSocketConnection:
             sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
             status, response_headers, leftover = _read_http_response(sock, deadline=time.monotonic() + timeout)
             if status != 101:
-                raise HandshakeError("the server refused the WebSocket upgrade with HTTP %d" % status, status)
+                raise HandshakeError(f"the server refused the WebSocket upgrade with HTTP {status}", status)
             if response_headers.get("upgrade", "").lower() != "websocket":
                 raise HandshakeError("the server's upgrade response lacks 'Upgrade: websocket'", status)
             if response_headers.get("sec-websocket-accept") != accept_key(key):
@@ -340,7 +340,7 @@ class WebSocketConnection:
         self._fragments.append(frame.payload)
         if sum(len(part) for part in self._fragments) > self._max_message:
             self.close(1009, "message too big")
-            raise WebSocketError("message exceeds the limit of %d bytes" % self._max_message)
+            raise WebSocketError(f"message exceeds the limit of {self._max_message} bytes")
         if not frame.fin:
             return None
         payload = b"".join(self._fragments)

@@ -87,7 +87,8 @@ def _reference(client: Any, job: str) -> RigMotion:
 def run_editor(ue: Any, adapter: Any, port: int) -> EditorRun:
     """What a user does: select the Mannequin, Connect, Generate, watch the preview, Bake."""
     mesh = _manny_mesh(ue)
-    selected = ue.SkeletalMeshActor(mesh, ue.Vector(100.0, 200.0, 0.0))
+    # A Character: capsule at (100, 200, 90), its mesh 90 cm lower and turned −90° like the template's.
+    selected = ue.SkeletalMeshActor(mesh, ue.Vector(100.0, 200.0, 90.0), ue.Vector(0.0, 0.0, -90.0), -90.0)
     actors = ue.get_editor_subsystem(ue.EditorActorSubsystem)
     actors.level.append(selected)
     actors.selected.append(selected)
@@ -130,7 +131,8 @@ def test_generate_spawns_a_poseable_preview_of_the_selected_mesh_where_it_stands
     preview = next(a for a in actors.level if a.get_actor_label() == editor_run.adapter.PREVIEW_ACTOR_LABEL)
     component = preview.get_component_by_class(ue.PoseableMeshComponent)
     assert component.get_skinned_asset().get_path_name() == MANNY_PATH
-    assert _vec(preview.get_actor_location()) == (100.0, 200.0, 0.0)
+    assert _vec(preview.get_actor_location()) == (100.0, 200.0, 0.0), "at the mesh, not the capsule centre"
+    assert preview._rotation.yaw == -90.0
 
 
 def test_preview_sets_component_space_rotations_parent_first_from_the_reference_retarget(
@@ -211,18 +213,29 @@ def test_baked_keys_are_the_reference_local_rotations_in_unreals_frame(editor_ru
 
 
 def test_every_unreal_member_the_adapter_touched_exists_in_the_ue5_stub(editor_run: EditorRun) -> None:
-    from test_unreal_api_stub import load_stub_index
+    from ue_api_stub import load_stub_index
 
     index = load_stub_index()
     adapter = editor_run.adapter
+    ue = editor_run.ue
     adapter.register_menus()
     adapter.show_status()
     adapter.generate_dialog()
     adapter.bake_dialog()
+    ue.EditorAssetLibrary.assets[adapter.WIDGET_ASSET] = ue.Object()
+    adapter.open_panel()
+    adapter.EDITOR.rig = None
+    assert adapter.EDITOR._preview_rig().component is not None, "finds the preview actor already in the level"
+    ue.get_editor_subsystem(ue.EditorActorSubsystem).selected.clear()
+    ue.EditorAssetLibrary.assets[adapter.MANNEQUIN_MESHES[1]] = _manny_mesh(ue)
+    assert adapter._selected_mesh()[0].get_path_name() == MANNY_PATH
     own_classes = {name for name, value in vars(adapter).items() if isinstance(value, type)}
     touched = sorted(a for a in ue_fake_editor.log.accessed if a[0] not in own_classes)
     assert ("AnimationDataController", "set_bone_track_keys") in touched
     assert ("PoseableMeshComponent", "set_bone_rotation_by_name") in touched
+    assert ("EditorUtilitySubsystem", "spawn_and_register_tab") in touched
+    assert ("Actor", "get_component_by_class") in touched
+    assert ("EditorAssetLibrary", "load_asset") in touched
     missing = [f"{cls}.{member}" for cls, member in touched if not index.has(cls, member)]
     assert not missing, f"not in the UE 5 API: {missing}"
 
@@ -237,7 +250,7 @@ def test_status_reports_connection_and_result(editor_run: EditorRun) -> None:
 def test_cancel_stops_a_running_generation(fake_unreal: tuple[Any, Any], live_daemon: Any) -> None:
     ue, adapter = fake_unreal
     actors = ue.get_editor_subsystem(ue.EditorActorSubsystem)
-    actors.selected.append(ue.SkeletalMeshActor(_manny_mesh(ue), ue.Vector()))
+    actors.selected.append(ue.SkeletalMeshActor(_manny_mesh(ue), ue.Vector(), ue.Vector(), 0.0))
     library = adapter.MotionBridgeLibrary
     assert library.Connect("127.0.0.1", live_daemon.port)
     assert library.Cancel() is False, "nothing runs yet"

@@ -154,7 +154,7 @@ def test_a_connection_without_our_subprotocol_is_closed_with_4002(live_daemon) -
 
 @pytest.mark.slow
 def test_reconnects_after_a_daemon_restart_and_fetches_a_finished_job(tmp_path) -> None:
-    from conftest import LiveDaemon
+    from ue_test_support import LiveDaemon
 
     first = LiveDaemon(tmp_path).start()
     port = first.port

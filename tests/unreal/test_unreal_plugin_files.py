@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PLUGIN, PLUGIN_PYTHON
+from ue_test_support import PLUGIN, PLUGIN_PYTHON
 
 PYTHON_FILES = sorted(PLUGIN_PYTHON.rglob("*.py"))
 
@@ -66,7 +66,7 @@ def _python39() -> str | None:
     return None
 
 
-def test_the_core_runs_under_a_real_python_3_9() -> None:
+def test_the_core_and_the_adapter_run_under_a_real_python_3_9() -> None:
     python = _python39()
     if python is None:
         pytest.skip("no Python 3.9 interpreter here (syntax is still checked with feature_version=(3, 9))")
@@ -81,7 +81,16 @@ skel = retarget.TargetSkeleton(['pelvis', 'thigh_l'], [-1, 0], rest, [(0, 0, 0, 
 pose = retarget.WorldDeltaRetargeter(skel, ['pelvis', 'thigh_l'], [-1, 0], rest).retarget(
     (0.0, 0.0, 95.0), [(0, 0, 0, 1), (0, 0, 0, 1)])
 print(sys.version_info[:2], sorted(pose.local_rotations))
+sys.path.insert(0, sys.argv[1])
+import ue_fake_editor
+sys.modules['unreal'] = ue_fake_editor.make_module()
+from motionbridge_unreal import ue_adapter
+ue_adapter.register_menus()
+tools = sys.modules['unreal'].ToolMenus.get().find_menu(ue_adapter.TOOLS_MENU)
+print('menu entries', len(tools.sections['MotionBridge']))
 """
-    result = subprocess.run([python, "-c", script], cwd=PLUGIN_PYTHON, capture_output=True, text=True, timeout=60)
+    result = subprocess.run([python, "-c", script, str(Path(__file__).parent)], cwd=PLUGIN_PYTHON,
+                            capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "(3, 9) ['pelvis', 'thigh_l']" in result.stdout
+    assert "menu entries 5" in result.stdout, "the adapter imports and registers its menus under 3.9 too"
