@@ -144,6 +144,12 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         help="browser origin allowed besides the daemon's own page (repeatable)",
     )
     parser.add_argument("--mqtt", default=None, metavar="URL", help="publish status and job events to an MQTT broker")
+    parser.add_argument(
+        "--workers",
+        default=None,
+        metavar="URL",
+        help="gateway mode: no local model, jobs go to `motionbridge worker`s on this MQTT broker",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -172,8 +178,6 @@ def _run_serve(args: argparse.Namespace) -> int:
     except InsecureBind as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"loading model {args.model!r} ...", file=sys.stderr)
-    model = load_model_spec(args.model, args.device, args.dtype)
     config = ServerConfig(
         host=args.host,
         port=args.port,
@@ -187,6 +191,15 @@ def _run_serve(args: argparse.Namespace) -> int:
         cache_size=args.cache_size,
         shutdown_timeout=args.shutdown_timeout,
     )
+    if args.workers:
+        try:
+            from bridge.mqtt_gateway import serve_workers
+        except ImportError as exc:
+            print(f"error: --workers needs the MQTT extra (pip install 'motionbridge[mqtt]'): {exc}", file=sys.stderr)
+            return 2
+        return serve_workers(args.workers, config, events_url=args.mqtt)
+    print(f"loading model {args.model!r} ...", file=sys.stderr)
+    model = load_model_spec(args.model, args.device, args.dtype)
 
     async def main() -> int:
         try:

@@ -499,7 +499,9 @@ class MqttLink:
                 async with client:
                     self._client = client
                     for topic in self.subscriptions:
-                        await client.subscribe(topic, qos=1)
+                        granted = await client.subscribe(topic, qos=1)
+                        if any(getattr(code, "is_failure", False) for code in granted):
+                            log.error("broker refused the subscription to %s (%s): check its ACL", topic, granted)
                     self.connects += 1
                     self._connected.set()
                     log.info("mqtt %s connected to %s", self.client_id, self.url.redacted())

@@ -148,7 +148,8 @@ class DiTMotionModel(MotionModel):
         text_len = max(1, int(sel.ctxt_length.max())) if self.exact_crop else sel.ctxt.shape[1]
         ctxt = sel.ctxt[:, :text_len]
         vtxt = sel.vtxt
-        text_mask = torch.arange(text_len, device=device)[None] < sel.ctxt_length.to(device)[:, None]
+        # At least one valid token: a text query with no visible key would turn the whole row into NaN.
+        text_mask = torch.arange(text_len, device=device)[None] < sel.ctxt_length.to(device).clamp_min(1)[:, None]
         motion_mask = torch.arange(run_frames, device=device)[None] < lengths[:, None]
         if cfg > 1.0:
             null_ctxt = self.null_ctxt.expand_as(ctxt) if self.config.enable_ctxt_null_feat else ctxt

@@ -97,7 +97,6 @@ class Connection {
     this.ws = null;
     this.retry = 0;
     this.timer = null;
-    this.stopped = false;
   }
 
   open() {
@@ -126,17 +125,19 @@ class Connection {
       showMessage(String(err.message || err), { title: "Undecodable message from the daemon" });
       return;
     }
+    if (!msg || typeof msg !== "object") return; // the protocol only sends maps
     const bytes = typeof data === "string" ? data.length : data.byteLength;
-    if (msg && msg.op === "motion") app.stats.lastMotion = { bytes, decodeMs: performance.now() - t0, count: msg.count };
+    if (msg.op === "motion") app.stats.lastMotion = { bytes, decodeMs: performance.now() - t0, count: msg.count };
     handle(msg);
   }
 
   closed(e) {
     this.ws = null;
-    if (this.stopped) return;
     const reason = FINAL_CLOSES[e.code];
-    if (run() && document.body.dataset.state === "generating") {
+    if (app.run && document.body.dataset.state === "generating") {
+      // Replayed with `fetch` after reconnecting if the daemon had accepted it (see onReady).
       app.run.lost = true;
+      ui.progressText.textContent = "Connection lost";
     }
     if (reason) {
       setConnection("closed", `Disconnected (${e.code}): ${reason}`);
@@ -159,8 +160,6 @@ function setConnection(kind, text) {
   ui.connection.textContent = text;
   ui.generate.disabled = kind !== "ready" || document.body.dataset.state === "generating";
 }
-
-function run() { return app.run; }
 
 function handle(msg) {
   switch (msg.op) {

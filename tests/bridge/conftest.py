@@ -216,8 +216,9 @@ class RawClient:
     async def recv(self, timeout: float = 10.0) -> dict[str, Any]:
         return decode_message(await asyncio.wait_for(self.ws.recv(), timeout), self.subprotocol)
 
-    async def until(self, request_id: str, ops: tuple[str, ...] = ("done", "error"), timeout: float = 20.0
-                    ) -> list[dict[str, Any]]:
+    async def until(
+        self, request_id: str, ops: tuple[str, ...] = ("done", "error"), timeout: float = 20.0
+    ) -> list[dict[str, Any]]:
         """Every message for request_id up to and including the first whose op is in `ops`."""
         out: list[dict[str, Any]] = []
         while True:

@@ -32,8 +32,14 @@ def cli_env() -> dict[str, str]:
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bridge.cli", *args], cwd=REPO, env=cli_env(), capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "bridge.cli", *args],
+        cwd=REPO,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def free_port() -> int:
@@ -44,8 +50,22 @@ def free_port() -> int:
 
 def test_generate_command_uses_the_running_daemon(daemon, tmp_path) -> None:
     out = tmp_path / "walk.npz"
-    done = run_cli("generate", "a person walks forward", "--url", daemon.url, "-o", str(out), "--seconds", "1.5",
-                   "--steps", "4", "--seed", "3", "--samples", "2")
+    done = run_cli(
+        "generate",
+        "a person walks forward",
+        "--url",
+        daemon.url,
+        "-o",
+        str(out),
+        "--seconds",
+        "1.5",
+        "--steps",
+        "4",
+        "--seed",
+        "3",
+        "--samples",
+        "2",
+    )
     assert done.returncode == 0, done.stderr
     assert "4/4 steps" in done.stderr and f"daemon {daemon.url}" in done.stderr
     first, second = Motion.load_npz(tmp_path / "walk_0.npz"), Motion.load_npz(tmp_path / "walk_1.npz")
@@ -67,16 +87,48 @@ def test_generate_errors_are_one_clear_line(daemon, tmp_path, capsys) -> None:
 
 def test_generate_in_process_without_a_daemon(tmp_path, capsys) -> None:
     out = tmp_path / "in.npz"
-    code = main(["generate", "a person turns", "--in-process", "--model", "random:test", "--seconds", "1",
-                 "--steps", "3", "--in-place", "-o", str(out)])
+    code = main(
+        [
+            "generate",
+            "a person turns",
+            "--in-process",
+            "--model",
+            "random:test",
+            "--seconds",
+            "1",
+            "--steps",
+            "3",
+            "--in-place",
+            "-o",
+            str(out),
+        ]
+    )
     assert code == 0
     motion = Motion.load_npz(out)
     assert motion.frames == 30
     assert abs(motion.root[:, [0, 2]]).max() < 1e-6
     assert "in-process model random:test" in capsys.readouterr().err
     bvh = tmp_path / "in.bvh"
-    assert main(["generate", "a person turns", "--in-process", "--model", "random:test", "--seconds", "1",
-                 "--steps", "2", "--target", "unity", "-o", str(bvh)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "a person turns",
+                "--in-process",
+                "--model",
+                "random:test",
+                "--seconds",
+                "1",
+                "--steps",
+                "2",
+                "--target",
+                "unity",
+                "-o",
+                str(bvh),
+            ]
+        )
+        == 0
+    )
     assert bvh.read_text().startswith("HIERARCHY") and "LeftUpperLeg" in bvh.read_text()
 
 
@@ -108,9 +160,27 @@ def test_serve_subprocess_shuts_down_gracefully_on_signal(raw, tmp_path, sig) ->
     port = free_port()
     out = tmp_path / "jobs"
     process = subprocess.Popen(
-        [sys.executable, "-m", "bridge.cli", "serve", "--port", str(port), "--model", "random:test",
-         "--output-dir", str(out), "--log-level", "warning", "--shutdown-timeout", "60"],
-        cwd=REPO, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "bridge.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--model",
+            "random:test",
+            "--output-dir",
+            str(out),
+            "--log-level",
+            "warning",
+            "--shutdown-timeout",
+            "60",
+        ],
+        cwd=REPO,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         health = _wait_for_health(f"http://127.0.0.1:{port}/health", process)
@@ -118,8 +188,7 @@ def test_serve_subprocess_shuts_down_gracefully_on_signal(raw, tmp_path, sig) ->
 
         async def scenario():
             client = await raw.ready(f"ws://127.0.0.1:{port}/v1")
-            await client.send({"op": "generate", "id": "g", "prompt": "a person spins", "seconds": 2.0,
-                               "steps": 40})
+            await client.send({"op": "generate", "id": "g", "prompt": "a person spins", "seconds": 2.0, "steps": 40})
             while (await client.recv(timeout=60))["op"] != "progress":
                 pass
             process.send_signal(sig)

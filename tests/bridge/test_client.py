@@ -29,8 +29,10 @@ def free_port() -> int:
 def test_async_client_streams_events_and_collects_motions(daemon) -> None:
     async def scenario():
         async with MotionBridgeClient(daemon.url) as client:
-            ops = [e["op"] async for e in client.generate("a person runs", seconds=1.0, steps=6, preview_every=2,
-                                                          chunk_frames=8)]
+            ops = [
+                e["op"]
+                async for e in client.generate("a person runs", seconds=1.0, steps=6, preview_every=2, chunk_frames=8)
+            ]
             result = await client.generate_motion("a person runs", seconds=1.0, steps=6, samples=2, seed=5)
             status = await client.status()
             return ops, result, status
@@ -121,7 +123,7 @@ def test_unreachable_daemon_and_bad_token_are_clear_errors(daemon_factory, tiny_
 
 
 def test_shutdown_while_streaming_ends_with_done_then_connection_lost_on_next_use(daemon_factory, tiny_model) -> None:
-    daemon = daemon_factory(tiny_model)
+    daemon = daemon_factory(tiny_model, shutdown_timeout=60.0)
 
     async def scenario():
         client = MotionBridgeClient(daemon.url, connect_retries=0)

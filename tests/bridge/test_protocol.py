@@ -48,8 +48,9 @@ class FakeClock:
         return self.now
 
 
-def session(token: str | None = None, subprotocol: str | None = SUBPROTOCOL_MSGPACK,
-            clock: FakeClock | None = None) -> ServerSession:
+def session(
+    token: str | None = None, subprotocol: str | None = SUBPROTOCOL_MSGPACK, clock: FakeClock | None = None
+) -> ServerSession:
     return ServerSession("s1", subprotocol, token, LIMITS, MODEL, clock or FakeClock())
 
 
@@ -113,8 +114,19 @@ def test_undecodable_frames_are_bad_requests(frame, subprotocol, fragment) -> No
 def test_generate_defaults_resolve_from_the_model() -> None:
     job = validate_generate(parse_request({"op": "generate", "id": "a", "prompt": "  walk  "}), LIMITS, MODEL)
     assert job == GenerateJob(
-        id="a", prompt="walk", seconds=5.0, frames=150, seed=0, samples=1, steps=50, cfg=5.0, target="smplh",
-        preview_every=0, chunk_frames=0, loop=False, in_place=False,
+        id="a",
+        prompt="walk",
+        seconds=5.0,
+        frames=150,
+        seed=0,
+        samples=1,
+        steps=50,
+        cfg=5.0,
+        target="smplh",
+        preview_every=0,
+        chunk_frames=0,
+        loop=False,
+        in_place=False,
     )
 
 
@@ -309,8 +321,9 @@ def test_a_preview_is_one_non_final_message_with_its_step() -> None:
     assert (preview["preview"], preview["final"], preview["count"], preview["step"]) == (True, False, 30, 10)
 
 
-@pytest.mark.parametrize(("target", "names"), [("smplh", BODY_JOINTS), ("unity", UNITY_BONES),
-                                               ("unreal", UNREAL_BONES)])
+@pytest.mark.parametrize(
+    ("target", "names"), [("smplh", BODY_JOINTS), ("unity", UNITY_BONES), ("unreal", UNREAL_BONES)]
+)
 def test_targets_use_engine_conventions(target, names) -> None:
     payload = _payload(12)
     (msg,) = motion_messages("r", "j", 0, payload, target)
@@ -333,7 +346,8 @@ def test_byte_length_mismatch_is_detected_by_the_client_decoder() -> None:
 def test_null_optional_fields_take_their_defaults() -> None:
     job = validate_generate(
         parse_request({"op": "generate", "id": "n", "prompt": "walk", "seconds": None, "steps": None, "cfg": None}),
-        LIMITS, MODEL,
+        LIMITS,
+        MODEL,
     )
     assert (job.seconds, job.steps, job.cfg) == (5.0, 50, 5.0)
     with pytest.raises(RequestError):

@@ -241,12 +241,11 @@ def test_token_daemon_asks_for_the_token_then_generates_and_downloads(
     assert page.exceptions() == []
 
 
-def test_webgl_renderer_with_the_json_subprotocol(browser: Browser, daemon, artifacts: Path) -> None:
-    """WebGL forced (headless Chromium has only software WebGL, where "auto" picks canvas 2D) and JSON frames."""
-    page = open_page(browser, daemon.http_url + "/?codec=json&renderer=webgl")
+def test_webgl_renderer_shows_variations_side_by_side(browser: Browser, daemon, artifacts: Path) -> None:
+    """WebGL forced: headless Chromium has only software WebGL, where "auto" picks canvas 2D."""
+    page = open_page(browser, daemon.http_url + "/?renderer=webgl")
     if page.evaluate("document.body.dataset.renderer") != "webgl":
         pytest.skip("this Chromium offers no WebGL at all (not even SwiftShader)")
-    assert "json" in page.evaluate("document.querySelector('#connection').textContent")
     set_field(page, "#seconds", 2)
     set_field(page, "#samples", 2)
     set_field(page, "#steps", 12)
@@ -270,17 +269,26 @@ def test_webgl_renderer_with_the_json_subprotocol(browser: Browser, daemon, arti
         shutil.copyfile(artifacts / "generated-webgl.png", DOCS_SCREENSHOT)
 
 
-def test_canvas_2d_renderer_is_chosen_for_software_webgl(browser: Browser, daemon) -> None:
-    page = open_page(browser, daemon.http_url + "/")
+def test_json_subprotocol_and_the_automatic_renderer_choice(browser: Browser, daemon) -> None:
+    page = open_page(browser, daemon.http_url + "/?codec=json")
+    assert "json" in page.evaluate("document.querySelector('#connection').textContent")
     renderer_name = page.evaluate(
         "(() => { const gl = document.createElement('canvas').getContext('webgl'); if (!gl) return '';"
         " const i = gl.getExtension('WEBGL_debug_renderer_info');"
         " return gl.getParameter(i ? i.UNMASKED_RENDERER_WEBGL : gl.RENDERER); })()")
     software = not renderer_name or "SwiftShader" in renderer_name or "llvmpipe" in renderer_name
     assert page.evaluate("document.body.dataset.renderer") == ("canvas2d" if software else "webgl"), renderer_name
+    set_field(page, "#seconds", 1)
+    set_field(page, "#steps", 6)
+    page.type_into("#prompt", "a person sits down")
+    page.click("#generate")
+    page.wait_for("document.body.dataset.state !== 'generating'", timeout=60)
+    assert page.evaluate("document.body.dataset.state") == "done"
+    assert page.evaluate("window.motionbridge.clips[0].frames") == 30
     wait_frames(page)
     pixels = canvas_pixels(page)
-    assert figure_mask(pixels).sum() > 0.002 * pixels.shape[0] * pixels.shape[1], "rest pose not drawn"
+    assert figure_mask(pixels).sum() > 0.002 * pixels.shape[0] * pixels.shape[1], "motion not drawn"
+    assert page.exceptions() == []
 
 
 def test_page_forward_kinematics_matches_engine(browser: Browser, daemon) -> None:

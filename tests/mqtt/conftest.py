@@ -181,7 +181,7 @@ class WorkerProcess:
                 "--node",
                 node,
                 "--model",
-                "tests.mqtt.paced_model:make_model",
+                "tests.mqtt.mqtt_paced_model:make_model",
                 "--heartbeat",
                 "0.5",
             ],

@@ -7,8 +7,8 @@ import json
 
 import pytest
 import websockets
-from observer import Observer
-from paced_model import PacedModel
+from mqtt_observer import Observer
+from mqtt_paced_model import PacedModel
 
 from bridge.cli import _start_mqtt
 from bridge.mqtt import JobEvent, NodeStatus, unpack

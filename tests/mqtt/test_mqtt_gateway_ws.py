@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import websockets
-from observer import STARTUP_S, Observer
-from paced_model import PacedModel
+from mqtt_observer import STARTUP_S, Observer
+from mqtt_paced_model import PacedModel
 
 from bridge.mqtt_gateway import GatewayServer, MqttGateway
 from bridge.mqtt_worker import Worker

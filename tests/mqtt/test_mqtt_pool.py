@@ -6,9 +6,9 @@ import asyncio
 import json
 
 import pytest
-from observer import STARTUP_S, Observer
-from paced_model import PacedModel
-from pool import Recorder, spec
+from mqtt_jobs import Recorder, spec
+from mqtt_observer import STARTUP_S, Observer
+from mqtt_paced_model import PacedModel
 
 from bridge.mqtt_gateway import MqttGateway
 from bridge.mqtt_worker import Worker

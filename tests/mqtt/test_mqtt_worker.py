@@ -8,8 +8,8 @@ import json
 import msgpack
 import numpy as np
 import pytest
-from observer import STARTUP_S, Observer
-from paced_model import PacedModel
+from mqtt_observer import STARTUP_S, Observer
+from mqtt_paced_model import PacedModel
 
 from bridge.mqtt import JobRequest, NodeStatus, pack, unpack, unpack_reply
 from bridge.mqtt_worker import Worker

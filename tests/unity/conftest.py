@@ -86,3 +86,18 @@ def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def runtime_dll(mono_tools: MonoTools, build_dir: Path) -> Path:
     """The package's Runtime assembly, compiled exactly as the asmdef scopes it (no UnityEngine reference)."""
     return mono_tools.compile(sources(PACKAGE / "Runtime"), build_dir / "MotionBridge.Runtime.dll")
+
+
+@pytest.fixture(scope="session")
+def unity_stubs(mono_tools: MonoTools, build_dir: Path) -> Path:
+    """The UnityEngine/UnityEditor stand-ins (tests/unity/stubs) as one assembly."""
+    # The stand-ins declare events nobody raises (CS0067): allowed there, never in the package.
+    return mono_tools.compile(sources(HERE / "stubs"), build_dir / "UnityStandIns.dll", warnings_as_errors=False)
+
+
+@pytest.fixture(scope="session")
+def editor_dll(mono_tools: MonoTools, runtime_dll: Path, unity_stubs: Path, build_dir: Path) -> Path:
+    """The package's Editor assembly compiled against the Runtime and the stand-ins."""
+    return mono_tools.compile(
+        sources(PACKAGE / "Editor"), build_dir / "MotionBridge.Editor.dll", references=[runtime_dll, unity_stubs]
+    )

@@ -15,19 +15,6 @@ HERE = Path(__file__).resolve().parent
 PACKAGE = HERE.parents[1] / "unity_client"
 
 
-@pytest.fixture(scope="module")
-def unity_stubs(mono_tools: Any, build_dir: Path) -> Path:
-    # The stand-ins declare events nobody raises (CS0067): allowed there, never in the package.
-    return mono_tools.compile(sorted((HERE / "stubs").glob("*.cs")), build_dir / "UnityStandIns.dll",
-                              warnings_as_errors=False)
-
-
-@pytest.fixture(scope="module")
-def editor_dll(mono_tools: Any, runtime_dll: Path, unity_stubs: Path, build_dir: Path) -> Path:
-    return mono_tools.compile(sorted((PACKAGE / "Editor").rglob("*.cs")), build_dir / "MotionBridge.Editor.dll",
-                              references=[runtime_dll, unity_stubs])
-
-
 def test_editor_compiles_against_unity_stand_ins(editor_dll: Path) -> None:
     assert editor_dll.stat().st_size > 10_000
 

@@ -1,6 +1,8 @@
 """A C# console program built from the package's Runtime sources (tests/unity/probe) talks to a real MotionBridge
 daemon on loopback: handshake, generate with previews and chunks, cancel, and reconnect after a daemon restart.
-The final rotations it decodes must be bit-identical to what the Python client decodes for the same job."""
+The final rotations it decodes must be bit-identical to what the Python client decodes for the same job.
+A second program (tests/unity/editor_probe) runs the package's Editor connection logic, driven through the
+editor update loop as Unity drives it, against the same daemon."""
 
 from __future__ import annotations
 
@@ -123,6 +125,7 @@ def test_csharp_client_generates_and_decodes_bit_identical_to_the_python_client(
                     "--seconds", "2", "--seed", "3", "--samples", "2", "--steps", "8")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     found = key_values(run.stdout)
+    print(run.stdout)  # latencies for the record (shown with -s or on failure)
     assert found["probe"] == "ok" and found["cancel"] == "ok"
     assert found["model"] == daemon.server.model.name
     frames, samples = int(found["frames"]), int(found["samples"])
@@ -182,3 +185,25 @@ def test_csharp_client_reconnects_after_the_daemon_restarts(
     found = key_values(output)
     assert found["reconnected"] == "ok" and found["connections"] == "2"
     assert "server shutting down" in output, "the client should report the daemon's 1001 close"
+
+
+def test_editor_window_logic_generates_cancels_and_closes_for_reload(
+    mono_tools: Any, editor_dll: Path, runtime_dll: Path, unity_stubs: Path, daemon: Daemon
+) -> None:
+    probe = mono_tools.compile([HERE / "editor_probe" / "EditorSessionProbe.cs"],
+                               editor_dll.parent / "EditorSessionProbe.exe", target="exe",
+                               references=[runtime_dll, unity_stubs, editor_dll])
+    run = run_probe(mono_tools, probe, daemon.url)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    found = dict(line.partition("=")[::2] for line in run.stdout.splitlines() if "=" in line)
+    assert found["editor_probe"] == "ok"
+    assert found["connected_status"].startswith("connected to motionbridge/")
+    assert found["done_status"].startswith("done: 2 × 60 frames")
+    assert found["takes"] == "2" and found["frames"] == "60" and found["seeds"] == "11,12"
+    assert found["progress"] == "1" and found["samples_shown"] == "2" and found["current_final"] == "True"
+    assert found["history"] == "a person walks forward and waves", "the prompt is trimmed and remembered"
+    assert found["skeleton_joints"] == "22"
+    assert float(found["play_time"]) > 0.1, "the playhead advances with wall-clock time"
+    assert found["preview_problem"] == "select a character with an Animator"
+    assert found["cancel_status"] == "cancelled" and found["takes_after_cancel"] == "0"
+    assert found["after_reload_client"] == "closed" and found["want_connected"] == "True"

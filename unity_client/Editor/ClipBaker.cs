@@ -1,7 +1,6 @@
 // MotionBridge for Unity: turns a received take into a Humanoid AnimationClip asset.
 using System;
 using System.IO;
-using System.Text;
 using MotionBridge.Motion;
 using UnityEditor;
 using UnityEngine;
@@ -62,9 +61,10 @@ namespace MotionBridge.Editor
             {
                 SetCurve(clip, HumanoidCurveNames.RootQ[c], rootQ[c]);
             }
+            var muscleNames = HumanTrait.MuscleName;
             for (int m = 0; m < muscleCount; m++)
             {
-                SetCurve(clip, HumanoidCurveNames.ForMuscle(HumanTrait.MuscleName[m]), muscles[m]);
+                SetCurve(clip, HumanoidCurveNames.ForMuscle(muscleNames[m]), muscles[m]);
             }
             var settings = AnimationUtility.GetAnimationClipSettings(clip);
             settings.loopTime = loopTime;
@@ -92,7 +92,10 @@ namespace MotionBridge.Editor
             AnimationUtility.SetEditorCurve(clip, binding, new AnimationCurve(keys));
         }
 
-        /// <summary>Saves a clip under an Assets/ folder (created if missing) with a unique name; returns its path.</summary>
+        /// <summary>
+        /// Saves a clip under an Assets/ folder (created if missing) as name.anim, or name 1.anim, ... if taken
+        /// (see <see cref="ClipNames"/> for names); returns its path.
+        /// </summary>
         public static string Save(AnimationClip clip, string folder, string name)
         {
             folder = (folder ?? "").Replace('\\', '/').TrimEnd('/');
@@ -101,7 +104,7 @@ namespace MotionBridge.Editor
                 throw new ArgumentException("bake folder must be inside the project's Assets folder, got '" + folder + "'");
             }
             EnsureFolder(folder);
-            string path = AssetDatabase.GenerateUniqueAssetPath(folder + "/" + FileName(name) + ".anim");
+            string path = AssetDatabase.GenerateUniqueAssetPath(folder + "/" + name + ".anim");
             clip.name = Path.GetFileNameWithoutExtension(path);
             AssetDatabase.CreateAsset(clip, path);
             AssetDatabase.SaveAssets();
@@ -118,29 +121,6 @@ namespace MotionBridge.Editor
             string parent = folder.Substring(0, slash);
             EnsureFolder(parent);
             AssetDatabase.CreateFolder(parent, folder.Substring(slash + 1));
-        }
-
-        /// <summary>A file name from a prompt: letters, digits, '-' and '_' only, at most 48 characters.</summary>
-        public static string FileName(string text)
-        {
-            var name = new StringBuilder();
-            foreach (char c in text ?? "")
-            {
-                if (name.Length >= 48)
-                {
-                    break;
-                }
-                if (char.IsLetterOrDigit(c) || c == '-' || c == '_')
-                {
-                    name.Append(c);
-                }
-                else if (name.Length > 0 && name[name.Length - 1] != '_')
-                {
-                    name.Append('_');
-                }
-            }
-            string result = name.ToString().Trim('_');
-            return result.Length == 0 ? "MotionBridge" : result;
         }
     }
 }

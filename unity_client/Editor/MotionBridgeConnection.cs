@@ -136,6 +136,7 @@ namespace MotionBridge.Editor
                 Loop = state.loopMotion,
                 InPlace = state.inPlace,
             };
+            string previous = state.activeRequestId;
             try
             {
                 state.activeRequestId = _client.Generate(request);
@@ -151,6 +152,11 @@ namespace MotionBridge.Editor
                 state.statusLine = error.Message;
                 RaiseChanged();
                 return;
+            }
+            if (previous != null)
+            {
+                // Its final takes are already in the state; the buffer would otherwise grow with every request.
+                _client.Frames.Remove(previous);
             }
             state.Remember(request.Prompt);
             state.activeJob = null;
@@ -327,8 +333,16 @@ namespace MotionBridge.Editor
                     return;
                 }
                 // The reload closed the socket, which cancels a running job; a job that finished is still fetchable.
-                state.activeRequestId = _client.Fetch(state.activeJob, ProtocolConstants.UnityTarget);
-                state.statusLine = "fetching job " + state.activeJob + " after the script reload";
+                try
+                {
+                    state.activeRequestId = _client.Fetch(state.activeJob, ProtocolConstants.UnityTarget);
+                    state.statusLine = "fetching job " + state.activeJob + " after the script reload";
+                }
+                catch (InvalidOperationException)
+                {
+                    // The connection dropped again before this event was handled: try at the next ready.
+                    _resumeAfterReload = true;
+                }
             }
         }
 

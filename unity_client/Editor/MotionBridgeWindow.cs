@@ -263,7 +263,7 @@ namespace MotionBridge.Editor
         {
             try
             {
-                string name = ClipBaker.FileName(state.prompt) + "_seed" + take.Seed;
+                string name = ClipNames.FromPrompt(state.prompt, take.Seed);
                 string path = MotionBridgePlayback.Bake(take, state.bakeFolder, name, state.loopMotion);
                 state.statusLine = "baked " + path;
                 EditorGUIUtility.PingObject(AssetDatabase.LoadAssetAtPath<AnimationClip>(path));

@@ -147,6 +147,8 @@ namespace MotionBridge.Probe
                 ChunkFrames = 16,
                 Target = ProtocolConstants.UnityTarget,
             };
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            double firstPreviewMs = -1;
             string id = client.Generate(request);
             int progress = 0;
             int previews = 0;
@@ -160,6 +162,10 @@ namespace MotionBridge.Probe
                 }
                 else if (motion != null && motion.Preview)
                 {
+                    if (previews == 0)
+                    {
+                        firstPreviewMs = clock.Elapsed.TotalMilliseconds;
+                    }
                     previews++;
                 }
                 else if (motion != null)
@@ -193,6 +199,9 @@ namespace MotionBridge.Probe
             Console.WriteLine("job=" + done.Job);
             Console.WriteLine("frames=" + done.Frames + " samples=" + done.Samples + " cached=" + done.Cached);
             Console.WriteLine("progress=" + progress + " previews=" + previews + " chunks=" + chunks);
+            Console.WriteLine("first_preview_ms=" + firstPreviewMs.ToString("0.0", CultureInfo.InvariantCulture)
+                + " done_ms=" + clock.Elapsed.TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture)
+                + " daemon_total_ms=" + done.Timings.TotalMs.ToString("0.0", CultureInfo.InvariantCulture));
         }
 
         private static void Cancel(MotionBridgeClient client)

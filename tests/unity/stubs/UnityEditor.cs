@@ -1,5 +1,6 @@
-// Compile-only stand-ins for the UnityEditor API the MotionBridge editor code uses.
-// Signatures follow Unity 2021.3's public API; bodies are placeholders and are never run.
+// Stand-ins for the UnityEditor API the MotionBridge editor code uses, so mcs can type-check it without Unity.
+// Signatures follow Unity 2021.3's public API. Bodies are placeholders, except the few pieces of editor plumbing
+// that tests/unity/editor_probe drives (singleton, prefs, update loop, clock), which behave like the editor's.
 using System;
 using UnityEngine;
 using Object = UnityEngine.Object;
@@ -20,7 +21,19 @@ namespace UnityEditor
 
     public class ScriptableSingleton<T> : ScriptableObject where T : ScriptableObject
     {
-        public static T instance { get { return null; } }
+        private static T s_Instance;
+
+        public static T instance
+        {
+            get
+            {
+                if (ReferenceEquals(s_Instance, null))
+                {
+                    s_Instance = (T)Activator.CreateInstance(typeof(T));
+                }
+                return s_Instance;
+            }
+        }
     }
 
     public class EditorWindow : ScriptableObject
@@ -29,7 +42,7 @@ namespace UnityEditor
         public Vector2 minSize { get; set; }
         public static T GetWindow<T>() where T : EditorWindow { return null; }
         public static T GetWindow<T>(string title) where T : EditorWindow { return null; }
-        public static bool HasOpenInstances<T>() where T : EditorWindow { return false; }
+        public static bool HasOpenInstances<T>() where T : EditorWindow { return true; }
         public void Show() { }
         public void Close() { }
         public void Repaint() { }
@@ -37,14 +50,30 @@ namespace UnityEditor
 
     public static class EditorPrefs
     {
-        public static string GetString(string key, string defaultValue) { return defaultValue; }
-        public static void SetString(string key, string value) { }
+        private static readonly System.Collections.Generic.Dictionary<string, string> Values =
+            new System.Collections.Generic.Dictionary<string, string>();
+
+        public static string GetString(string key, string defaultValue)
+        {
+            string value;
+            return Values.TryGetValue(key, out value) ? value : defaultValue;
+        }
+
+        public static void SetString(string key, string value) { Values[key] = value; }
     }
 
     public static class SessionState
     {
-        public static string GetString(string key, string defaultValue) { return defaultValue; }
-        public static void SetString(string key, string value) { }
+        private static readonly System.Collections.Generic.Dictionary<string, string> Values =
+            new System.Collections.Generic.Dictionary<string, string>();
+
+        public static string GetString(string key, string defaultValue)
+        {
+            string value;
+            return Values.TryGetValue(key, out value) ? value : defaultValue;
+        }
+
+        public static void SetString(string key, string value) { Values[key] = value; }
     }
 
     public static class AssemblyReloadEvents
@@ -54,11 +83,6 @@ namespace UnityEditor
         public static event AssemblyReloadCallback beforeAssemblyReload;
         public static event AssemblyReloadCallback afterAssemblyReload;
 
-        internal static void Raise()
-        {
-            beforeAssemblyReload();
-            afterAssemblyReload();
-        }
     }
 
     public sealed class EditorApplication
@@ -70,16 +94,13 @@ namespace UnityEditor
 
         public static event Action quitting;
 
-        public static double timeSinceStartup { get { return 0; } }
+        private static readonly System.Diagnostics.Stopwatch Clock = System.Diagnostics.Stopwatch.StartNew();
+
+        public static double timeSinceStartup { get { return Clock.Elapsed.TotalSeconds; } }
         public static bool isPlayingOrWillChangePlaymode { get { return false; } }
         public static bool isCompiling { get { return false; } }
 
         public static void QueuePlayerLoopUpdate() { }
-
-        internal static void Quit()
-        {
-            quitting();
-        }
     }
 
     public sealed class Selection

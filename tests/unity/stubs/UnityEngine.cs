@@ -1,6 +1,6 @@
-// Compile-only stand-ins for the UnityEngine API the MotionBridge editor code uses.
-// Signatures follow Unity 2021.3's public API; bodies are placeholders and are never run.
-// They let mcs type-check unity_client/Editor and Samples~ without a Unity install.
+// Stand-ins for the UnityEngine API the MotionBridge editor code uses, so mcs can type-check unity_client/Editor
+// and Samples~ without a Unity install. Signatures follow Unity 2021.3's public API; bodies are placeholders
+// (Debug writes to stderr so tests/unity/editor_probe shows the editor code's warnings).
 using System;
 
 namespace UnityEngine
@@ -130,10 +130,10 @@ namespace UnityEngine
 
     public static class Debug
     {
-        public static void Log(object message) { }
-        public static void LogWarning(object message) { }
-        public static void LogError(object message) { }
-        public static void LogException(Exception exception) { }
+        public static void Log(object message) { Console.Error.WriteLine(message); }
+        public static void LogWarning(object message) { Console.Error.WriteLine("warning: " + message); }
+        public static void LogError(object message) { Console.Error.WriteLine("error: " + message); }
+        public static void LogException(Exception exception) { Console.Error.WriteLine(exception); }
     }
 
     public struct Keyframe

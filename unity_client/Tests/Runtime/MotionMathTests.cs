@@ -184,3 +184,28 @@ namespace MotionBridge.Tests
         }
     }
 }
+
+namespace MotionBridge.Tests
+{
+    [TestFixture]
+    public class ClipNamesTests
+    {
+        [TestCase("a person waves, twice!", 3, "a_person_waves_twice_seed3")]
+        [TestCase("  ../../etc/passwd  ", 0, "etc_passwd_seed0")]
+        [TestCase("jump-kick", 12, "jump-kick_seed12")]
+        [TestCase("人が歩く", 1, "人が歩く_seed1")]
+        [TestCase("?!", 5, "MotionBridge_seed5")]
+        [TestCase("", 5, "MotionBridge_seed5")]
+        public void Names_keep_words_and_drop_path_characters(string prompt, long seed, string expected)
+        {
+            Assert.AreEqual(expected, ClipNames.FromPrompt(prompt, seed));
+        }
+
+        [Test]
+        public void Long_prompts_are_cut()
+        {
+            string name = ClipNames.FromPrompt(new string('w', 200), 1);
+            Assert.AreEqual(ClipNames.MaxPromptChars + "_seed1".Length, name.Length);
+        }
+    }
+}

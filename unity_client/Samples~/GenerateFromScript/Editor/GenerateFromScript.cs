@@ -70,7 +70,7 @@ namespace MotionBridge.Samples
             using (var source = SourceAvatar.Build(skeleton))
             {
                 var clip = ClipBaker.Bake(take, source, false);
-                string path = ClipBaker.Save(clip, "Assets/MotionBridge Samples", ClipBaker.FileName(Prompt));
+                string path = ClipBaker.Save(clip, "Assets/MotionBridge Samples", ClipNames.FromPrompt(Prompt, take.Seed));
                 Finish("baked " + path);
             }
         }

@@ -2,7 +2,7 @@
 
 The model is irrelevant to what these tests prove (delivery through a broker), but the pace matters: a
 job must last long enough to kill its worker mid-way. `make_model()` reads PACED_STEP_S and PACED_STEPS
-so worker subprocesses (`--model paced_model:make_model`) can be tuned from the test.
+so worker subprocesses (`--model tests.mqtt.mqtt_paced_model:make_model`) can be tuned from the test.
 """
 
 from __future__ import annotations
