@@ -81,6 +81,8 @@ WS_PATH = "/v1"
 STATIC_DIR = Path(__file__).with_name("static")
 DOWNLOAD_PATH = re.compile(r"^/v1/jobs/([A-Za-z0-9_-]{1,64})/(\d{1,3})\.(npz|bvh|glb)$")
 DOWNLOAD_TARGETS: tuple[str, ...] = (*TARGETS, "mixamo")
+MAX_BACKLOG_FOR_PREVIEWS = 64
+"""Messages waiting for a slow client above which previews are skipped (final motion is never dropped)."""
 CONTENT_TYPES = {"npz": "application/octet-stream", "bvh": "text/plain; charset=utf-8", "glb": "model/gltf-binary"}
 
 JobListener = Callable[..., None]
@@ -106,6 +108,7 @@ class ServerConfig:
     retention: int = 500
     cache_size: int = 128
     shutdown_timeout: float = 10.0
+    identify_timeout: float = IDENTIFY_TIMEOUT_S
     static_dir: Path = STATIC_DIR
 
 
@@ -458,7 +461,7 @@ class MotionBridgeServer:
     async def _read_loop(self, client: _Client) -> None:
         session = client.session
         while not client.closed:
-            timeout = IDENTIFY_TIMEOUT_S if session.state is SessionState.AWAITING_IDENTIFY else None
+            timeout = self.config.identify_timeout if session.state is SessionState.AWAITING_IDENTIFY else None
             try:
                 frame = await asyncio.wait_for(client.ws.recv(), timeout=timeout)
             except TimeoutError:
@@ -534,6 +537,8 @@ class MotionBridgeServer:
             eta = None if event.eta_ms is None else int(event.eta_ms)
             self._notify("progress", job.job_id, step=event.step, steps=event.steps, eta_ms=eta)
         elif isinstance(event, Preview):
+            if client.outbox.qsize() > MAX_BACKLOG_FOR_PREVIEWS:
+                return  # the client reads slowly (an unfocused editor): skip this coarse preview, not data
             for sample, motion in enumerate(event.motions):
                 for msg in motion_messages(
                     spec.id,

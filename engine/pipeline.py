@@ -457,14 +457,14 @@ class DiTMotionModel(MotionModel):
         encoded = self.encode_text(prompts)
         cond = encoded.select([prompts.index(requests[row.request].prompt) for row in rows])
 
+        # One batch for every clip that fits a window; each longer request runs its windows on its own.
         short = [j for j, row in enumerate(rows) if row.frames <= self.train_frames]
-        groups = [short] if short else []
-        groups += [
-            [j for j, row in enumerate(rows) if row.request == i]
-            for i in range(len(requests))
-            if rows[[j for j, row in enumerate(rows) if row.request == i][0]].frames > self.train_frames
+        long_requests = sorted({row.request for row in rows if row.frames > self.train_frames})
+        groups = ([short] if short else []) + [
+            [j for j, row in enumerate(rows) if row.request == i] for i in long_requests
         ]
-        total_steps = sum(steps * len(self.window_plan(rows[g[0]].frames)) if g is not short else steps for g in groups)
+        windows = sum(len(self.window_plan(rows[g[0]].frames)) for g in groups[bool(short) :])
+        total_steps = steps * (bool(short) + windows)
         done: dict[int, list[Motion]] = {}
         dead: set[int] = set()
         progress = {"step": 0}

@@ -68,6 +68,17 @@ def test_request_before_identify_closes_4003(daemon, raw) -> None:
     run(scenario())
 
 
+def test_no_identify_in_time_closes_4003(daemon_factory, tiny_model, raw) -> None:
+    daemon = daemon_factory(tiny_model, identify_timeout=0.3)
+
+    async def scenario():
+        client = await raw.open(daemon.url)
+        assert (await client.recv())["op"] == "hello"
+        return await client.close_code()
+
+    assert run(scenario()) == 4003
+
+
 def test_unsupported_protocol_closes_4006(daemon, raw) -> None:
     async def scenario():
         client = await raw.open(daemon.url)
@@ -710,3 +721,28 @@ def test_origin_rules_trust_the_host_header_only_with_a_token(tiny_model) -> Non
     lan = MotionBridgeServer(tiny_model, ServerConfig(host="0.0.0.0", port=8747, token="t", output_dir=None))
     assert lan.origin_allowed("http://studio-pc.lan:8747", "studio-pc.lan:8747")
     assert not lan.origin_allowed("http://evil.example", "studio-pc.lan:8747")
+
+
+def test_a_slow_reader_loses_only_previews_never_progress_or_the_final_motion(daemon_factory, raw) -> None:
+    daemon = daemon_factory(ZeroCostModel(), cache_size=0)
+
+    async def scenario():
+        client = await raw.ready(daemon.url)
+        await client.send({"op": "generate", "id": "big", "prompt": "a long clip", "seconds": 12.0, "samples": 4,
+                           "steps": 100, "preview_every": 1})
+        # Do not read until the daemon has finished the job: ~50 MB of previews would be due by then.
+        for _ in range(600):
+            if daemon.call(lambda: daemon.server.scheduler.jobs_done) == 1:
+                break
+            await asyncio.sleep(0.05)
+        messages = await client.until("big", timeout=60)
+        await client.close()
+        return messages
+
+    messages = run(scenario())
+    assert [m["step"] for m in messages if m["op"] == "progress"] == list(range(1, 101))
+    previews = [m for m in messages if m["op"] == "motion" and m["preview"]]
+    finals = [m for m in messages if m["op"] == "motion" and not m["preview"]]
+    assert 0 < len(previews) < 99 * 4
+    assert [(m["sample"], m["count"], m["final"]) for m in finals] == [(s, 360, True) for s in range(4)]
+    assert messages[-1]["op"] == "done"
