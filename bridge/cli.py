@@ -524,9 +524,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command is None:
         parser.print_help()
         return 2
-    if command.module == "bridge.cli":
-        return LOCAL[command.words[0]][1](args)
-    return int(_import_command(command).run(args) or 0)
+    try:
+        if command.module == "bridge.cli":
+            return LOCAL[command.words[0]][1](args)
+        return int(_import_command(command).run(args) or 0)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@
         result.motions[0].save_npz("jump.npz")
 
 `MotionBridgeSyncClient` wraps the same client for scripts without asyncio. Connecting retries with
-exponential backoff (the daemon may be starting or restarting); a connection lost mid-job raises
-`ConnectionLost` carrying the job id, and `generate_motion` resumes by reconnecting and `fetch`ing it.
+exponential backoff (the daemon may be starting or restarting), and every request reconnects first if the
+connection was lost. A connection lost mid-job raises `ConnectionLost` carrying the job id (the daemon
+cancels a disconnected client's jobs; a job that finished is kept and can be `fetch`ed).
 """
 
 from __future__ import annotations
@@ -352,17 +353,10 @@ class MotionBridgeClient:
         prompt: str,
         *,
         on_event: Callable[[dict[str, Any]], None] | None = None,
-        resume: bool = True,
         **params: Any,
     ) -> GenerationResult:
-        """Generate and collect the final motion. With `resume`, a connection lost after the daemon
-        accepted the job is retried by reconnecting (with backoff) and fetching the job."""
-        try:
-            return await self._collect(self.generate(prompt, **params), on_event)
-        except ConnectionLost as lost:
-            if not resume or lost.job is None:
-                raise
-            return await self.fetch(lost.job, target=params.get("target"), on_event=on_event)
+        """Generate and collect the final motion (same params as `generate`)."""
+        return await self._collect(self.generate(prompt, **params), on_event)
 
     async def fetch(
         self,

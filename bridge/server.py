@@ -613,6 +613,15 @@ class MotionBridgeServer:
         )
 
     async def _fetch(self, client: _Client, request: Fetch) -> None:
+        try:
+            await self._replay(client, request)
+        except Exception as exc:
+            log.exception("fetch of job %s failed", request.job)
+            client.send(
+                error_message(ErrorCode.INTERNAL, f"internal error replaying job {request.job}: {exc}", request.id)
+            )
+
+    async def _replay(self, client: _Client, request: Fetch) -> None:
         stored: StoredJob | None = await asyncio.to_thread(self.store.load, request.job)
         if stored is None:
             client.send(

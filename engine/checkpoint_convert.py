@@ -28,6 +28,8 @@ def convert(model_dir: str | Path, out: str | Path | None = None, dtype: torch.d
 
     root = Path(model_dir).expanduser()
     ckpt = root / "latest.ckpt"
+    if not root.is_dir():
+        raise CheckpointError(f"{root} is not a directory: pass the HY-Motion folder that holds latest.ckpt")
     if not ckpt.is_file():
         raise CheckpointError(f"{root} has no latest.ckpt to convert")
     config = read_config(root / "config.yml")

@@ -70,7 +70,7 @@ class Recipe:
 
     batch_size: int = 32
     lr: float = 5e-4
-    warmup_steps: int = 100
+    warmup_steps: int = 50
     weight_decay: float = 0.01
     cond_drop: float = 0.1
     ema_decay: float = 0.999

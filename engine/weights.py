@@ -152,3 +152,13 @@ def run(args: argparse.Namespace) -> int:
     model = target / ("HY-Motion-1.0-Lite" if args.lite else "HY-Motion-1.0")
     print(f"ok: serve it with `motionbridge serve --model {model}` (faster loading: `motionbridge convert {model}`)")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="motionbridge fetch-weights", description=__doc__.splitlines()[0])
+    configure_parser(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

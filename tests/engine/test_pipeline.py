@@ -239,9 +239,16 @@ def test_long_clip_first_window_is_the_single_window_clip():
     assert torch.allclose(long[:300], short[:300], atol=1e-5)
 
 
-def test_long_clip_with_the_real_network_runs_through_generate(model):
-    motions = model.generate_batch([ClipRequest("walk a long way", 14.0, 0, 1, 4, 5.0)])[0]
-    assert motions[0].frames == 420 and np.isfinite(motions[0].rotations).all()
+def test_long_and_short_requests_share_a_batch_call_with_one_step_count(model):
+    events = []
+    results = model.generate_batch(
+        [ClipRequest("walk a long way", 14.0, 0, 1, 4, 5.0), ClipRequest("wave", 2.0, 1, 1, 4, 5.0)],
+        on_step=events.append,
+    )
+    assert results[0][0].frames == 420 and results[1][0].frames == 60
+    assert np.isfinite(results[0][0].rotations).all()
+    # one short batch (4 steps) + two windows of the long clip (4 steps each)
+    assert [e.step for e in events] == list(range(1, 13)) and {e.steps for e in events} == {12}
 
 
 # ---------------------------------------------------------------- in place, loop

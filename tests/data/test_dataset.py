@@ -1,0 +1,100 @@
+"""The caption manifest and `motionbridge dataset build`."""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import dataset
+from engine.dataset import CAPTIONS_PATH, build, load_captions, mirror_caption, segments
+from engine.evaluation import HELD_OUT
+from engine.mocap.clip import MocapClip, MocapError, facing_yaw
+from engine.mocap.sources import Take, all_takes
+from engine.representation import FEATURE_DIM
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+needs_data = pytest.mark.skipif(not (DATA / "cmu" / "trials.csv").exists(),
+                                reason=f"shared mocap data not found at {DATA}")
+
+
+def test_mirrored_captions_swap_sides_and_keep_capitals():
+    assert mirror_caption("Left turn, then a step to the right") == "Right turn, then a step to the left"
+    assert mirror_caption("spins clockwise") == "spins counterclockwise"
+    assert mirror_caption("a bright light") == "a bright light"
+
+
+def test_caption_manifest_has_two_to_four_distinct_captions_per_clip():
+    manifest = load_captions()
+    assert isinstance(manifest["version"], int)
+    for key, entry in manifest["clips"].items():
+        caps = entry["captions"]
+        assert 2 <= len(caps) <= 4, key
+        assert len(set(caps)) == len(caps), key
+
+
+def test_held_out_evaluation_prompts_never_appear_in_the_captions():
+    captions = {c.lower() for e in load_captions()["clips"].values() for c in e["captions"]}
+    for check in HELD_OUT:
+        assert check.prompt.lower() not in captions
+
+
+def test_a_manifest_without_captions_is_refused(tmp_path):
+    bad = tmp_path / "captions.json"
+    bad.write_text(json.dumps({"version": 1, "clips": {"x": {"captions": []}}}))
+    with pytest.raises(ValueError, match="non-empty list"):
+        load_captions(bad)
+
+
+def test_a_take_that_fails_to_import_is_reported_and_skipped():
+    def broken() -> MocapClip:
+        raise MocapError("broken.bvh: cannot read")
+
+    messages: list[str] = []
+    assert list(segments([Take("cmu-99_99", "cmu/x.bvh", "x", broken)], messages.append)) == []
+    assert messages == ["skipping cmu-99_99: broken.bvh: cannot read"]
+
+
+@needs_data
+def test_every_shared_take_has_captions_or_a_reason_to_be_left_out():
+    manifest = load_captions()
+    covered = {k.split("#")[0] for k in manifest["clips"]} | set(manifest.get("excluded", {}))
+    takes = [t.id for t in all_takes(DATA, use_wheel=False)]
+    assert len(takes) > 100
+    assert [t for t in takes if t not in covered] == []
+
+
+@needs_data
+def test_dataset_build_on_a_small_subset_writes_canonical_clips_with_mirrors(tmp_path):
+    takes = [t for t in all_takes(DATA, use_wheel=False) if t.id in ("cmu-02_01", "dm-jump")]
+    index = build(tmp_path, takes, load_captions())
+    ids = [c["id"] for c in index["clips"]]
+    assert ids == ["cmu-02_01", "cmu-02_01~mirror", "dm-jump", "dm-jump~mirror"]
+    by_id = {c["id"]: c for c in index["clips"]}
+    manifest = load_captions()["clips"]
+    assert by_id["cmu-02_01"]["captions"] == manifest["cmu-02_01"]["captions"]
+    for entry in index["clips"]:
+        with np.load(tmp_path / entry["file"]) as npz:
+            root, rot, feats = npz["root"], npz["rotations"], npz["features"]
+        assert root.shape == (entry["frames"], 3) and rot.shape == (entry["frames"], 22, 4)
+        assert feats.shape == (entry["frames"], FEATURE_DIM)
+        clip = MocapClip(entry["id"], root.astype(np.float64), rot.astype(np.float64), 30.0)
+        np.testing.assert_allclose(root[0, [0, 2]], 0.0, atol=1e-5)
+        assert abs(facing_yaw(clip, 0)) < 1e-4
+    # The walk goes forward about 3 m in under 3 s; its mirror too, drifting the other way.
+    with np.load(tmp_path / by_id["cmu-02_01"]["file"]) as a, np.load(tmp_path / by_id["cmu-02_01~mirror"]["file"]) as b:
+        assert 2.5 < a["root"][-1, 2] < 4.0
+        np.testing.assert_allclose(b["root"][:, 0], -a["root"][:, 0], atol=1e-5)
+    assert json.loads((tmp_path / "index.json").read_text())["captions_version"] == load_captions()["version"]
+
+
+@needs_data
+def test_dataset_command_builds_the_selected_takes(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    dataset.configure_parser(parser)
+    args = parser.parse_args(["build", "--out", str(tmp_path), "--data", str(DATA), "--no-wheel",
+                              "--only", "^cmu-16_01$", "--no-mirror"])
+    assert dataset.run(args) == 0
+    assert "built 1 clips" in capsys.readouterr().out
+    assert CAPTIONS_PATH.exists()
