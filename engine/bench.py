@@ -5,8 +5,9 @@ features (hash encoder, a 20-word prompt: 21 valid tokens of `text_max_length`):
 - fast: our path — exact cropping (requested frames and valid text tokens only), CFG in one batch, requests
   batched together, the chosen dtype (bf16 on GPUs by default);
 - upstream-style: fp32, 360-frame padding, all 128 text positions, one request at a time.
-Figures: latency of a 5 s clip (steps, CFG 5), time to the first step callback (first preview), throughput
-in clips/s at batch 1/4/8 (batch 4/8 with mixed lengths of 2–8 s, capped at one window), peak memory, and the ratios between paths.
+Figures: latency of a 5 s clip (50 steps; the tiny model at its own default steps and CFG), time to the first
+step callback (first preview), throughput in clips/s at batch 1/4/8 (batch 4/8 with mixed lengths of 2–8 s,
+capped at one window), peak memory, and the ratios between paths.
 On a CPU with the full config use `--steps 2 --repeats 1 --batches 1` to keep it short; per-step times are
 reported so 50-step figures can be read off.
 """

@@ -138,6 +138,7 @@ def read_config(path: str | Path, name: str | None = None) -> ModelConfig:
         fps=int(setting("output_mesh_fps", 30)),
         enable_ctxt_null_feat=bool(setting("enable_ctxt_null_feat", True)),
         text_encoder="hymotion",
+        meta={"random_generator_on_gpu": bool(setting("random_generator_on_gpu", False))},
     )
 
 

@@ -111,7 +111,8 @@ def build(out: Path, takes: list[Take], captions: dict, log: Callable[[str], Non
             continue
         variants = [(seg.id, seg.clip, list(entry["captions"]), False)]
         if with_mirrors and not entry.get("no_mirror", False):
-            variants.append((f"{seg.id}~mirror", mirror(seg.clip), [mirror_caption(c) for c in entry["captions"]], True))
+            mirrored = [mirror_caption(c) for c in entry["captions"]]
+            variants.append((f"{seg.id}~mirror", mirror(seg.clip), mirrored, True))
         for clip_id, clip, caps, mirrored in variants:
             entries.append({
                 "id": clip_id, "take": seg.take.id, "source": seg.take.source, "captions": caps,
@@ -135,9 +136,9 @@ def load_index(folder: Path) -> dict:
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["build"], help="what to do with the data set")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--data", type=Path, default=None, help="mocap folder (default ../shared/data or $MOTIONBRIDGE_DATA)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="mocap folder (default ../shared/data or $MOTIONBRIDGE_DATA)")
     parser.add_argument("--cache", type=Path, default=None, help="where the pybullet wheel is kept")
     parser.add_argument("--no-wheel", action="store_true", help="skip the pybullet wheel's clips")
     parser.add_argument("--only", default=None, help="regular expression: build only takes whose id matches")

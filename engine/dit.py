@@ -289,17 +289,19 @@ class TokenRefiner(nn.Module):
             ]
         )
 
-    def forward(self, x: Tensor, t: Tensor, valid: Tensor) -> Tensor:
+    @staticmethod
+    def attention_mask(valid: Tensor) -> Tensor:
+        """(B, 1, Lt, Lt): valid tokens see valid tokens; padding tokens see only themselves (rows stay finite)."""
+        n = valid.shape[1]
+        eye = torch.eye(n, dtype=torch.bool, device=valid.device)[None]
+        return ((valid[:, :, None] & valid[:, None, :]) | ((~valid)[:, :, None] & eye))[:, None]
+
+    def forward(self, x: Tensor, t: Tensor, valid: Tensor, mask: Tensor | None = None) -> Tensor:
         weights = valid.to(x.dtype).unsqueeze(-1)
         pooled = (x * weights).sum(1) / weights.sum(1).clamp_min(1e-6)
         c = self.timestep_encoder(t) + self.context_encoder(pooled).unsqueeze(1)
         x = self.input_embedder(x)
-        n = valid.shape[1]
-        # Padding tokens see only themselves so their rows stay finite; valid tokens see valid tokens.
-        mask = (valid[:, :, None] & valid[:, None, :]) | (
-            (~valid)[:, :, None] & torch.eye(n, dtype=torch.bool, device=valid.device)[None]
-        )
-        mask = mask[:, None]
+        mask = self.attention_mask(valid) if mask is None else mask
         for block in self.individual_token_refiner.blocks:
             x = block(x, c, mask)
         return x
@@ -400,6 +402,15 @@ class FinalLayer(nn.Module):
 # ---------------------------------------------------------------- the network
 
 
+@dataclass(frozen=True)
+class AttentionLayout:
+    """Step-invariant attention inputs: joint mask (B, 1, T, T), refiner mask (B, 1, Lt, Lt), RoPE cos/sin."""
+
+    mask: Tensor
+    refiner_mask: Tensor
+    rope: tuple[Tensor, Tensor]
+
+
 class HunyuanMotionMMDiT(nn.Module):
     """HY-Motion 1.0's MMDiT. `forward` → predicted velocity (B, L, output_dim)."""
 
@@ -436,6 +447,23 @@ class HunyuanMotionMMDiT(nn.Module):
         allowed[:, n:, :n] = False
         return allowed[:, None]
 
+    def layout(
+        self, x_mask_temporal: Tensor, ctxt_mask_temporal: Tensor, text_position_offset: int | None = None
+    ) -> AttentionLayout:
+        """Masks and RoPE tables for a batch; they do not change between sampler steps, so a sampler builds
+        them once and passes them to every `forward`."""
+        motion_valid = x_mask_temporal.to(torch.bool)
+        text_valid = ctxt_mask_temporal.to(torch.bool)
+        n, m = motion_valid.shape[1], text_valid.shape[1]
+        device = motion_valid.device
+        offset = n if text_position_offset is None else text_position_offset
+        positions = torch.cat([torch.arange(n, device=device), offset + torch.arange(m, device=device)])
+        return AttentionLayout(
+            self.attention_mask(motion_valid, text_valid),
+            TokenRefiner.attention_mask(text_valid),
+            rope_tables(positions, self.config.head_dim, self.config.rope_base),
+        )
+
     def forward(
         self,
         x: Tensor,
@@ -445,28 +473,24 @@ class HunyuanMotionMMDiT(nn.Module):
         x_mask_temporal: Tensor,
         ctxt_mask_temporal: Tensor,
         text_position_offset: int | None = None,
+        layout: AttentionLayout | None = None,
     ) -> Tensor:
         """x (B, L, 201) noisy state, ctxt (B, Lt, Dc), vtxt (B, 1, Dv), timesteps (B,) in [0, 1],
         masks (B, L) and (B, Lt) bool (True = valid). Text RoPE positions start at `text_position_offset`
-        (default L, as upstream)."""
+        (default L, as upstream). `layout` (from `self.layout`, same masks and offset) skips rebuilding them."""
+        if layout is None:
+            layout = self.layout(x_mask_temporal, ctxt_mask_temporal, text_position_offset)
         dtype = self.dtype
-        motion_valid = x_mask_temporal.to(torch.bool)
-        text_valid = ctxt_mask_temporal.to(torch.bool)
-        n, m = x.shape[1], ctxt_input.shape[1]
+        n = x.shape[1]
         motion = self.input_encoder(x.to(dtype))
         adapter = self.timestep_encoder(timesteps) + self.vtxt_encoder(vtxt_input.to(dtype))
-        text = self.text_refiner(self.ctxt_encoder(ctxt_input.to(dtype)), timesteps, text_valid)
-
-        offset = n if text_position_offset is None else text_position_offset
-        positions = torch.cat([torch.arange(n, device=x.device), offset + torch.arange(m, device=x.device)])
-        rope = rope_tables(positions, self.config.head_dim, self.config.rope_base)
-        mask = self.attention_mask(motion_valid, text_valid)
-
+        text_valid = ctxt_mask_temporal.to(torch.bool)
+        text = self.text_refiner(self.ctxt_encoder(ctxt_input.to(dtype)), timesteps, text_valid, layout.refiner_mask)
         for block in self.double_blocks:
-            motion, text = block(motion, text, adapter, mask, rope)
+            motion, text = block(motion, text, adapter, layout.mask, layout.rope)
         h = torch.cat([motion, text], dim=1)
         for block in self.single_blocks:
-            h = block(h, n, adapter, mask, rope)
+            h = block(h, n, adapter, layout.mask, layout.rope)
         return self.final_layer(h[:, :n], adapter)
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from engine import rotations as R
 from engine.motion import Motion
-from engine.skeleton import BODY_JOINTS, FPS, SMPLH_BODY
+from engine.skeleton import BODY_JOINTS, FPS
 
 PASS_RATE_BAR = 0.9
 SKATING_RATIO_BAR = 1.5
@@ -193,7 +193,8 @@ def training_windows(data: Path, frames: int, stride: int) -> tuple[list[np.ndar
     return windows, takes, rotations
 
 
-def nearest_distance(positions: np.ndarray, windows: list[np.ndarray], skip: Callable[[int], bool] | None = None) -> float:
+def nearest_distance(positions: np.ndarray, windows: list[np.ndarray],
+                     skip: Callable[[int], bool] | None = None) -> float:
     """Smallest mean joint distance (m) between a canonical clip and the windows (compared over their
     common length)."""
     best = float("inf")
@@ -279,6 +280,17 @@ def evaluate(model, data: Path | None, seeds: int = 3, seconds: float = 5.0, ste
     return report
 
 
+def json_safe(value: object) -> object:
+    """The report with NaN and infinities (no contact frames, no comparison) written as null."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="tiny", help="'tiny', an embedded .safetensors file, or a HY-Motion folder")
     parser.add_argument("--data", type=Path, default=None,
@@ -297,7 +309,7 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate(model, args.data, args.seeds, steps=args.steps, cfg=args.cfg,
                       log=(lambda _s: None) if args.json else print)
     if args.json:
-        print(json.dumps(report, indent=1))
+        print(json.dumps(json_safe(report), indent=1))
     else:
         phys = report["physical"]
         print(f"physical checks: {phys['passed']}/{phys['total']} = {phys['rate']:.0%} (bar {PASS_RATE_BAR:.0%})")

@@ -62,11 +62,17 @@ class _Row:
     frames: int
 
 
-def seed_noise(seeds: Sequence[int], train_frames: int, dim: int = FEATURE_DIM) -> Tensor:
-    """Upstream's initial noise: per seed a CPU `torch.Generator().manual_seed(seed)` drawing (1, train_frames,
-    dim) float32, concatenated over seeds → (B, train_frames, dim) on CPU."""
+def seed_noise(
+    seeds: Sequence[int], train_frames: int, dim: int = FEATURE_DIM, device: torch.device | str = "cpu"
+) -> Tensor:
+    """Upstream's initial noise: per seed a `torch.Generator(device).manual_seed(seed)` drawing (1, train_frames,
+    dim) float32, concatenated over seeds → (B, train_frames, dim) on `device`. The CPU generator (default) gives
+    the same noise on every machine."""
     return torch.cat(
-        [torch.randn((1, train_frames, dim), generator=torch.Generator().manual_seed(int(s))) for s in seeds]
+        [
+            torch.randn((1, train_frames, dim), generator=torch.Generator(device).manual_seed(int(s)), device=device)
+            for s in seeds
+        ]
     )
 
 
@@ -125,8 +131,16 @@ class DiTMotionModel(MotionModel):
     def frames_for(self, seconds: float) -> int:
         return frames_for_seconds(seconds, self.max_frames, self.fps)
 
-    def info(self) -> dict:
-        return {**super().info(), "device": self.device}
+    @property
+    def window_overlap(self) -> int:
+        """Frames shared by consecutive long-clip windows (at most half a window, so windows always advance)."""
+        return max(1, min(self.overlap_frames, self.train_frames // 2))
+
+    def _noise(self, seeds: Sequence[int]) -> Tensor:
+        # Upstream configs may ask for the generator on the GPU (`random_generator_on_gpu`); honour it there so
+        # a seed gives upstream's numbers, and use the portable CPU generator everywhere else.
+        on_gpu = self.config.meta.get("random_generator_on_gpu", False) and self.torch_device.type == "cuda"
+        return seed_noise(seeds, self.train_frames, device=self.torch_device if on_gpu else "cpu")
 
     def encode_text(self, prompts: Sequence[str]) -> TextFeatures:
         """Prompts → text features (cached per prompt)."""
@@ -157,28 +171,24 @@ class DiTMotionModel(MotionModel):
             vtxt = torch.cat([self.null_vtxt.expand_as(vtxt), vtxt])
             text_mask = torch.cat([text_mask, text_mask])
             motion_mask = torch.cat([motion_mask, motion_mask])
-        return {
+        inputs = {
             "ctxt_input": ctxt,
             "vtxt_input": vtxt,
             "x_mask_temporal": motion_mask,
             "ctxt_mask_temporal": text_mask,
-            "run_frames": run_frames,
+            "text_position_offset": self.train_frames if self.exact_crop else None,
         }
+        if hasattr(self.network, "layout"):
+            # Masks and RoPE tables are the same at every step: build them once per batch.
+            inputs["layout"] = self.network.layout(motion_mask, text_mask, inputs["text_position_offset"])
+        return {**inputs, "run_frames": run_frames}
 
     def _velocity(self, inputs: dict, cfg: float) -> Callable[[Tensor, Tensor], Tensor]:
-        offset = self.train_frames if self.exact_crop else None
+        network_inputs = {k: v for k, v in inputs.items() if k != "run_frames"}
 
         def velocity(t: Tensor, x: Tensor) -> Tensor:
             x_in = torch.cat([x, x]) if cfg > 1.0 else x
-            out = self.network(
-                x=x_in,
-                ctxt_input=inputs["ctxt_input"],
-                vtxt_input=inputs["vtxt_input"],
-                timesteps=t.expand(x_in.shape[0]),
-                x_mask_temporal=inputs["x_mask_temporal"],
-                ctxt_mask_temporal=inputs["ctxt_mask_temporal"],
-                text_position_offset=offset,
-            ).float()
+            out = self.network(x=x_in, timesteps=t.expand(x_in.shape[0]), **network_inputs).float()
             if cfg > 1.0:
                 uncond, cond = out.chunk(2)
                 return uncond + cfg * (cond - uncond)
@@ -280,7 +290,7 @@ class DiTMotionModel(MotionModel):
             latents, live = self._integrate(
                 cond.select(short),
                 [lengths[i] for i in short],
-                seed_noise([seeds[i] for i in short], self.train_frames),
+                self._noise([seeds[i] for i in short]),
                 steps,
                 cfg,
                 drop=drop,
@@ -299,15 +309,16 @@ class DiTMotionModel(MotionModel):
     # ------------------------------------------------------------ long clips
 
     def window_plan(self, frames: int) -> list[tuple[int, int]]:
-        """(start, length) of each window covering `frames`; consecutive windows overlap by `overlap_frames`."""
+        """(start, length) of each window covering `frames`; consecutive windows overlap by `window_overlap`."""
         if frames <= self.train_frames:
             return [(0, frames)]
-        hop = self.train_frames - self.overlap_frames
-        count = math.ceil((frames - self.overlap_frames) / hop)
+        overlap = self.window_overlap
+        hop = self.train_frames - overlap
+        count = math.ceil((frames - overlap) / hop)
         plan = [(k * hop, self.train_frames) for k in range(count)]
         start, _ = plan[-1]
         plan[-1] = (start, frames - start)
-        if plan[-1][1] < self.overlap_frames + 1:
+        if plan[-1][1] < overlap + 1:
             raise GenerationError(f"cannot plan windows for {frames} frames")
         return plan
 
@@ -323,14 +334,14 @@ class DiTMotionModel(MotionModel):
         after_step: Callable[[FlowState, list[int]], None] | None = None,
     ) -> list[Tensor]:
         """Overlapping windows for clips longer than one training window; returns normalised (frames, 201)."""
-        overlap = self.overlap_frames
+        overlap = self.window_overlap
         plan = self.window_plan(frames)
         batch = cond.batch
         world = torch.zeros(batch, frames, FEATURE_DIM, device=self.torch_device)
         live = list(range(batch))
         for k, (start, length) in enumerate(plan):
             # Window 0 draws exactly the noise a single-window clip with this seed would.
-            noise = seed_noise([s + 1_000_003 * k for s in seeds], self.train_frames).to(self.torch_device)
+            noise = self._noise([s + 1_000_003 * k for s in seeds]).to(self.torch_device)
             constrain = None
             frame_of: list[Tensor] = []
             if k > 0:
@@ -509,7 +520,7 @@ class DiTMotionModel(MotionModel):
                     latents, live = self._integrate(
                         sub,
                         [row.frames for row in group_rows],
-                        seed_noise([row.seed for row in group_rows], self.train_frames),
+                        self._noise([row.seed for row in group_rows]),
                         steps,
                         cfg,
                         drop=drop_rows(group),

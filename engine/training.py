@@ -104,7 +104,8 @@ def canonical_windows(root: np.ndarray, rotations: np.ndarray, frames: int, stri
     starts = [0] if total <= frames else list(range(0, total - frames + 1, stride))
     out = []
     for s in starts:
-        clip = MocapClip("window", root[s : s + frames].astype(np.float64), rotations[s : s + frames].astype(np.float64), 30.0)
+        part = slice(s, s + frames)
+        clip = MocapClip("window", root[part].astype(np.float64), rotations[part].astype(np.float64), 30.0)
         clip = canonicalize(clip)
         out.append(encode_features(clip.root, clip.rotations))
     return out
@@ -217,7 +218,9 @@ def batch_loss(trainee: Trainee, config: ModelConfig, x1: Tensor, lengths: Tenso
     return (err * motion_mask).sum() / motion_mask.sum()
 
 
-def draw_batch(data: TrainingSet, text: TextFeatures, rng: np.random.Generator, size: int) -> tuple[Tensor, Tensor, TextFeatures]:
+def draw_batch(
+    data: TrainingSet, text: TextFeatures, rng: np.random.Generator, size: int
+) -> tuple[Tensor, Tensor, TextFeatures]:
     """Clips uniformly, then a window and a caption of each."""
     clips = rng.integers(0, len(data.clip_windows), size)
     win = np.array([rng.choice(data.clip_windows[c]) for c in clips])

@@ -85,7 +85,8 @@ def resample(clip: MocapClip, fps: float = FPS, times: np.ndarray | None = None)
     lo = hi - 1
     w = np.clip((out_t - src_t[lo]) / (src_t[hi] - src_t[lo]), 0.0, 1.0)
     root = clip.root[lo] + (clip.root[hi] - clip.root[lo]) * w[:, None]
-    quats = R.quat_slerp(clip.rotations[lo], clip.rotations[hi], np.broadcast_to(w[:, None], (count, NUM_BODY_JOINTS)))
+    weights = np.repeat(w[:, None], NUM_BODY_JOINTS, axis=1)
+    quats = R.quat_slerp(clip.rotations[lo], clip.rotations[hi], weights)
     return clip.with_(root=root, rotations=R.quat_make_continuous(quats, dim=0), fps=float(fps))
 
 
@@ -104,9 +105,9 @@ def facing_yaw(clip: MocapClip, frame: int = 0) -> float:
 def rotate_about_y(clip: MocapClip, angle: float) -> MocapClip:
     """Rotate the whole clip by `angle` radians about the vertical axis through the world origin."""
     q = R.quat_from_yaw(np.array(angle))
-    root = R.quat_apply(np.broadcast_to(q, clip.root.shape[:-1] + (4,)), clip.root)
+    root = R.quat_apply(np.broadcast_to(q, clip.root.shape[:-1] + (4,)).copy(), clip.root)
     rot = clip.rotations.copy()
-    rot[:, 0] = R.quat_mul(np.broadcast_to(q, rot[:, 0].shape), rot[:, 0])
+    rot[:, 0] = R.quat_mul(np.broadcast_to(q, rot[:, 0].shape).copy(), rot[:, 0])
     return clip.with_(root=root, rotations=rot)
 
 

@@ -100,14 +100,14 @@ def local_rotations(table: np.ndarray) -> np.ndarray:
 def deepmimic_source(table: np.ndarray, name: str) -> SourceMotion:
     """World transforms in our axes, with the zero pose as reference (facing +Z after the axis turn)."""
     local = local_rotations(table)
-    to_ours = np.broadcast_to(_TO_OURS, local.shape[:-2] + (4,))
+    to_ours = np.broadcast_to(_TO_OURS, local.shape[:-2] + (4,)).copy()
     pos, rot = R.forward_kinematics(local, table[:, 1:4], _OFFSETS, _PARENTS)
     # Change of axes: world rotations are conjugated, positions rotated.
     rot = R.quat_mul(R.quat_mul(to_ours[:, None].repeat(len(NAMES), 1), rot),
                      R.quat_conjugate(to_ours)[:, None].repeat(len(NAMES), 1))
     root = R.quat_apply(to_ours, pos[:, 0])
     rest_pos, _ = R.forward_kinematics(np.tile([0.0, 0.0, 0.0, 1.0], (len(NAMES), 1)), np.zeros(3), _OFFSETS, _PARENTS)
-    ref_pos = R.quat_apply(np.broadcast_to(_TO_OURS, rest_pos.shape[:-1] + (4,)), rest_pos)
+    ref_pos = R.quat_apply(np.broadcast_to(_TO_OURS, rest_pos.shape[:-1] + (4,)).copy(), rest_pos)
     ref_rot = np.tile([0.0, 0.0, 0.0, 1.0], (len(NAMES), 1))
     times = np.concatenate([[0.0], np.cumsum(table[:-1, 0])])
     fps = 1.0 / float(np.median(table[:-1, 0]))
@@ -131,12 +131,13 @@ def loop_clip(clip: MocapClip, min_seconds: float) -> MocapClip:
     while sum(r.shape[0] for r in roots) / clip.fps < min_seconds:
         # The next cycle starts where the last ended, turned by the heading the cycles have gained.
         heading = R.quat_mul(step, heading)
-        cycle = R.quat_apply(np.broadcast_to(heading, flat.shape[:-1] + (4,)), flat) + end * np.array([1.0, 0.0, 1.0])
+        turned = R.quat_apply(np.broadcast_to(heading, flat.shape[:-1] + (4,)).copy(), flat)
+        cycle = turned + end * np.array([1.0, 0.0, 1.0])
         cycle[:, 1] = clip.root[:, 1]
         roots.append(cycle[1:])
         end = cycle[-1]
         r = clip.rotations.copy()
-        r[:, 0] = R.quat_mul(np.broadcast_to(heading, r[:, 0].shape), r[:, 0])
+        r[:, 0] = R.quat_mul(np.broadcast_to(heading, r[:, 0].shape).copy(), r[:, 0])
         rots.append(r[1:])
     return clip.with_(root=np.concatenate(roots), rotations=R.quat_make_continuous(np.concatenate(rots), dim=0),
                       meta=dict(clip.meta, looped=True))

@@ -89,13 +89,15 @@ def shortest_arc(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return q / np.linalg.norm(q)
 
 
-def face_plus_z(ref_rot: np.ndarray, ref_pos: np.ndarray, left_hip: int, right_hip: int) -> tuple[np.ndarray, np.ndarray]:
+def face_plus_z(
+    ref_rot: np.ndarray, ref_pos: np.ndarray, left_hip: int, right_hip: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Turn a reference pose about +Y so the line from its right to its left hip points along +X."""
     across = ref_pos[left_hip] - ref_pos[right_hip]
     yaw = np.arctan2(-across[2], across[0])
     q = R.quat_from_yaw(np.array(-yaw))
-    rot = R.quat_mul(np.broadcast_to(q, ref_rot.shape), ref_rot)
-    pos = R.quat_apply(np.broadcast_to(q, ref_pos.shape[:-1] + (4,)), ref_pos)
+    rot = R.quat_mul(np.broadcast_to(q, ref_rot.shape).copy(), ref_rot)
+    pos = R.quat_apply(np.broadcast_to(q, ref_pos.shape[:-1] + (4,)).copy(), ref_pos)
     return rot, pos
 
 
@@ -138,7 +140,7 @@ def retarget(source: SourceMotion, rig: RigMap) -> MocapClip:
     for j, (joint, parent) in enumerate(zip(BODY_JOINTS, SMPLH_BODY.parents, strict=True)):
         if joint in rig.joints:
             src = source.world_rot[:, source.index(rig.joints[joint])]
-            world[:, j] = R.quat_mul(src, np.broadcast_to(R.quat_conjugate(corrections[j]), src.shape))
+            world[:, j] = R.quat_mul(src, np.broadcast_to(R.quat_conjugate(corrections[j]), src.shape).copy())
         else:
             world[:, j] = world[:, parent]
     local = R.quat_normalize(R.local_from_world(world, SMPLH_BODY.parents))

@@ -14,6 +14,9 @@ Rigs (facts from `shared/data/cmu/RIGS.md`):
 - `reallusion`: Character Creator rig (`CC_Base_*`), 60 fps. Joint axes are not world-aligned, so the
   all-zero pose is NOT a T-pose: the reference is frame 0 of a file whose first frame is a synthetic
   T-pose (07_03 to 07_12 of the IClone set). Twist, finger, toe and facial bones are not used.
+- `cmu-mb`: B. Hahne's MotionBuilder-friendly CMU conversion (Hips, LHipJoint, LeftUpLeg, ...; the same
+  ASF skeleton as `cmu-asf` under other names: `LeftUpLeg` is the hip joint, `LeftLeg` the knee), 120 fps,
+  all-zero pose = ASF T-pose. Found in Debian's `assimp-testmodels` (01_01, 01_03).
 - `deepmimic`: the DeepMimic humanoid (chest, neck, hips, 1-DOF knees and elbows). Its zero pose
   stands with the arms hanging down; the aim correction raises them to the T-pose.
 """
@@ -151,6 +154,44 @@ REALLUSION = RigMap(
     leg=("CC_Base_L_Thigh", "CC_Base_L_Calf", "CC_Base_L_Foot"),
 )
 
+CMU_MB = RigMap(
+    name="cmu-mb",
+    joints=_both_sides(
+        {
+            "pelvis": "Hips",
+            "spine1": "LowerBack",
+            "spine2": "Spine",
+            "spine3": "Spine1",
+            "neck": "Neck",
+            "head": "Head",
+            "left_hip": "LeftUpLeg",
+            "left_knee": "LeftLeg",
+            "left_ankle": "LeftFoot",
+            "left_foot": "LeftToeBase",
+            "left_collar": "LeftShoulder",
+            "left_shoulder": "LeftArm",
+            "left_elbow": "LeftForeArm",
+            "left_wrist": "LeftHand",
+        },
+        ("Left", "Right"),
+    ),
+    aims=_both_aims(
+        {
+            "spine1": ("spine2", "Spine"),
+            "spine2": ("spine3", "Spine1"),
+            "spine3": ("neck", "Neck1"),
+            "neck": ("head", "Head"),
+            "left_hip": ("left_knee", "LeftLeg"),
+            "left_knee": ("left_ankle", "LeftFoot"),
+            "left_collar": ("left_shoulder", "LeftArm"),
+            "left_shoulder": ("left_elbow", "LeftForeArm"),
+            "left_elbow": ("left_wrist", "LeftHand"),
+        },
+        ("Left", "Right"),
+    ),
+    leg=("LeftUpLeg", "LeftLeg", "LeftFoot"),
+)
+
 DEEPMIMIC = RigMap(
     name="deepmimic",
     joints=_both_sides(
@@ -179,10 +220,10 @@ DEEPMIMIC = RigMap(
     leg=("left_hip", "left_knee", "left_ankle"),
 )
 
-BVH_RIGS: dict[str, RigMap] = {rig.name: rig for rig in (DAZ, CMU_ASF, REALLUSION)}
+BVH_RIGS: dict[str, RigMap] = {rig.name: rig for rig in (DAZ, CMU_ASF, REALLUSION, CMU_MB)}
 
 # The joint that tells a rig apart from the others.
-_SIGNATURES = {"lShldr": "daz", "lhumerus": "cmu-asf", "CC_Base_Hip": "reallusion"}
+_SIGNATURES = {"lShldr": "daz", "lhumerus": "cmu-asf", "CC_Base_Hip": "reallusion", "LHipJoint": "cmu-mb"}
 
 
 def detect_rig(joint_names: tuple[str, ...] | list[str]) -> str | None:

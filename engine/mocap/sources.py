@@ -5,6 +5,9 @@
   broken); daz/09_10 is dropped (broken root height, no other copy) and so are the reallusion variant-A
   files (no vertical root motion; daz copies exist). Leading frames per `trim_start_frames`.
 - DeepMimic humanoid clips in `shared/data/deepmimic/` (MIT).
+- Optional: CMU trials in Debian's `assimp-testmodels` (`/usr/share/assimp/models/BVH/NN_NN.bvh`, B. Hahne's
+  MotionBuilder-friendly rig, CMU terms) that the shared folder does not already have. `Boxing_Toes.bvh`
+  is not used (origin undocumented). Skipped when the package is not installed.
 - DeepMimic clips inside the `pybullet==3.2.7` wheel (`pybullet_data/data/motions/`, zlib): the
   `walker/` clips and any clip not already in the shared folder. The wheel is fetched with
   `pip download --no-deps` into a cache folder and read as a zip, never installed; if pip cannot get it
@@ -30,6 +33,7 @@ from engine.mocap.deepmimic import import_deepmimic, import_deepmimic_text, whee
 PYBULLET_VERSION = "3.2.7"
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 """`../shared/data` beside the repository, where the development data set lives."""
+ASSIMP_BVH = Path("/usr/share/assimp/models/BVH")
 REALLUSION_TPOSE = "reallusion/07_03.bvh"
 """A reallusion file whose frame 0 is a synthetic T-pose: the rig's reference pose."""
 LOOPED_SECONDS = 8.0
@@ -73,6 +77,27 @@ def cmu_takes(root: Path) -> list[Take]:
         takes.append(Take(f"cmu-{trial}", f"cmu/{row['file']}", row["cmu_description"],
                           lambda p=path, k=kwargs, t=trial: import_bvh(p, name=f"cmu-{t}", **k)))
     return takes
+
+
+def assimp_takes(folder: Path, skip: set[str], descriptions: dict[str, str]) -> list[Take]:
+    """CMU trials (`NN_NN.bvh`) from assimp-testmodels whose take id is not in `skip`."""
+    takes = []
+    for path in sorted(folder.glob("[0-9][0-9]_[0-9][0-9].bvh")) if folder.is_dir() else []:
+        take_id = f"cmu-{path.stem}"
+        if take_id in skip:
+            continue
+        takes.append(Take(take_id, f"assimp-testmodels:{path}", descriptions.get(path.stem, ""),
+                          lambda p=path, t=take_id: import_bvh(p, rig="cmu-mb", name=t)))
+    return takes
+
+
+def cmu_descriptions(root: Path) -> dict[str, str]:
+    """CMU's trial descriptions from `cmu_index.csv`, keyed `SS_TT`."""
+    index = root / "cmu" / "cmu_index.csv"
+    if not index.exists():
+        return {}
+    with index.open(newline="", encoding="utf-8") as f:
+        return {f"{int(r['Subject']):02d}_{int(r['Trial #']):02d}": r["Motion Description"] for r in csv.DictReader(f)}
 
 
 def _loop_seconds(stem: str) -> float:
@@ -125,7 +150,9 @@ def all_takes(data_root: Path | None = None, cache: Path | None = None, use_whee
               log: Callable[[str], None] = print) -> list[Take]:
     """Every take we can find: CMU, shared DeepMimic, then the pybullet wheel's extra clips."""
     root = Path(data_root or os.environ.get("MOTIONBRIDGE_DATA", DEFAULT_DATA_ROOT))
-    takes = cmu_takes(root) + deepmimic_takes(root)
+    takes = cmu_takes(root)
+    takes += assimp_takes(ASSIMP_BVH, {t.id for t in takes}, cmu_descriptions(root))
+    takes += deepmimic_takes(root)
     if not takes:
         log(f"no motion data under {root} (expected cmu/trials.csv and deepmimic/)")
     if use_wheel:

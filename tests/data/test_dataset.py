@@ -83,7 +83,8 @@ def test_dataset_build_on_a_small_subset_writes_canonical_clips_with_mirrors(tmp
         np.testing.assert_allclose(root[0, [0, 2]], 0.0, atol=1e-5)
         assert abs(facing_yaw(clip, 0)) < 1e-4
     # The walk goes forward about 3 m in under 3 s; its mirror too, drifting the other way.
-    with np.load(tmp_path / by_id["cmu-02_01"]["file"]) as a, np.load(tmp_path / by_id["cmu-02_01~mirror"]["file"]) as b:
+    walk, mirrored = tmp_path / by_id["cmu-02_01"]["file"], tmp_path / by_id["cmu-02_01~mirror"]["file"]
+    with np.load(walk) as a, np.load(mirrored) as b:
         assert 2.5 < a["root"][-1, 2] < 4.0
         np.testing.assert_allclose(b["root"][:, 0], -a["root"][:, 0], atol=1e-5)
     assert json.loads((tmp_path / "index.json").read_text())["captions_version"] == load_captions()["version"]
@@ -93,7 +94,7 @@ def test_dataset_build_on_a_small_subset_writes_canonical_clips_with_mirrors(tmp
 def test_dataset_command_builds_the_selected_takes(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     dataset.configure_parser(parser)
-    args = parser.parse_args(["build", "--out", str(tmp_path), "--data", str(DATA), "--no-wheel",
+    args = parser.parse_args(["--out", str(tmp_path), "--data", str(DATA), "--no-wheel",
                               "--only", "^cmu-16_01$", "--no-mirror"])
     assert dataset.run(args) == 0
     assert "built 1 clips" in capsys.readouterr().out

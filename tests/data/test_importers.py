@@ -374,3 +374,21 @@ def test_split_cuts_long_takes_into_equal_segments():
     assert [p.frames for p in parts] == [250, 250, 250]
     assert [p.name for p in parts] == ["spin#0", "spin#1", "spin#2"]
     assert split(spinning_clip(30.0, 200), 10.0)[0].frames == 200
+
+
+ASSIMP_01_01 = Path("/usr/share/assimp/models/BVH/01_01.bvh")
+
+
+@pytest.mark.skipif(not ASSIMP_01_01.exists(), reason="Debian assimp-testmodels is not installed (optional source)")
+def test_motionbuilder_rig_from_assimp_testmodels_maps_its_limbs_onto_smplh():
+    bvh = read_bvh(ASSIMP_01_01)
+    assert detect_rig(bvh.names) == "cmu-mb"
+    source = bvh_source(bvh, "01_01")
+    rig = BVH_RIGS["cmu-mb"]
+    pos, src = retarget(source, rig).world_positions()[::50], bvh.world_positions()[::50]
+    for ours in ("left_hip", "left_knee", "left_shoulder", "left_elbow", "right_knee", "right_elbow"):
+        aim, theirs_aim = rig.aims[ours]
+        a = pos[:, J[aim]] - pos[:, J[ours]]
+        b = src[:, bvh.index(theirs_aim)] - src[:, bvh.index(rig.joints[ours])]
+        cos = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+        assert cos.min() > 1 - 1e-9, ours

@@ -263,3 +263,14 @@ def test_clip_options_apply_through_generate(model):
     assert np.allclose(motion.rotations[:30], plain.rotations[:30])
     batch = model.generate_batch([ClipRequest("jog", 2.0, 3, 1, 5, None, in_place=True)])[0][0]
     assert np.allclose(batch.root[:, [0, 2]], 0.0) and np.allclose(batch.root[:, 1], plain.root[:, 1])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_bf16_stays_within_one_degree_of_fp32():
+    reference = tiny_random_model(seed=5, device="cuda").generate("walk", seconds=5.0, seed=0)[0]
+    model = tiny_random_model(seed=5, device="cuda")
+    model.network.to(torch.bfloat16)
+    motion = model.generate("walk", seconds=5.0, seed=0)[0]
+    dots = np.abs((motion.rotations * reference.rotations).sum(-1)).clip(0, 1)
+    assert np.degrees(2 * np.arccos(dots)).mean() < 1.0

@@ -82,8 +82,10 @@ def test_condition_dropout_uses_the_learned_null_features(data_dir):
     data = load_training_set(data_dir, SMOKE.train_frames, stride=10)
     text = encode_captions(data.captions, SMOKE, None)
     trainee = Trainee(SMOKE)
-    # adaLN-zero starts with a zero output layer, which passes no gradient back; give it weights first.
-    torch.nn.init.normal_(trainee.network.final_layer.linear.weight, std=0.1)
+    # adaLN-zero starts with zero gates and output layer, which pass no gradient back; give them weights.
+    for module in trainee.modules():
+        if isinstance(module, torch.nn.Linear) and not module.weight.any():
+            torch.nn.init.normal_(module.weight, std=0.1)
     x1 = torch.randn(2, SMOKE.train_frames, 201)
     lengths = torch.tensor([SMOKE.train_frames] * 2)
     batch_loss(trainee, SMOKE, x1, lengths, text.select([0, 1]), torch.Generator().manual_seed(0), 1.0).backward()
