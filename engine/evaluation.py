@@ -52,9 +52,9 @@ def lateral_travel(m: Motion) -> float:
 
 
 def ground_speed(m: Motion) -> float:
-    """Mean horizontal root speed, m/s."""
-    step = np.linalg.norm(np.diff(m.root[:, [0, 2]], axis=0), axis=1)
-    return float(step.sum() / max(m.seconds, 1e-9))
+    """Horizontal root displacement from first to last frame per second, m/s (frame-to-frame jitter does
+    not count as speed)."""
+    return float(np.linalg.norm(m.root[-1, [0, 2]] - m.root[0, [0, 2]]) / max(m.seconds, 1e-9))
 
 
 def heading_change(m: Motion) -> float:
@@ -143,9 +143,9 @@ HELD_OUT: tuple[Check, ...] = (
           lambda v, ref: 2.0 <= v <= 7.0),
     Check("walk", "someone is walking forwards along a path", "forward travel in 5 s, m (2 to 7)", forward_travel,
           lambda v, ref: 2.0 <= v <= 7.0),
-    Check("run", "a person is running as fast as possible", "ground speed, m/s (> 1.3 × walk)", ground_speed,
+    Check("run", "a person is running as fast as possible", "net ground speed, m/s (> 1.3 × walk)", ground_speed,
           lambda v, ref: v > 1.3 * ref["walk_speed"]),
-    Check("run", "someone is sprinting", "ground speed, m/s (> 1.3 × walk)", ground_speed,
+    Check("run", "someone is sprinting", "net ground speed, m/s (> 1.3 × walk)", ground_speed,
           lambda v, ref: v > 1.3 * ref["walk_speed"]),
     Check("jump", "a person leaps up into the air", "pelvis rise above its median, m (≥ 0.15)", vertical_rise,
           lambda v, ref: v >= 0.15),

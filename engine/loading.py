@@ -55,8 +55,13 @@ def load_model(
     device: str | torch.device | None = None,
     dtype: str | torch.dtype | None = None,
     load_text_encoder: bool = True,
+    *,
+    text_device: str | torch.device | None = None,
 ) -> DiTMotionModel:
-    """Load a model by folder, file or name (see module docstring); device/dtype default to auto."""
+    """Load a model by folder, file or name (see module docstring); device/dtype default to auto.
+
+    `text_device` puts HY-Motion's text encoders elsewhere (e.g. "cpu" on a small GPU; prompts are cached).
+    """
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
     text = str(path_or_name)
@@ -78,7 +83,7 @@ def load_model(
     if path.is_file() and path.suffix == ".safetensors":
         return load_embedded_model(path, dev, dt, load_text_encoder)
     if path.is_dir():
-        return load_hymotion(path, dev, dt, load_text_encoder)
+        return load_hymotion(path, dev, dt, load_text_encoder, text_device=text_device)
     raise ModelNotFoundError(
         f"no model at {text!r}: pass a HY-Motion folder (with config.yml), an embedded .safetensors file, "
         "'tiny', or 'random:<config>'"
@@ -118,7 +123,9 @@ def load_hymotion(
             )
         from engine.text_encoders import HYMotionTextEncoder
 
-        encoder = HYMotionTextEncoder(files.qwen, files.clip, device=text_device or device)
+        encoder = HYMotionTextEncoder(
+            files.qwen, files.clip, device=text_device or device, max_length=config.text_max_length
+        )
     return DiTMotionModel(
         network,
         config,

@@ -13,7 +13,7 @@ from engine import rotations as R
 from engine.generation import Cancelled, GenerationError, GenerationRequest
 from engine.pipeline import ClipRequest, seed_noise
 from engine.postprocess import PostProcess
-from engine.representation import encode_features
+from engine.representation import decode_features, encode_features
 from engine.skeleton import NUM_BODY_JOINTS
 from engine.testing import tiny_random_model
 from engine.text_encoders import TextEncoderError
@@ -274,3 +274,23 @@ def test_cuda_bf16_stays_within_one_degree_of_fp32():
     motion = model.generate("walk", seconds=5.0, seed=0)[0]
     dots = np.abs((motion.rotations * reference.rotations).sum(-1)).clip(0, 1)
     assert np.degrees(2 * np.arccos(dots)).mean() < 1.0
+
+
+def test_window_frame_change_puts_the_tail_at_the_origin_facing_z_and_inverts_exactly():
+    from engine.pipeline import _heading_frame, _to_local, _to_world
+
+    rng = np.random.default_rng(0)
+    quats = R.quat_normalize(rng.normal(size=(10, NUM_BODY_JOINTS, 4)))
+    quats[:, 0] = R.quat_from_yaw(np.full(10, 2.1))  # root turned 120° about +Y
+    root = np.column_stack([np.full(10, 3.0), np.full(10, 0.9), np.linspace(-2.0, -1.0, 10)])
+    world = encode_features(root, quats).double()
+    yaw, origin = _heading_frame(world[0])
+    assert float(yaw) == pytest.approx(2.1)
+    local = _to_local(world, yaw, origin)
+    assert local[0, 0].item() == pytest.approx(0.0, abs=1e-9) and local[0, 2].item() == pytest.approx(0.0, abs=1e-9)
+    assert local[0, 1].item() == pytest.approx(0.9)
+    assert float(_heading_frame(local[0])[0]) == pytest.approx(0.0, abs=1e-9)
+    assert torch.allclose(_to_world(local, yaw, origin), world, atol=1e-9)
+    # positions, root orientation and root translation move together: FK of the moved pose gives the moved joints
+    root_local, quats_local = decode_features(local)
+    assert torch.allclose(encode_features(root_local, quats_local).double(), local, atol=1e-5)

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 import torch
+import yaml
 
+import engine
+from engine.configs import TEST
+from engine.dit import HunyuanMotionMMDiT
 from engine.text_encoders import MOTION_SYSTEM_PROMPT, HYMotionTextEncoder, TextEncoderError
 
 pytestmark = pytest.mark.slow
@@ -73,11 +78,16 @@ def _build_clip(folder):
 
 
 @pytest.fixture(scope="module")
-def encoder(tmp_path_factory):
+def encoder_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("hymotion-text")
     _build_qwen(root / "Qwen3-8B")
     _build_clip(root / "clip-vit-large-patch14")
-    return HYMotionTextEncoder(root / "Qwen3-8B", root / "clip-vit-large-patch14", max_length=16)
+    return root
+
+
+@pytest.fixture(scope="module")
+def encoder(encoder_root):
+    return HYMotionTextEncoder(encoder_root / "Qwen3-8B", encoder_root / "clip-vit-large-patch14", max_length=16)
 
 
 def test_features_have_the_fixed_token_count_and_valid_lengths(encoder):
@@ -121,3 +131,38 @@ def test_sentence_vector_is_clips_pooled_output(encoder):
 def test_missing_encoder_folder_says_how_to_download(tmp_path):
     with pytest.raises(TextEncoderError, match="fetch-weights"):
         HYMotionTextEncoder(tmp_path / "Qwen3-8B", tmp_path / "clip")
+
+
+def test_hymotion_folder_with_text_encoders_generates_from_a_prompt(encoder_root):
+    """The whole HY-Motion path: folder layout → safe checkpoint load → Qwen/CLIP encoding → sampling → Motion."""
+    network_args = {**TEST.network, "ctxt_input_dim": 16, "vtxt_input_dim": 12}
+    model_dir = encoder_root / "HY-Motion-1.0"
+    model_dir.mkdir()
+    (model_dir / "config.yml").write_text(
+        yaml.safe_dump(
+            {
+                "network_module": "hymotion/network/hymotion_mmdit.HunyuanMotionMMDiT",
+                "network_module_args": network_args,
+                "train_pipeline_args": {"text_encoder_cfg": {"max_length_llm": 16}, "test_cfg": {}},
+            }
+        )
+    )
+    torch.manual_seed(3)
+    net = HunyuanMotionMMDiT(network_args)
+    state = {f"motion_transformer.{k}": v * 0.5 for k, v in net.state_dict().items()}
+    state["null_vtxt_feat"] = torch.randn(1, 1, 12)
+    state["null_ctxt_input"] = torch.randn(1, 1, 16)
+    torch.save({"model_state_dict": state}, model_dir / "latest.ckpt")
+    (encoder_root / "stats").mkdir()
+    np.save(encoder_root / "stats" / "Mean.npy", np.zeros(201, np.float32))
+    np.save(encoder_root / "stats" / "Std.npy", np.full(201, 0.1, np.float32))
+
+    model = engine.load_model(model_dir, device="cpu", text_device="cpu")
+    assert isinstance(model.text_encoder.inner, HYMotionTextEncoder)
+    assert model.text_encoder.max_length == 16  # max_length_llm from config.yml
+    motions = model.generate("a person walks forward", seconds=1.0, seed=0, steps=4)
+    again = model.generate("a person walks forward", seconds=1.0, seed=0, steps=4)
+    other = model.generate("waves", seconds=1.0, seed=0, steps=4)
+    assert motions[0].frames == 30 and np.array_equal(motions[0].rotations, again[0].rotations)
+    assert model.text_encoder.hits >= 1  # the repeated prompt came from the cache
+    assert not np.allclose(motions[0].rotations, other[0].rotations, atol=1e-4)  # the text reaches the motion
