@@ -401,7 +401,6 @@ def _generate_with_daemon(args: argparse.Namespace, url: str, bar: ProgressBar) 
 
 
 def _generate_in_process(args: argparse.Namespace, bar: ProgressBar) -> list[Any]:
-    from bridge.scheduler import apply_clip_options
     from engine.generation import GenerationError
 
     print(f"generating in-process: loading model {args.model!r} ...", file=sys.stderr)
@@ -410,10 +409,15 @@ def _generate_in_process(args: argparse.Namespace, bar: ProgressBar) -> list[Any
     if not 0 < args.seconds <= model.max_seconds:
         raise SystemExit(f"error: --seconds must be in (0, {model.max_seconds:g}]")
     try:
-        motions = model.generate(args.prompt, on_step=lambda ev: bar.update(ev.step, ev.steps), **params)
+        return model.generate(
+            args.prompt,
+            on_step=lambda ev: bar.update(ev.step, ev.steps),
+            in_place=args.in_place,
+            loop=args.loop,
+            **params,
+        )
     except GenerationError as exc:
         raise SystemExit(f"error: {exc}") from None
-    return [apply_clip_options(m, args.loop, args.in_place) for m in motions]
 
 
 # ---------------------------------------------------------------------------------------------- status

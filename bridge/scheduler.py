@@ -93,16 +93,6 @@ class Job:
     cancelled: bool = False
 
 
-# ---------------------------------------------------------------------------------------------- clip options
-
-
-def apply_clip_options(motion: Motion, loop: bool, in_place: bool) -> Motion:
-    """The `loop` and `in_place` options of a generate (engine.clip_ops); cached motions stay raw."""
-    if in_place:
-        motion = clip_ops.in_place(motion)
-    if loop:
-        motion = clip_ops.loop(motion)
-    return motion
 
 
 # ---------------------------------------------------------------------------------------------- scheduler
@@ -206,7 +196,7 @@ class Scheduler:
         assert self._loop is not None, "Scheduler.start() was not awaited"
         cached = self.cache.get(job.spec.cache_key(self.model.name)) if self.cache is not None else None
         if cached is not None:
-            motions = [apply_clip_options(m, job.spec.loop, job.spec.in_place) for m in cached]
+            motions = [clip_ops.apply_options(m, job.spec.in_place, job.spec.loop) for m in cached]
             self._jobs[job.job_id] = job
             self._loop.call_soon(self._deliver, job, Finished(motions, self._cached_timings(job), cached=True))
             return 0
@@ -329,7 +319,7 @@ class Scheduler:
                         self.cache.put(job.spec.cache_key(self.model.name), event.motions)
                     if isinstance(event, Finished):
                         event = Finished(
-                            [apply_clip_options(m, job.spec.loop, job.spec.in_place) for m in event.motions],
+                            [clip_ops.apply_options(m, job.spec.in_place, job.spec.loop) for m in event.motions],
                             event.timings,
                             cached=False,
                         )

@@ -99,3 +99,12 @@ def loop(motion: Motion, blend_seconds: float = 0.5) -> Motion:
     root = root.copy()
     root[tail, 1] = root[tail, 1] * (1 - w) + root[0, 1] * w
     return _like(motion, root, R.quat_make_continuous(rot, 0))
+
+
+def apply_options(motion: Motion, remove_travel: bool = False, make_loop: bool = False) -> Motion:
+    """The `in_place` and `loop` options of a generate request, in that order (one place for both)."""
+    if remove_travel:
+        motion = in_place(motion)
+    if make_loop:
+        motion = loop(motion)
+    return motion

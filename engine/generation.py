@@ -27,7 +27,11 @@ class GenerationError(Exception):
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One prompt to generate; `samples` > 1 gives variations with seeds seed, seed+1, ..."""
+    """One prompt to generate; `samples` > 1 gives variations with seeds seed, seed+1, ...
+
+    `in_place` removes horizontal root travel and `loop` matches the last pose to the first
+    (engine.clip_ops.apply_options), as the protocol's generate options of the same names.
+    """
 
     prompt: str
     seconds: float = 5.0
@@ -35,6 +39,8 @@ class GenerationRequest:
     samples: int = 1
     steps: int | None = None
     cfg: float | None = None
+    in_place: bool = False
+    loop: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,8 +111,10 @@ class MotionModel(ABC):
         cfg: float | None = None,
         on_step: StepCallback | None = None,
         cancel: Callable[[], bool] | None = None,
+        in_place: bool = False,
+        loop: bool = False,
     ) -> list[Motion]:
-        request = GenerationRequest(prompt, seconds, seed, samples, steps, cfg)
+        request = GenerationRequest(prompt, seconds, seed, samples, steps, cfg, in_place=in_place, loop=loop)
         check = (lambda _i: cancel()) if cancel is not None else None
         result = self.generate_batch([request], on_step=on_step, cancelled=check)[0]
         if result is None:

@@ -46,14 +46,6 @@ from engine.text_encoders import CachedTextEncoder, TextEncoder, TextEncoderErro
 LatentStepCallback = Callable[[FlowState], None]
 
 
-@dataclass(frozen=True)
-class ClipRequest(GenerationRequest):
-    """A `GenerationRequest` with the protocol's clip options (`in_place`, `loop`)."""
-
-    in_place: bool = False
-    loop: bool = False
-
-
 @dataclass
 class _Row:
     request: int
@@ -423,26 +415,6 @@ class DiTMotionModel(MotionModel):
 
     # ------------------------------------------------------------ MotionModel
 
-    def generate(
-        self,
-        prompt: str,
-        seconds: float = 5.0,
-        seed: int = 0,
-        samples: int = 1,
-        steps: int | None = None,
-        cfg: float | None = None,
-        on_step: StepCallback | None = None,
-        cancel: Callable[[], bool] | None = None,
-        in_place: bool = False,
-        loop: bool = False,
-    ) -> list[Motion]:
-        request = ClipRequest(prompt, seconds, seed, samples, steps, cfg, in_place=in_place, loop=loop)
-        check = (lambda _i: cancel()) if cancel is not None else None
-        result = self.generate_batch([request], on_step=on_step, cancelled=check)[0]
-        if result is None:
-            raise Cancelled("generation was cancelled")
-        return result
-
     def generate_batch(
         self,
         requests: Sequence[GenerationRequest],
@@ -537,7 +509,7 @@ class DiTMotionModel(MotionModel):
                 row = group_rows[i]
                 req = requests[row.request]
                 motion = self.decode(latent, text=req.prompt, seeds=[row.seed])[0]
-                motion = _apply_clip_options(motion, getattr(req, "in_place", False), getattr(req, "loop", False))
+                motion = clip_ops.apply_options(motion, req.in_place, req.loop)
                 by_request.setdefault(row.request, []).append(motion)
             for req, motions in by_request.items():
                 if req not in dead:
@@ -607,14 +579,3 @@ def _to_local(features: Tensor, yaw: Tensor, origin: Tensor) -> Tensor:
 
 def _to_world(features: Tensor, yaw: Tensor, origin: Tensor) -> Tensor:
     return _transform(features, _yaw_matrix(yaw), torch.zeros_like(origin), origin)
-
-
-# ---------------------------------------------------------------- clip options (in place, loop)
-
-
-def _apply_clip_options(motion: Motion, in_place: bool, loop: bool) -> Motion:
-    if in_place:
-        motion = clip_ops.in_place(motion)
-    if loop and motion.frames >= 3:
-        motion = clip_ops.loop(motion)
-    return motion

@@ -9,8 +9,9 @@ import pytest
 
 from bridge.bench import ZeroCostModel
 from bridge.cache import MotionCache
-from bridge.scheduler import apply_clip_options, compatible
+from bridge.scheduler import compatible
 from bridge.store import ResultStore, StoreError
+from engine import clip_ops
 from engine.generation import GenerationRequest
 from engine.motion import Motion
 
@@ -102,7 +103,7 @@ def test_batch_compatibility_needs_same_steps_cfg_and_similar_length() -> None:
 
 def test_clip_options_use_engine_clip_ops() -> None:
     (motion,) = motions(samples=1, seconds=2.0)
-    shaped = apply_clip_options(motion, loop=True, in_place=True)
+    shaped = clip_ops.apply_options(motion, remove_travel=True, make_loop=True)
     np.testing.assert_allclose(shaped.root[:, [0, 2]], 0.0, atol=1e-6)
     np.testing.assert_allclose(np.abs(np.sum(shaped.rotations[-1] * shaped.rotations[0], axis=-1)), 1.0, atol=1e-5)
-    assert apply_clip_options(motion, loop=False, in_place=False) is motion
+    assert clip_ops.apply_options(motion) is motion

@@ -11,7 +11,7 @@ from torch import nn
 
 from engine import rotations as R
 from engine.generation import Cancelled, GenerationError, GenerationRequest
-from engine.pipeline import ClipRequest, seed_noise
+from engine.pipeline import seed_noise
 from engine.postprocess import PostProcess
 from engine.representation import decode_features, encode_features
 from engine.skeleton import NUM_BODY_JOINTS
@@ -242,7 +242,7 @@ def test_long_clip_first_window_is_the_single_window_clip():
 def test_long_and_short_requests_share_a_batch_call_with_one_step_count(model):
     events = []
     results = model.generate_batch(
-        [ClipRequest("walk a long way", 14.0, 0, 1, 4, 5.0), ClipRequest("wave", 2.0, 1, 1, 4, 5.0)],
+        [GenerationRequest("walk a long way", 14.0, 0, 1, 4, 5.0), GenerationRequest("wave", 2.0, 1, 1, 4, 5.0)],
         on_step=events.append,
     )
     assert results[0][0].frames == 420 and results[1][0].frames == 60
@@ -261,7 +261,7 @@ def test_clip_options_apply_through_generate(model):
     assert np.allclose(motion.root[-1], motion.root[0], atol=1e-5)
     assert np.allclose(np.abs((motion.rotations[-1] * motion.rotations[0]).sum(-1)), 1.0, atol=1e-5)
     assert np.allclose(motion.rotations[:30], plain.rotations[:30])
-    batch = model.generate_batch([ClipRequest("jog", 2.0, 3, 1, 5, None, in_place=True)])[0][0]
+    batch = model.generate_batch([GenerationRequest("jog", 2.0, 3, 1, 5, None, in_place=True)])[0][0]
     assert np.allclose(batch.root[:, [0, 2]], 0.0) and np.allclose(batch.root[:, 1], plain.root[:, 1])
 
 
