@@ -369,7 +369,7 @@ class MotionBridgeServer:
             return self._static_file("index.html")
         if path.startswith("/static/"):
             return self._static_file(path[len("/static/") :])
-        match = DOWNLOAD_PATH.match(path)
+        match = DOWNLOAD_PATH.fullmatch(path)
         if match:
             if not self._authorized(request, query):
                 return _text(401, "this daemon needs a token: send Authorization: Bearer <token> or ?token=")
@@ -395,7 +395,7 @@ class MotionBridgeServer:
         root = self.config.static_dir.resolve()
         path = (root / name).resolve()
         if not path.is_relative_to(root) or not path.is_file():
-            return _text(404, f"no such page: {name} (the browser page is not installed in {root})")
+            return _text(404, f"no such page: {name}")
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
             content_type += "; charset=utf-8"

@@ -37,11 +37,7 @@ def prepare(motion: Motion, args: argparse.Namespace) -> Motion:
         motion = clip_ops.trim(motion, args.start, args.end)
     if args.fps is not None:
         motion = clip_ops.resample(motion, args.fps)
-    if args.in_place:
-        motion = clip_ops.in_place(motion)
-    if args.loop:
-        motion = clip_ops.loop(motion)
-    return motion
+    return clip_ops.apply_options(motion, args.in_place, args.loop)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -118,12 +118,9 @@ def fetch(target: Path, lite: bool, text_encoders: bool = True) -> None:
             print(f"downloading {component.repo} → {target / component.folder}", flush=True)
             _snapshot(component, target)
         _fetch_stats(target)
-    except WeightsDownloadError:
-        raise
-    except Exception as exc:  # network errors come from several libraries
-        raise WeightsDownloadError(
-            f"download failed ({type(exc).__name__}: {exc})\n" + manual_instructions(target, lite)
-        ) from exc
+    except Exception as exc:  # network errors come from several libraries; a missing hub client too
+        reason = str(exc) if isinstance(exc, WeightsDownloadError) else f"{type(exc).__name__}: {exc}"
+        raise WeightsDownloadError(f"download failed ({reason})\n" + manual_instructions(target, lite)) from exc
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -444,23 +443,20 @@ def test_identical_request_is_answered_from_the_cache(daemon, raw, arrays) -> No
         request = {"op": "generate", "prompt": "a person bows", "seconds": 2.0, "seed": 21, "steps": 20}
         await client.send({**request, "id": "first"})
         first = await client.until("first")
-        started = time.perf_counter()
         await client.send({**request, "id": "second"})
         second = await client.until("second")
-        cached_ms = (time.perf_counter() - started) * 1000
         await client.send({**request, "id": "other-seed", "seed": 22})
         third = await client.until("other-seed")
         await client.close()
-        return first, second, third, cached_ms
+        return first, second, third
 
-    first, second, third, cached_ms = run(scenario())
+    first, second, third = run(scenario())
     assert first[-1]["cached"] is False and second[-1]["cached"] is True and third[-1]["cached"] is False
     assert not any(m["op"] == "progress" for m in second)
     assert second[-1]["job"] != first[-1]["job"]
     m1 = next(m for m in first if m["op"] == "motion")
     m2 = next(m for m in second if m["op"] == "motion")
     assert m1["rotations"] == m2["rotations"] and m1["root"] == m2["root"]
-    assert cached_ms < first[-1]["timings"]["total_ms"] / 2
     assert second[-1]["timings"]["sample_ms"] == 0.0
 
 

@@ -11,7 +11,6 @@ import json
 import math
 import os
 import shutil
-import time
 from pathlib import Path
 
 import msgpack
@@ -326,14 +325,12 @@ def test_page_msgpack_codec_agrees_with_python_msgpack(browser: Browser, daemon)
         page.evaluate(f"import('/static/msgpack.js').then(m => m.decode(Uint8Array.from({list(packed[:-3])})))")
 
 
-def test_page_loads_within_budget_without_network_access(browser: Browser, daemon) -> None:
+def test_page_loads_without_network_access(browser: Browser, daemon) -> None:
     """Everything the page needs comes from the daemon itself: no request leaves for another origin."""
     page = browser.new_page(1280, 720)
     page.call("Network.enable")
-    t0 = time.monotonic()
     page.goto(daemon.http_url + "/")
     page.wait_for("document.body.dataset.connection === 'ready'", timeout=30)
-    assert time.monotonic() - t0 < 10
     urls = [ev["params"]["request"]["url"] for ev in browser.events
             if ev["method"] == "Network.requestWillBeSent" and ev.get("sessionId") == page.session]
     assert urls and all(u.startswith(daemon.http_url) or u.startswith("ws://127.0.0.1") for u in urls), urls
