@@ -25,6 +25,8 @@ import yaml
 from torch import Tensor, nn
 
 from engine.configs import ModelConfig
+from engine.representation import FEATURE_DIM
+from engine.skeleton import FPS
 
 NETWORK_PREFIX = "motion_transformer."
 NULL_KEYS = ("null_vtxt_feat", "null_ctxt_input")
@@ -135,7 +137,7 @@ def read_config(path: str | Path, name: str | None = None) -> ModelConfig:
         text_max_length=int(setting("max_length_llm", 128)),
         default_steps=int(setting("validation_steps", 50)),
         default_cfg=float(setting("text_guidance_scale", 5.0)),
-        fps=int(setting("output_mesh_fps", 30)),
+        fps=int(setting("output_mesh_fps", FPS)),
         enable_ctxt_null_feat=bool(setting("enable_ctxt_null_feat", True)),
         text_encoder="hymotion",
         meta={"random_generator_on_gpu": bool(setting("random_generator_on_gpu", False))},
@@ -220,7 +222,7 @@ def load_stats(stats_dir: Path | None, extras: dict[str, Tensor]) -> tuple[np.nd
         mean = np.load(stats_dir / "Mean.npy", allow_pickle=False)
         std = np.load(stats_dir / "Std.npy", allow_pickle=False)
         return mean.reshape(-1), std.reshape(-1)
-    if "mean" in extras and "std" in extras and extras["mean"].numel() == 201:
+    if "mean" in extras and "std" in extras and extras["mean"].numel() == FEATURE_DIM:
         return extras["mean"].float().numpy().reshape(-1), extras["std"].float().numpy().reshape(-1)
     raise CheckpointError(
         "normalisation statistics not found: put stats/Mean.npy and stats/Std.npy (from the HY-Motion-1.0 "

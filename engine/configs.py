@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from engine.representation import FEATURE_DIM
 from engine.skeleton import FPS
 
 
@@ -44,7 +45,7 @@ class ModelConfig:
 
 
 _HYMOTION_COMMON = {
-    "input_dim": 201,
+    "input_dim": FEATURE_DIM,
     "ctxt_input_dim": 4096,
     "vtxt_input_dim": 768,
     "mlp_ratio": 4.0,

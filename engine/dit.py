@@ -22,6 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from engine.representation import FEATURE_DIM
+from engine.skeleton import FPS
+
 UNSUPPORTED_FLAGS = ("insert_start_token", "with_long_skip_connection")
 
 
@@ -33,7 +36,7 @@ class NetworkConfigError(ValueError):
 class DiTConfig:
     """The `network_module_args` of an upstream config.yml, with upstream's defaults."""
 
-    input_dim: int = 201
+    input_dim: int = FEATURE_DIM
     feat_dim: int = 1280
     output_dim: int | None = None
     ctxt_input_dim: int = 4096
@@ -85,7 +88,7 @@ class DiTConfig:
     @property
     def band_frames(self) -> int:
         """Half-width of the narrow band in frames (upstream: round(2.0 s × 30))."""
-        return int(round(self.narrowband_length * 30.0))
+        return int(round(self.narrowband_length * FPS))
 
 
 # ---------------------------------------------------------------- building blocks

@@ -39,6 +39,7 @@ from engine.device import resolve_device, resolve_dtype
 from engine.dit import HunyuanMotionMMDiT
 from engine.pipeline import DiTMotionModel
 from engine.representation import Normalizer
+from engine.skeleton import FPS
 from engine.text_encoders import HashTextEncoder, TextEncoder, TextEncoderError
 
 EMBEDDED_FORMAT = "motionbridge-embedded"
@@ -236,7 +237,7 @@ def load_embedded_model(
         text_max_length=int(config.get("text_max_length", 128)),
         default_steps=int(config.get("default_steps", 50)),
         default_cfg=float(config.get("default_cfg", 5.0)),
-        fps=int(config.get("fps", 30)),
+        fps=int(config.get("fps", FPS)),
         enable_ctxt_null_feat=bool(config.get("enable_ctxt_null_feat", True)),
         text_encoder=str(config.get("text_encoder", "minilm")),
         meta={**dict(config.get("meta", {})), "text_encoder_options": dict(config.get("text_encoder_options", {}))},

@@ -12,7 +12,7 @@ import torch
 from engine.configs import TEST, ModelConfig
 from engine.dit import HunyuanMotionMMDiT
 from engine.pipeline import DiTMotionModel
-from engine.representation import FEATURE_DIM, Normalizer, encode_features
+from engine.representation import FEATURE_DIM, JOINT_POS, ROOT_POS, Normalizer, encode_features
 from engine.skeleton import NUM_BODY_JOINTS, SMPLH_BODY
 from engine.text_encoders import HashTextEncoder
 
@@ -24,8 +24,8 @@ def rest_pose_normalizer(rotation_std: float = 0.15, translation_std: float = 0.
     quats[..., 3] = 1.0
     mean = encode_features(root, quats)[0]
     std = torch.full((FEATURE_DIM,), rotation_std)
-    std[0:3] = translation_std
-    std[135:] = translation_std
+    std[ROOT_POS] = translation_std
+    std[JOINT_POS] = translation_std
     return Normalizer.from_arrays(mean, std)
 
 

@@ -85,6 +85,8 @@ def verify(target: Path, lite: bool) -> list[str]:
     """Problems with the layout under `target` (empty when complete)."""
     import numpy as np
 
+    from engine.representation import FEATURE_DIM
+
     model = target / ("HY-Motion-1.0-Lite" if lite else "HY-Motion-1.0")
     problems = []
     if not (model / "config.yml").is_file():
@@ -101,8 +103,8 @@ def verify(target: Path, lite: bool) -> list[str]:
         except ValueError:
             problems.append(f"{path} is not a numpy array (a git-lfs pointer?)")
             continue
-        if values.size != 201:
-            problems.append(f"{path} holds {values.size} values, expected 201")
+        if values.size != FEATURE_DIM:
+            problems.append(f"{path} holds {values.size} values, expected {FEATURE_DIM}")
     for folder in ("Qwen3-8B", "clip-vit-large-patch14"):
         if not (target / folder / "config.json").is_file():
             problems.append(f"missing {target / folder / 'config.json'}")
