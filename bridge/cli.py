@@ -91,13 +91,8 @@ def load_model_spec(spec: str, device: str | None, dtype: str | None) -> Any:
         raise SystemExit(f"error: cannot load model {spec!r}: {exc}") from None
 
 
-def _configure_serve(parser: argparse.ArgumentParser) -> None:
-    from bridge.protocol import Limits
-    from bridge.server import DEFAULT_HOST, DEFAULT_PORT
-
-    limits = Limits()
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any free)")
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--model, --device, --dtype: how every model-hosting command (serve, worker) picks its model."""
     parser.add_argument(
         "--model",
         default="tiny",
@@ -106,6 +101,16 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N, mps (default: best available)")
     parser.add_argument("--dtype", default=None, help="float32, float16, bfloat16 (default: per device)")
+
+
+def _configure_serve(parser: argparse.ArgumentParser) -> None:
+    from bridge.protocol import Limits
+    from bridge.server import DEFAULT_HOST, DEFAULT_PORT
+
+    limits = Limits()
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any free)")
+    add_model_arguments(parser)
     parser.add_argument(
         "--token",
         default=os.environ.get(TOKEN_ENV),
@@ -207,35 +212,44 @@ def _run_serve(args: argparse.Namespace) -> int:
         except StoreError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            await server.start()
-        except OSError as exc:
-            print(
-                f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc} "
-                "(is another daemon running? pick another --port)",
-                file=sys.stderr,
-            )
-            await server.scheduler.shutdown(0)
-            return 1
-        publisher = await _start_mqtt(args.mqtt, server) if args.mqtt else None
-        print(
-            f"MotionBridge ready: {server.url}  (health: {server.http_url}/health, model {model.name}, "
-            f"device {getattr(model, 'device', 'cpu')}); Ctrl+C stops",
-            file=sys.stderr,
-            flush=True,
-        )
-        await stop.wait()
-        print("shutting down: finishing running jobs ...", file=sys.stderr, flush=True)
-        await server.shutdown()
-        if publisher is not None:
-            await publisher.stop()
-        return 0
+        describe = f"model {model.name}, device {getattr(model, 'device', 'cpu')}"
+        return await serve_until_signal(server, describe, events_url=args.mqtt)
 
     return asyncio.run(main())
+
+
+async def serve_until_signal(server: Any, describe: str, events_url: str | None = None) -> int:
+    """Start `server`, publish its events to `events_url` if given, serve until SIGINT/SIGTERM, stop cleanly.
+
+    Shared by the daemon and the MQTT gateway (`serve --workers`), whose job backends differ.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await server.start()
+    except OSError as exc:
+        host, port = server.config.host, server.config.port
+        print(
+            f"error: cannot listen on {host}:{port}: {exc.strerror or exc} "
+            "(is another daemon running? pick another --port)",
+            file=sys.stderr,
+        )
+        await server.scheduler.shutdown(0)
+        return 1
+    publisher = await _start_mqtt(events_url, server) if events_url else None
+    print(
+        f"MotionBridge ready: {server.url}  (health: {server.http_url}/health, {describe}); Ctrl+C stops",
+        file=sys.stderr,
+        flush=True,
+    )
+    await stop.wait()
+    print("shutting down: finishing running jobs ...", file=sys.stderr, flush=True)
+    await server.shutdown()
+    if publisher is not None:
+        await publisher.stop()
+    return 0
 
 
 async def _start_mqtt(url: str, server: Any) -> Any:

@@ -21,22 +21,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from bridge.cli import serve_until_signal
 from bridge.mqtt import (
     AcceptedReply,
     AnyReply,
     BrokerUrl,
     CancelRequest,
     ErrorReply,
-    EventPublisher,
     JobRequest,
     MqttLink,
     NodePresence,
@@ -60,31 +59,6 @@ from bridge.server import MotionBridgeServer, ServerConfig
 from engine.skeleton import FPS
 
 log = logging.getLogger("motionbridge.gateway")
-
-
-class JobBackend(Protocol):
-    """What the server needs from whatever runs its jobs: the local `Scheduler` or an `MqttGateway`."""
-
-    model: Any
-
-    @property
-    def queued(self) -> int: ...
-
-    @property
-    def running(self) -> int: ...
-
-    @property
-    def accepting(self) -> bool: ...
-
-    async def start(self) -> None: ...
-
-    async def shutdown(self, deadline_s: float) -> None: ...
-
-    def submit(self, job: Job) -> int: ...
-
-    def cancel(self, job_id: str) -> bool: ...
-
-    def cancel_owner(self, owner: Hashable) -> int: ...
 
 
 @dataclass
@@ -473,19 +447,6 @@ class MqttGateway:
 # ---------------------------------------------------------------------------------------------- serve --workers
 
 
-class GatewayServer(MotionBridgeServer):
-    """`motionbridge serve --workers URL`: the daemon's WebSocket/HTTP server, jobs on the worker pool.
-
-    Start the gateway first (`await gateway.start()`), so the server's limits and `hello` describe the
-    pool's model.
-    """
-
-    def __init__(self, gateway: MqttGateway, config: ServerConfig | None = None) -> None:
-        super().__init__(gateway.model, config)  # type: ignore[arg-type]
-        # The base class builds a local Scheduler (never started, so it holds no thread); replace it.
-        self.scheduler = gateway  # type: ignore[assignment]
-
-
 def serve_workers(
     url: str,
     config: ServerConfig,
@@ -505,35 +466,10 @@ def serve_workers(
         return 2
 
     async def main() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         print(f"gateway {gateway.gateway}: waiting for workers on {broker.redacted()} ...", file=sys.stderr)
         await gateway.start(wait_for_worker_s=wait_for_worker_s)
-        server = GatewayServer(gateway, config)
-        try:
-            await server.start()
-        except OSError as exc:
-            print(f"error: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
-            await gateway.shutdown(0)
-            return 1
-        publisher = None
-        if events_url:
-            publisher = EventPublisher(events_url, source=server.status_snapshot)
-            server.job_listeners.append(publisher.job_event)
-            await publisher.start()
-        print(
-            f"MotionBridge gateway ready: {server.url}  (jobs on {len(gateway.workers)} worker(s) of "
-            f"{broker.redacted()}, model {gateway.model.name}); Ctrl+C stops",
-            file=sys.stderr,
-            flush=True,
-        )
-        await stop.wait()
-        print("shutting down: finishing open jobs ...", file=sys.stderr, flush=True)
-        await server.shutdown()
-        if publisher is not None:
-            await publisher.stop()
-        return 0
+        server = MotionBridgeServer(gateway.model, config, scheduler=gateway)
+        describe = f"jobs on {len(gateway.workers)} worker(s) of {broker.redacted()}, model {gateway.model.name}"
+        return await serve_until_signal(server, describe, events_url=events_url)
 
     return asyncio.run(main())

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from typing import Any
 
 from bridge.cache import MotionCache
-from bridge.cli import load_model_spec
+from bridge.cli import add_model_arguments, load_model_spec
 from bridge.mqtt import (
     AcceptedReply,
     BadPayload,
@@ -260,14 +260,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mqtt", required=True, metavar="URL", help="broker: mqtt[s]://[user:pass@]host[:port][/prefix]"
     )
-    parser.add_argument(
-        "--model",
-        default="tiny",
-        help="tiny (embedded default), a HY-Motion folder, an embedded .safetensors, random:<config>, "
-        "or package.module:factory",
-    )
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N, mps (default: best available)")
-    parser.add_argument("--dtype", default=None, help="float32, float16, bfloat16 (default: per device)")
+    add_model_arguments(parser)
     parser.add_argument("--group", default=DEFAULT_GROUP, help="shared-subscription group (workers of one pool)")
     parser.add_argument("--node", default=None, help="node id in topics (default worker-<host>-<pid>)")
     parser.add_argument("--heartbeat", type=float, default=2.0, metavar="SECONDS", help="status heartbeat period")

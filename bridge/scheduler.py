@@ -19,6 +19,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from bridge.cache import MotionCache
 from bridge.protocol import ErrorCode, GenerateJob
@@ -104,6 +105,35 @@ def compatible(lead: GenerateJob, other: GenerateJob) -> bool:
         return False
     short, long_ = sorted((lead.frames, other.frames))
     return long_ <= short * SIMILAR_LENGTH_RATIO
+
+
+class JobBackend(Protocol):
+    """What the server needs from whatever runs its jobs: the local `Scheduler` or an `MqttGateway`."""
+
+    model: Any
+
+    @property
+    def queued(self) -> int: ...
+
+    @property
+    def running(self) -> int: ...
+
+    @property
+    def jobs_done(self) -> int: ...
+
+    @property
+    def accepting(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def shutdown(self, deadline_s: float) -> None: ...
+
+    def submit(self, job: Job) -> int: ...
+
+    def cancel(self, job_id: str) -> bool: ...
+
+    def cancel_owner(self, owner: Hashable) -> int: ...
+
 
 
 class Scheduler:

@@ -67,7 +67,7 @@ from bridge.protocol import (
     motion_messages,
     progress_message,
 )
-from bridge.scheduler import Failed, Finished, Job, NotAccepting, Preview, Progress, QueueFull, Scheduler
+from bridge.scheduler import Failed, Finished, Job, JobBackend, NotAccepting, Preview, Progress, QueueFull, Scheduler
 from bridge.store import ResultStore, StoredJob
 from engine.generation import MotionModel
 from engine.motion import Motion
@@ -208,7 +208,10 @@ class _Client:
 class MotionBridgeServer:
     """The daemon: model + scheduler + store + WebSocket/HTTP server on one port."""
 
-    def __init__(self, model: MotionModel, config: ServerConfig | None = None) -> None:
+    def __init__(
+        self, model: MotionModel, config: ServerConfig | None = None, scheduler: JobBackend | None = None
+    ) -> None:
+        """`scheduler` replaces the local model thread with another job backend (the MQTT gateway's pool)."""
         self.config = config or ServerConfig()
         check_bind(self.config.host, self.config.token)
         self.model = model
@@ -219,7 +222,7 @@ class MotionBridgeServer:
         self.model_defaults = ModelDefaults(model.name, int(model.fps), model.default_steps, model.default_cfg)
         self.cache = MotionCache(self.config.cache_size)
         self.store = ResultStore(self.config.output_dir, self.config.retention)
-        self.scheduler = Scheduler(
+        self.scheduler: JobBackend = scheduler or Scheduler(
             model, max_batch=self.config.max_batch, max_queue=self.limits.max_queue, cache=self.cache
         )
         self.formats = export_formats()

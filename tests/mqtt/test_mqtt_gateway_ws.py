@@ -17,10 +17,10 @@ import websockets
 from mqtt_observer import STARTUP_S, Observer
 from mqtt_paced_model import PacedModel
 
-from bridge.mqtt_gateway import GatewayServer, MqttGateway
+from bridge.mqtt_gateway import MqttGateway
 from bridge.mqtt_worker import Worker
 from bridge.protocol import decode_motion_arrays
-from bridge.server import ServerConfig
+from bridge.server import MotionBridgeServer, ServerConfig
 from engine.targets import get_target
 
 pytestmark = pytest.mark.mqtt
@@ -36,7 +36,7 @@ async def pool(url: str, workers: list[str], step_s: float = 0.01, **gateway_opt
         await w.start()
     gateway = MqttGateway(url, gateway="gw", heartbeat_s=0.5, **gateway_options)
     await gateway.start(wait_for_worker_s=10.0)
-    server = GatewayServer(gateway, ServerConfig(port=0, output_dir=None))
+    server = MotionBridgeServer(gateway.model, ServerConfig(port=0, output_dir=None), scheduler=gateway)
     await server.start()
     try:
         yield server, gateway, started
@@ -47,7 +47,7 @@ async def pool(url: str, workers: list[str], step_s: float = 0.01, **gateway_opt
 
 
 @asynccontextmanager
-async def client(server: GatewayServer) -> AsyncIterator:
+async def client(server: MotionBridgeServer) -> AsyncIterator:
     async with websockets.connect(server.url, subprotocols=[JSON]) as ws:
         hello = json.loads(await ws.recv())
         await ws.send(json.dumps({"op": "identify", "protocol": 1, "client": "mqtt-test"}))
