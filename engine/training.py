@@ -269,7 +269,7 @@ def train(data_dir: Path, config: ModelConfig, out: Path, device: str = "cpu", s
     step, trained_s = 0, 0.0
     ckpt_path = out / "checkpoint.pt"
     if resume and ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, weights_only=False)
+        ckpt = torch.load(ckpt_path, weights_only=True)  # our own file, but never unpickle code
         trainee.load_state_dict(ckpt["model"])
         ema.load_state_dict(ckpt["ema"])
         opt.load_state_dict(ckpt["optimizer"])
