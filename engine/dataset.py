@@ -28,6 +28,7 @@ import numpy as np
 from engine.mocap.clip import MocapClip, MocapError, canonicalize, mirror, place_on_ground, prepare, split
 from engine.mocap.sources import Take, all_takes
 from engine.representation import encode_features
+from engine.skeleton import FPS
 
 DATASET_VERSION = 1
 SEGMENT_SECONDS = 10.0
@@ -120,7 +121,7 @@ def build(out: Path, takes: list[Take], captions: dict, log: Callable[[str], Non
             })
     if uncaptioned:
         log(f"left out {len(uncaptioned)} segments without captions: {', '.join(uncaptioned)}")
-    index = {"version": DATASET_VERSION, "captions_version": captions["version"], "fps": 30, "clips": entries}
+    index = {"version": DATASET_VERSION, "captions_version": captions["version"], "fps": FPS, "clips": entries}
     tmp = out / "index.json.tmp"
     tmp.write_text(json.dumps(index, indent=1), encoding="utf-8")
     tmp.replace(out / "index.json")
@@ -154,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         print("no takes found: nothing to build")
         return 1
     index = build(args.out, takes, load_captions(), with_mirrors=not args.no_mirror)
-    seconds = sum(c["frames"] for c in index["clips"]) / 30.0
-    print(f"built {len(index['clips'])} clips ({seconds / 60:.1f} min at 30 fps) from {len(takes)} takes "
+    seconds = sum(c["frames"] for c in index["clips"]) / FPS
+    print(f"built {len(index['clips'])} clips ({seconds / 60:.1f} min at {FPS} fps) from {len(takes)} takes "
           f"in {time.time() - start:.1f} s → {args.out}")
     return 0 if index["clips"] else 1

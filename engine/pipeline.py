@@ -306,6 +306,10 @@ class DiTMotionModel(MotionModel):
             return [(0, frames)]
         overlap = self.window_overlap
         hop = self.train_frames - overlap
+        if hop <= 0:
+            raise GenerationError(
+                f"window overlap ({overlap} frames) must be shorter than the model's window ({self.train_frames})"
+            )
         count = math.ceil((frames - overlap) / hop)
         plan = [(k * hop, self.train_frames) for k in range(count)]
         start, _ = plan[-1]

@@ -11,7 +11,6 @@ before `transformers` is asked for anything.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,8 +46,6 @@ class MiniLMTextEncoder(TextEncoder):
     def __init__(self, max_length: int = DEFAULT_MAX_LENGTH, model_dir: str | None = None, device: str = "cpu") -> None:
         if max_length < 2:
             raise ValueError(f"max_length must leave room for [CLS] and [SEP], got {max_length}")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from transformers import AutoModel, AutoTokenizer
 
         folder = Path(model_dir) if model_dir else minilm_model_dir()
