@@ -8,8 +8,8 @@ import json
 import pytest
 import websockets
 from mqtt_observer import Observer
-from mqtt_paced_model import PacedModel
 
+from bridge.bench import ZeroCostModel
 from bridge.cli import _start_mqtt
 from bridge.mqtt import JobEvent, NodeStatus, unpack
 from bridge.server import MotionBridgeServer, ServerConfig
@@ -19,7 +19,8 @@ pytestmark = pytest.mark.mqtt
 
 def test_daemon_publishes_retained_status_and_accepted_progress_done_and_error_events(broker) -> None:
     async def scenario() -> tuple[list, list]:
-        server = MotionBridgeServer(PacedModel(step_s=0.01, steps=5), ServerConfig(port=0, output_dir=None))
+        model = ZeroCostModel(step_seconds=0.01, default_steps=5)
+        server = MotionBridgeServer(model, ServerConfig(port=0, output_dir=None))
         await server.start()
         publisher = await _start_mqtt(broker.url(), server)
         await publisher.link.wait_connected(5)
@@ -47,7 +48,7 @@ def test_daemon_publishes_retained_status_and_accepted_progress_done_and_error_e
     status_seen, events, retained, node = asyncio.run(scenario())
     online = unpack(status_seen[0].payload, NodeStatus, "json")
     assert status_seen[0].topic == f"mbtest/nodes/{node}/status" and status_seen[0].retain
-    assert online.state == "online" and online.role == "daemon" and online.model == "paced-test"
+    assert online.state == "online" and online.role == "daemon" and online.model == "zero-cost"
     assert online.device == "cpu" and online.queue >= 0 and 0 <= online.load <= 1
 
     parsed = [unpack(e.payload, JobEvent, "json") for e in events]

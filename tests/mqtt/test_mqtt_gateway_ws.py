@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 import websockets
 from mqtt_observer import STARTUP_S, Observer
-from mqtt_paced_model import PacedModel
 
+from bridge.bench import ZeroCostModel
 from bridge.mqtt_gateway import MqttGateway
 from bridge.mqtt_worker import Worker
 from bridge.protocol import decode_motion_arrays
 from bridge.server import MotionBridgeServer, ServerConfig
+from engine.generation import GenerationRequest
 from engine.targets import get_target
 
 pytestmark = pytest.mark.mqtt
@@ -31,7 +32,9 @@ REPO = Path(__file__).resolve().parents[2]
 @asynccontextmanager
 async def pool(url: str, workers: list[str], step_s: float = 0.01, **gateway_options: float) -> AsyncIterator:
     """Workers (in this process, each with its own model thread) and a gateway server on a free port."""
-    started = [Worker(url, PacedModel(step_s=step_s, steps=6), node=n, heartbeat_s=0.5) for n in workers]
+    started = [
+        Worker(url, ZeroCostModel(step_seconds=step_s, default_steps=6), node=n, heartbeat_s=0.5) for n in workers
+    ]
     for w in started:
         await w.start()
     gateway = MqttGateway(url, gateway="gw", heartbeat_s=0.5, **gateway_options)
@@ -79,7 +82,7 @@ def test_20_concurrent_websocket_requests_through_one_gateway_are_spread_over_tw
             ),
         ):
             async with client(server) as ws1, client(server) as ws2, client(server) as ws3:
-                assert ws1.hello["model"]["name"] == "paced-test" and ws1.hello["model"]["default_steps"] == 6
+                assert ws1.hello["model"]["name"] == "zero-cost" and ws1.hello["model"]["default_steps"] == 6
                 conns = [ws1, ws2, ws3]
                 ids = [f"req{i}" for i in range(20)]
                 for i, rid in enumerate(ids):
@@ -111,10 +114,11 @@ def test_20_concurrent_websocket_requests_through_one_gateway_are_spread_over_tw
             root, rotations = decode_motion_arrays(
                 {**motion, "root": _b64(motion["root"]), "rotations": _b64(motion["rotations"])}
             )
-            expected_root = np.zeros((30, 3), np.float32)
-            expected_root[:, 2] = np.arange(30) * 0.01 * i
-            np.testing.assert_allclose(root, get_target(motion["target"]).convert_positions(expected_root), atol=1e-6)
-            assert rotations.shape == (30, 22, 4)
+            # Each client got its own job's motion: the zero-cost model's rotations depend on the seed (= i).
+            expected = ZeroCostModel().motion(GenerationRequest(f"walk {i}", seconds=1.0, seed=i), 0)
+            target = get_target(motion["target"])
+            np.testing.assert_allclose(root, target.convert_positions(expected.root), atol=1e-6)
+            np.testing.assert_allclose(rotations, target.convert_rotations(expected.rotations), atol=1e-6)
         previews = [m for m in results["req0"] if m["op"] == "motion" and m["preview"]]
         assert [m["step"] for m in previews] == [3]
 
@@ -212,7 +216,7 @@ def test_a_gateway_process_serves_websocket_clients_from_the_pool_and_stops_clea
     )
 
     async def scenario() -> None:
-        worker = Worker(broker.url(), PacedModel(step_s=0.01, steps=4), node="wp", heartbeat_s=0.5)
+        worker = Worker(broker.url(), ZeroCostModel(step_seconds=0.01, default_steps=4), node="wp", heartbeat_s=0.5)
         await worker.start()
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-c", launch, broker.url(), cwd=REPO, stderr=asyncio.subprocess.PIPE
@@ -225,7 +229,7 @@ def test_a_gateway_process_serves_websocket_clients_from_the_pool_and_stops_clea
             url = line.decode().split("ready: ")[1].split()[0]
             async with websockets.connect(url, subprotocols=[JSON]) as ws:
                 hello = json.loads(await ws.recv())
-                assert hello["model"]["name"] == "paced-test" and hello["model"]["default_steps"] == 4
+                assert hello["model"]["name"] == "zero-cost" and hello["model"]["default_steps"] == 4
                 await ws.send(json.dumps({"op": "identify", "protocol": 1}))
                 await ws.recv()
                 await ws.send(

@@ -8,8 +8,8 @@ import json
 import pytest
 from mqtt_jobs import Recorder, spec
 from mqtt_observer import STARTUP_S, Observer
-from mqtt_paced_model import PacedModel
 
+from bridge.bench import ZeroCostModel
 from bridge.mqtt_gateway import MqttGateway
 from bridge.mqtt_worker import Worker
 from bridge.scheduler import Finished
@@ -39,7 +39,7 @@ def test_kill_9_of_a_worker_mid_job_still_ends_every_request_with_exactly_one_do
     victim = spawn_worker(broker.url(), "wv", step_s=0.05, steps=10)
 
     async def scenario() -> None:
-        survivor = Worker(broker.url(), PacedModel(step_s=0.05, steps=10), node="ws", heartbeat_s=0.5)
+        survivor = Worker(broker.url(), ZeroCostModel(step_seconds=0.05, default_steps=10), node="ws", heartbeat_s=0.5)
         await survivor.start()
         gateway = MqttGateway(broker.url(), gateway="gw", heartbeat_s=0.5, silence_timeout_s=3.0)
         rec = Recorder()
@@ -75,7 +75,7 @@ def test_kill_9_of_a_worker_mid_job_still_ends_every_request_with_exactly_one_do
 
 def test_gateway_and_workers_reconnect_after_a_broker_restart_and_later_requests_succeed(broker) -> None:
     async def scenario() -> None:
-        worker = Worker(broker.url(), PacedModel(step_s=0.01, steps=6), node="wr", heartbeat_s=0.5)
+        worker = Worker(broker.url(), ZeroCostModel(step_seconds=0.01, default_steps=6), node="wr", heartbeat_s=0.5)
         await worker.start()
         gateway = MqttGateway(broker.url(), gateway="gw", heartbeat_s=0.5, accept_timeout_s=1.0)
         rec = Recorder()
@@ -109,7 +109,7 @@ def test_username_and_password_auth_serves_jobs_and_a_wrong_password_never_conne
     good = auth_broker.url(auth="studio:s3cret%3Apw@")
 
     async def scenario() -> None:
-        worker = Worker(good, PacedModel(step_s=0.01, steps=6), node="wauth", heartbeat_s=0.5)
+        worker = Worker(good, ZeroCostModel(step_seconds=0.01, default_steps=6), node="wauth", heartbeat_s=0.5)
         await worker.start()
         intruder = MqttGateway(auth_broker.url(auth="studio:wrong@"), gateway="bad")
         intruder.link.start()
@@ -131,7 +131,8 @@ def test_username_and_password_auth_serves_jobs_and_a_wrong_password_never_conne
 
 def test_mqtts_verifies_the_broker_certificate_and_serves_jobs_over_tls(tls_broker, caplog) -> None:
     async def scenario() -> None:
-        worker = Worker(tls_broker.url(), PacedModel(step_s=0.01, steps=4), node="wtls", heartbeat_s=0.5)
+        model = ZeroCostModel(step_seconds=0.01, default_steps=4)
+        worker = Worker(tls_broker.url(), model, node="wtls", heartbeat_s=0.5)
         await worker.start()
         # Same broker, but trusting only the system CA store: the self-signed certificate is refused.
         untrusting = MqttGateway(f"mqtts://127.0.0.1:{tls_broker.port}/mbtest", gateway="untrusting")

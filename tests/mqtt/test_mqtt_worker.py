@@ -9,10 +9,11 @@ import msgpack
 import numpy as np
 import pytest
 from mqtt_observer import STARTUP_S, Observer
-from mqtt_paced_model import PacedModel
 
+from bridge.bench import ZeroCostModel
 from bridge.mqtt import JobRequest, NodeStatus, pack, unpack, unpack_reply
 from bridge.mqtt_worker import Worker
+from engine.generation import GenerationRequest
 
 pytestmark = pytest.mark.mqtt
 
@@ -27,7 +28,7 @@ def _events(seen, job):  # type: ignore[no-untyped-def]
 
 def test_worker_answers_a_job_with_accepted_progress_previews_and_result_and_publishes_its_events(broker) -> None:
     async def scenario() -> None:
-        worker = Worker(broker.url(), PacedModel(step_s=0.01, steps=6), node="w1", heartbeat_s=0.5)
+        worker = Worker(broker.url(), ZeroCostModel(step_seconds=0.01, default_steps=6), node="w1", heartbeat_s=0.5)
         await worker.start()
         async with Observer(broker.url(), ["mbtest/replies/gw1/+", "mbtest/jobs/+/events"]) as obs:
             await worker.link.wait_connected(5)
@@ -57,7 +58,9 @@ def test_worker_answers_a_job_with_accepted_progress_previews_and_result_and_pub
         motions = [m.to_motion() for m in result.motions]
         assert [m.seed for m in motions] == [3, 4]
         assert motions[0].frames == 60 and motions[0].rotations.shape == (60, 22, 4)
-        np.testing.assert_allclose(motions[0].root[:, 2], np.arange(60) * 0.03, rtol=1e-6)
+        expected = ZeroCostModel().motion(GenerationRequest("a person waves", seconds=2.0, seed=3), 0)
+        np.testing.assert_allclose(motions[0].rotations, expected.rotations, atol=1e-6)
+        np.testing.assert_allclose(motions[0].root, expected.root, atol=1e-6)
         assert set(result.timings) == {"queue_ms", "text_ms", "sample_ms", "decode_ms", "total_ms"}
         assert result.timings["total_ms"] >= 50 and not result.cached
 
@@ -90,7 +93,7 @@ def test_retained_status_says_online_with_model_and_the_last_will_says_offline_a
 
     worker = spawn_worker(broker.url(), "wk")
     online = asyncio.run(wait_state("online"))
-    assert online.role == "worker" and online.model == "paced-test" and online.device == "cpu"
+    assert online.role == "worker" and online.model == "zero-cost" and online.device == "cpu"
     assert online.queue == 0 and 0.0 <= online.load <= 1.0 and online.heartbeat_s == 0.5
     worker.kill()
     offline = asyncio.run(wait_state("offline"))
