@@ -184,7 +184,9 @@ class Worker:
             id=r.job,
             prompt=r.prompt,
             seconds=r.seconds,
-            frames=r.frames or frames_for_seconds(r.seconds, max_frames, self.model.fps),
+            # This worker's model decides the clip length from the seconds (as it will when sampling), so the
+            # cache key and batching agree with the real clip whatever the gateway computed.
+            frames=frames_for_seconds(r.seconds, max_frames, self.model.fps),
             seed=r.seed,
             samples=r.samples,
             steps=r.steps if r.steps is not None else self.model.default_steps,
