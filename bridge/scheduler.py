@@ -361,6 +361,8 @@ class Scheduler:
         self.largest_batch = max(self.largest_batch, sum(j.spec.samples for j in batch))
         t0 = time.perf_counter()
         step_times: list[float] = []
+        # in_place/loop stay off here: the cache keeps raw motions and the options are applied on delivery,
+        # so requests differing only in those options share one cache entry.
         requests = [
             GenerationRequest(j.spec.prompt, j.spec.seconds, j.spec.seed, j.spec.samples, j.spec.steps, j.spec.cfg)
             for j in batch
