@@ -41,7 +41,7 @@ MIXED_SECONDS = (2.0, 8.0, 5.0, 3.0, 6.5, 4.0, 7.0, 2.5)
 def bench_config(name: str) -> ModelConfig:
     """Named config; "tiny" is the embedded model's network when its weights exist, else the small config."""
     if name == "tiny":
-        from engine.loading import TINY_PATH, read_embedded_config
+        from engine.loading import TINY_PATH, embedded_postprocess, read_embedded_config
 
         if TINY_PATH.is_file():
             cfg = read_embedded_config(TINY_PATH)
@@ -53,6 +53,7 @@ def bench_config(name: str) -> ModelConfig:
                 default_steps=int(cfg.get("default_steps", 50)),
                 default_cfg=float(cfg.get("default_cfg", 5.0)),
                 text_encoder="hash",
+                postprocess=embedded_postprocess(cfg, TINY_PATH),  # its foot lock is part of every clip's cost
             )
         try:
             from engine.training import TINY

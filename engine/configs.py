@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from engine.postprocess import PostProcess
 from engine.representation import FEATURE_DIM
 from engine.skeleton import FPS
 
@@ -35,6 +36,8 @@ class ModelConfig:
     enable_ctxt_null_feat: bool = True
     text_encoder: str = "hymotion"
     meta: dict = field(default_factory=dict)
+    postprocess: PostProcess = field(default_factory=PostProcess)
+    """What runs on decoded clips (upstream's steps by default)."""
 
     @property
     def max_window_seconds(self) -> float:

@@ -40,6 +40,15 @@ _SWAPS = {"left": "right", "right": "left", "clockwise": "counterclockwise", "co
 _SWAP_RE = re.compile(r"\b(" + "|".join(sorted(_SWAPS, key=len, reverse=True)) + r")\b", re.IGNORECASE)
 
 
+MIRROR_SUFFIX = "~mirror"
+"""A mirrored clip's id is its source segment's id plus this."""
+
+
+def mirror_twin_id(clip_id: str) -> str:
+    """The id of a clip's left/right mirror image (either way round)."""
+    return clip_id.removesuffix(MIRROR_SUFFIX) if clip_id.endswith(MIRROR_SUFFIX) else clip_id + MIRROR_SUFFIX
+
+
 def mirror_caption(text: str) -> str:
     """Swap left/right (and clockwise/counterclockwise) words, keeping capitalisation."""
 
@@ -113,7 +122,7 @@ def build(out: Path, takes: list[Take], captions: dict, log: Callable[[str], Non
         variants = [(seg.id, seg.clip, list(entry["captions"]), False)]
         if with_mirrors and not entry.get("no_mirror", False):
             mirrored = [mirror_caption(c) for c in entry["captions"]]
-            variants.append((f"{seg.id}~mirror", mirror(seg.clip), mirrored, True))
+            variants.append((mirror_twin_id(seg.id), mirror(seg.clip), mirrored, True))
         for clip_id, clip, caps, mirrored in variants:
             entries.append({
                 "id": clip_id, "take": seg.take.id, "source": seg.take.source, "captions": caps,

@@ -257,8 +257,10 @@ def evaluate(model, data: Path | None, seeds: int = 3, seconds: float = 5.0, ste
     motions = [m for ms in generated.values() for m in ms]
     skating = mean_figure([foot_skating(m.world_positions()) for m in motions])
     jitter = mean_figure([angular_jitter(m.rotations.astype(np.float64)) for m in motions])
+    settings = getattr(model, "postprocess", None)
     report: dict = {
         "model": getattr(model, "name", "?"), "seconds": seconds, "seeds": seeds,
+        "postprocess": settings.to_dict() if settings is not None else None,
         "steps": steps or getattr(model, "default_steps", None), "cfg": cfg or getattr(model, "default_cfg", None),
         "physical": {"passed": passed, "total": total, "rate": passed / total, "bar": PASS_RATE_BAR,
                      "ok": passed / total >= PASS_RATE_BAR, "checks": checks},
@@ -300,12 +302,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cfg", type=float, default=None)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--upstream-postprocess", action="store_true",
+                        help="judge the network with upstream's post-processing instead of the model file's own "
+                             "(for the embedded model: no extra smoothing, no foot lock)")
 
 
 def run(args: argparse.Namespace) -> int:
     from engine.loading import load_model
+    from engine.postprocess import PostProcess
 
     model = load_model(args.model, device=args.device)
+    if args.upstream_postprocess:
+        model.postprocess = PostProcess()
     report = evaluate(model, args.data, args.seeds, steps=args.steps, cfg=args.cfg,
                       log=(lambda _s: None) if args.json else print)
     if args.json:

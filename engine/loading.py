@@ -14,7 +14,8 @@ Embedded model file (format version 1): ONE safetensors file holding
 and in the safetensors metadata: `format` = "motionbridge-embedded", `format_version` = "1", and `config`, a
 JSON object: `name`, `network` (upstream-style network args), `text_encoder` ("minilm", "hash", ...),
 `text_encoder_options` (dict, passed to the encoder's constructor), `text_max_length`, `train_frames`, `fps`,
-`max_seconds`, `default_steps`, `default_cfg`, `enable_ctxt_null_feat`, `overlap_frames`, plus free-form
+`max_seconds`, `default_steps`, `default_cfg`, `enable_ctxt_null_feat`, `overlap_frames`, optional
+`postprocess` (`engine.postprocess.PostProcess` fields; upstream's steps when absent), plus free-form
 `meta` (training data, licence, ...).
 """
 
@@ -38,6 +39,7 @@ from engine.configs import CONFIGS, ModelConfig
 from engine.device import resolve_device, resolve_dtype
 from engine.dit import HunyuanMotionMMDiT
 from engine.pipeline import DiTMotionModel
+from engine.postprocess import PostProcess
 from engine.representation import Normalizer
 from engine.skeleton import FPS
 from engine.text_encoders import HashTextEncoder, TextEncoder, TextEncoderError
@@ -164,6 +166,7 @@ def save_embedded_model(model: DiTMotionModel, path: str | Path, meta: dict | No
         "default_cfg": cfg.default_cfg,
         "enable_ctxt_null_feat": cfg.enable_ctxt_null_feat,
         "overlap_frames": model.overlap_frames,
+        "postprocess": model.postprocess.to_dict(),
         "meta": {**cfg.meta, **(meta or {})},
     }
     tensors = {f"network.{k}": v.detach().float().cpu().contiguous() for k, v in model.network.state_dict().items()}
@@ -199,6 +202,14 @@ def read_embedded_config(path: str | Path) -> dict:
             f"{EMBEDDED_VERSION!r}"
         )
     return json.loads(metadata["config"])
+
+
+def embedded_postprocess(config: dict, path: str | Path) -> PostProcess:
+    """The post-processing an embedded model file asks for (upstream's when it says nothing)."""
+    try:
+        return PostProcess.from_dict(dict(config.get("postprocess", {})))
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: bad post-processing settings: {exc}") from exc
 
 
 def embedded_text_encoder(config: dict) -> TextEncoder:
@@ -241,6 +252,7 @@ def load_embedded_model(
         enable_ctxt_null_feat=bool(config.get("enable_ctxt_null_feat", True)),
         text_encoder=str(config.get("text_encoder", "minilm")),
         meta={**dict(config.get("meta", {})), "text_encoder_options": dict(config.get("text_encoder_options", {}))},
+        postprocess=embedded_postprocess(config, path),
     )
     network = HunyuanMotionMMDiT(model_config.network)
     load_network_weights(network, weights)

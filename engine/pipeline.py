@@ -105,7 +105,7 @@ class DiTMotionModel(MotionModel):
             if text_encoder is None or isinstance(text_encoder, CachedTextEncoder)
             else CachedTextEncoder(text_encoder, text_cache_size)
         )
-        self.postprocess = postprocess or post.PostProcess()
+        self.postprocess = postprocess or config.postprocess
         self.overlap_frames = overlap_frames
         self.exact_crop = True
 

@@ -7,10 +7,15 @@
 3. Ground lift: the whole clip moves up or down so its lowest joint sits at the skeleton's rest-pose sole
    clearance (upstream lifts its body mesh to y = 0; we have joints, whose lowest rest height is that
    clearance).
+
+The defaults are upstream's, for HY-Motion. A model can carry its own settings (an embedded model file
+stores them): our small embedded model's output is noisier frame to frame, so it smooths more (Gaussian on
+the root too) and locks planted feet (`engine.footlock`), a step upstream does not have.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,10 +34,26 @@ class PostProcess:
     sigma: float = 1.0
     savgol_window: int = 11
     savgol_order: int = 5
+    translation_sigma: float = 0.0
+    """When > 0, the root is smoothed by a Gaussian of this sigma (frames) instead of Savitzky–Golay."""
+    foot_lock: bool = False
+    """Hold planted feet in place with leg IK (`engine.footlock`), after the ground lift."""
 
     @classmethod
     def none(cls) -> PostProcess:
         return cls(False, False, False)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> PostProcess:
+        """Settings from a model file; unknown names are an error, not silently dropped."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown post-processing settings {unknown}; known: {sorted(known)}")
+        return cls(**values)
 
 
 def gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
@@ -41,6 +62,17 @@ def gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     w = np.exp(-0.5 * (x / sigma) ** 2)
     return w / w.sum()
+
+
+def gaussian_smooth(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing of (L, C) along axis 0 with the ends repeated (float64)."""
+    x = np.asarray(x, dtype=np.float64)
+    if sigma <= 0 or x.shape[0] < 2:
+        return x.copy()
+    weights = gaussian_kernel(sigma)
+    radius = len(weights) // 2
+    idx = np.clip(np.arange(x.shape[0])[:, None] + np.arange(-radius, radius + 1)[None, :], 0, x.shape[0] - 1)
+    return np.einsum("k,lkc->lc", weights, x[idx])
 
 
 def smooth_quaternions(quats: np.ndarray, sigma: float = 1.0) -> np.ndarray:
@@ -114,7 +146,14 @@ def apply(
     if settings.smooth_rotations:
         rotations = smooth_quaternions(rotations, settings.sigma)
     if settings.smooth_translation:
-        root = savgol_filter(root, settings.savgol_window, settings.savgol_order)
+        if settings.translation_sigma > 0:
+            root = gaussian_smooth(root, settings.translation_sigma)
+        else:
+            root = savgol_filter(root, settings.savgol_window, settings.savgol_order)
     if settings.lift_to_ground:
         root = lift_to_ground(root, rotations, skeleton)
+    if settings.foot_lock:
+        from engine.footlock import lock_feet  # footlock uses this module's smoothing: imported here, when needed
+
+        rotations = lock_feet(root, rotations, skeleton=skeleton)
     return root.astype(np.float32), rotations.astype(np.float32)

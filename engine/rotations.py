@@ -108,7 +108,8 @@ def quat_to_matrix(q: torch.Tensor) -> torch.Tensor:
 
 @_accepts_numpy
 def matrix_to_quat(m: torch.Tensor) -> torch.Tensor:
-    """Rotation matrices (..., 3, 3) to unit quaternions with w ≥ 0 (numerically stable branch choice)."""
+    """Rotation matrices (..., 3, 3) to unit quaternions with w ≥ 0 (at a half turn: the first non-zero of x, y, z
+    positive); numerically stable branch choice."""
     m00, m01, m02 = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
     m10, m11, m12 = m[..., 1, 0], m[..., 1, 1], m[..., 1, 2]
     m20, m21, m22 = m[..., 2, 0], m[..., 2, 1], m[..., 2, 2]
@@ -126,7 +127,13 @@ def matrix_to_quat(m: torch.Tensor) -> torch.Tensor:
     best = diag.argmax(dim=-1, keepdim=True)
     q = torch.gather(cands, -2, best.unsqueeze(-1).expand(best.shape[:-1] + (1, 4))).squeeze(-2)
     q = quat_normalize(q)
-    return torch.where(q[..., 3:] < 0, -q, q)
+    # One sign per rotation: w > 0. At a half turn w is rounding noise whose sign differs between numpy/torch
+    # builds, so there the first clearly non-zero of x, y, z decides instead.
+    tol = torch.finfo(q.dtype).eps ** 0.5
+    key = q[..., 3]
+    for axis in (2, 1, 0):
+        key = torch.where(q[..., 3].abs() > tol, key, torch.where(q[..., axis].abs() > tol, q[..., axis], key))
+    return torch.where(key[..., None] < 0, -q, q)
 
 
 @_accepts_numpy
@@ -293,6 +300,29 @@ def forward_kinematics(
             world_rot.append(quat_mul(world_rot[p], local_quats[..., j, :]))
             world_pos.append(world_pos[p] + quat_apply(world_rot[p], offsets[j].expand_as(root)))
     return torch.stack(world_pos, dim=-2), torch.stack(world_rot, dim=-2)
+
+
+def forward_kinematics_matrices(
+    local_mats: torch.Tensor,
+    root: torch.Tensor,
+    offsets: torch.Tensor,
+    parents: Sequence[int],
+) -> torch.Tensor:
+    """World joint positions (..., J, 3) from local rotation matrices (..., J, 3, 3), as `forward_kinematics`.
+
+    The matrix form is what training differentiates through (straight from 6D, no quaternion branches).
+    """
+    offsets = offsets.to(local_mats.dtype)
+    world_rot: list[torch.Tensor] = []
+    world_pos: list[torch.Tensor] = []
+    for j, p in enumerate(parents):
+        if p < 0:
+            world_rot.append(local_mats[..., j, :, :])
+            world_pos.append(root)
+        else:
+            world_rot.append(world_rot[p] @ local_mats[..., j, :, :])
+            world_pos.append(world_pos[p] + world_rot[p] @ offsets[j])
+    return torch.stack(world_pos, dim=-2)
 
 
 def local_from_world(world_quats: Any, parents: Sequence[int]) -> Any:

@@ -1,17 +1,22 @@
 """`motionbridge train`: train the embedded text-to-motion model on a built data set (`motionbridge dataset build`).
 
-    motionbridge train --data DIR --config tiny --out DIR [--device cuda|cpu] [--resume] [--steps N] [--minutes M]
+    motionbridge train --data DIR --config tiny --out DIR [--device cuda|cpu] [--resume] [--init FILE]
+                       [--steps N] [--minutes M]
 
 Recipe (flow matching, as HY-Motion): x_t = (1 − t)·noise + t·data with t ~ U[0, 1]; the DiT predicts the
-velocity data − noise; mean squared error over the valid frames of normalised 201-d features. Text features
-come from MiniLM (`engine.text_minilm`), computed once for every caption and cached in the output folder.
-With probability `cond_drop` a sample's text is replaced by the learned null features, which is what
-classifier-free guidance needs at sampling time. An exponential moving average of the weights is what gets
-exported.
+velocity data − noise; mean squared error over the valid frames of normalised 201-d features. Added to it,
+weighted by t²: joint positions by forward kinematics of the predicted rotations and root, joint velocities,
+and the speed of feet where the data's feet are planted (`geometric_terms`). Text features come from MiniLM
+(`engine.text_minilm`), computed once for every caption and cached in the output folder. With probability
+`cond_drop` a sample's text is replaced by the learned null features, which is what classifier-free guidance
+needs at sampling time; each caption token is also replaced by the null token with probability `token_drop`
+(word dropout). An exponential moving average of the weights is what gets exported.
 
 Training windows: every clip is cut into windows of `train_frames` frames (shorter clips are one shorter
 window, padded and masked), each window re-canonicalised (origin, facing +Z) as generated clips are.
-A batch draws clips uniformly, then one window and one caption of that clip.
+A batch draws clips (half of the rows uniformly, half with rare captions boosted, `clip_weights`), then one
+window and one caption of each; a quarter of the rows are mirrored pairs of clips that say left or right
+(`draw_batch`). `--init` fine-tunes an existing embedded model file instead of starting from random weights.
 
 Outputs in `--out`: `checkpoint.pt` (tensors only; `--resume` continues from it), `loss.csv`, `train.json`
 (recipe, data summary, hardware, timings) and `<config>.safetensors`, the embedded model file, refreshed
@@ -36,13 +41,17 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from engine import rotations as R
 from engine.configs import SMALL, TEST, ModelConfig
-from engine.dataset import load_index
+from engine.dataset import load_index, mirror_twin_id
 from engine.dit import HunyuanMotionMMDiT, count_parameters
+from engine.evaluation import CONTACT_HEIGHT
 from engine.loading import save_embedded_model
 from engine.mocap.clip import MocapClip, canonicalize
 from engine.pipeline import DiTMotionModel
-from engine.representation import FEATURE_DIM, Normalizer, encode_features
+from engine.postprocess import PostProcess
+from engine.representation import FEATURE_DIM, JOINT_POS, ROOT_POS, Normalizer, encode_features
+from engine.skeleton import BODY_JOINTS, FPS, NUM_BODY_JOINTS, SMPLH_BODY
 from engine.text_encoders import HashTextEncoder, TextEncoder, TextFeatures
 
 TINY = ModelConfig(
@@ -54,9 +63,11 @@ TINY = ModelConfig(
     default_cfg=3.0,
     text_encoder="minilm",
     meta={"text_encoder_options": {"max_length": 24}},
+    postprocess=PostProcess(foot_lock=True),
 )
-"""The shipped embedded model: 128-d, 3 blocks (1 double + 2 single), 5 s windows, MiniLM text.
-Chosen by measurement on the 2-core CPU this was trained on (see docs/model-tiny.md)."""
+"""The shipped embedded model: 128-d, 3 blocks (1 double + 2 single), 5 s windows, MiniLM text, planted feet
+held by leg IK after upstream's smoothing (its feet slide far more than mocap's without it). Chosen by
+measurement on the 2-core CPU this was trained on (see docs/model-tiny.md)."""
 
 SMOKE = TEST.with_(name="smoke", train_frames=40, text_encoder="hash")
 """A very small network with hash text features, for the CI smoke run (seconds, no MiniLM)."""
@@ -77,6 +88,21 @@ class Recipe:
     grad_clip: float = 1.0
     window_stride: int = 15
     seed: int = 0
+    balance: float = 0.5
+    """Share of each batch drawn with rare captions boosted (`clip_weights`); the rest draws clips uniformly."""
+    pos_weight: float = 20.0
+    vel_weight: float = 0.03
+    foot_weight: float = 0.03
+    """Weights of the geometric terms (`geometric_terms`) added to the flow-matching loss."""
+    pair_share: float = 0.25
+    """Share of each batch given to mirrored pairs: a clip that says left or right and its mirror image, the
+    same window and caption slot, the same noise, time and dropout. The two rows then differ only in the
+    left/right word and in the answer, so the gradient says what that word must do; drawn independently,
+    that signal drowns in the noise of everything else and the network ignores the word."""
+    token_drop: float = 0.15
+    """Share of caption tokens replaced by the learned null token (word dropout). With a few hundred captions
+    the network otherwise keys on whole captions ("backwards" only ever came with "dribbling a ball") and a
+    held-out phrasing of a known action misses."""
 
 
 # ---------------------------------------------------------------- data
@@ -92,10 +118,18 @@ class TrainingSet:
     clip_windows: list[np.ndarray]
     clip_captions: list[list[int]]
     captions: list[str]
+    twins: np.ndarray
+    """Per clip, the index of its left/right mirror image (same windows, captions with left/right swapped in
+    the same order), or -1."""
 
     @property
     def frames(self) -> int:
         return int(self.windows.shape[1])
+
+    def directional_clips(self) -> np.ndarray:
+        """Clips whose mirror twin has different captions: those that say left or right (or clockwise)."""
+        return np.array([c for c, twin in enumerate(self.twins)
+                         if twin >= 0 and self.clip_captions[c] != self.clip_captions[twin]], dtype=np.int64)
 
 
 def canonical_windows(root: np.ndarray, rotations: np.ndarray, frames: int, stride: int) -> list[Tensor]:
@@ -139,8 +173,10 @@ def load_training_set(data: Path, frames: int, stride: int, limit: int | None = 
                 captions.append(text)
             ids.append(caption_id[text])
         clip_captions.append(ids)
+    position = {entry["id"]: c for c, entry in enumerate(clips)}
+    twins = np.array([position.get(mirror_twin_id(entry["id"]), -1) for entry in clips], dtype=np.int64)
     return TrainingSet(torch.stack(windows), torch.tensor(lengths), np.array(owner), clip_windows, clip_captions,
-                       captions)
+                       captions, twins)
 
 
 def feature_statistics(data: TrainingSet) -> Normalizer:
@@ -196,36 +232,129 @@ class Trainee(nn.Module):
                 nn.init.zeros_(module.bias)
 
 
+FOOT_CONTACT = [(BODY_JOINTS.index(name), height) for name, height in CONTACT_HEIGHT.items()]
+CONTACT_MAX_SPEED = 1.0
+"""A training foot counts as planted below the evaluation's contact heights and under this speed (m/s), so
+the odd fast, low swing of the data is not pinned."""
+
+
+def geometric_terms(pred: Tensor, true: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-sample geometric errors of denormalised predicted features against the data, (B,) each:
+    joint positions by FK of the predicted rotations and root (m²), joint velocities ((m/s)²), and the
+    horizontal speed of foot joints where the data's foot is planted ((m/s)²).
+
+    These act on what the decoder actually uses (rotations and root, not the 66 position features), which
+    the plain feature loss weighs as just numbers: a small network then slides its feet and jitters.
+    """
+    batch, frames, _ = pred.shape
+    mats = R.rot6d_to_matrix(pred[..., 3:135].reshape(batch, frames, NUM_BODY_JOINTS, 6))
+    offsets = torch.from_numpy(SMPLH_BODY.offsets).to(pred)
+    pos_p = R.forward_kinematics_matrices(mats, pred[..., ROOT_POS], offsets, SMPLH_BODY.parents)
+    pos_t = true[..., JOINT_POS].reshape(batch, frames, NUM_BODY_JOINTS, 3)
+    m = mask.to(pred.dtype)
+    pos_err = ((pos_p - pos_t) ** 2).sum(-1).mean(-1)
+    pos_loss = (pos_err * m).sum(1) / m.sum(1).clamp_min(1)
+    vel_p = (pos_p[:, 1:] - pos_p[:, :-1]) * FPS
+    vel_t = (pos_t[:, 1:] - pos_t[:, :-1]) * FPS
+    m2 = m[:, 1:] * m[:, :-1]
+    vel_err = ((vel_p - vel_t) ** 2).sum(-1).mean(-1)
+    vel_loss = (vel_err * m2).sum(1) / m2.sum(1).clamp_min(1)
+    floor = torch.where(mask[..., None], pos_t[..., 1], torch.full_like(pos_t[..., 1], 1e9)).amin(dim=(1, 2))
+    foot_sum = torch.zeros(batch, dtype=pred.dtype, device=pred.device)
+    foot_count = torch.zeros_like(foot_sum)
+    for joint, height in FOOT_CONTACT:
+        h = pos_t[:, :, joint, 1] - floor[:, None]
+        speed_t = vel_t[:, :, joint][..., [0, 2]].norm(dim=-1)
+        planted = (h[:, 1:] < height) & (h[:, :-1] < height) & (speed_t < CONTACT_MAX_SPEED) & (m2 > 0)
+        foot_sum = foot_sum + (vel_p[:, :, joint][..., [0, 2]].pow(2).sum(-1) * planted).sum(1)
+        foot_count = foot_count + planted.sum(1)
+    return pos_loss, vel_loss, foot_sum / foot_count.clamp_min(1)
+
+
 def batch_loss(trainee: Trainee, config: ModelConfig, x1: Tensor, lengths: Tensor, text: TextFeatures,
-               gen: torch.Generator, cond_drop: float) -> Tensor:
-    """Flow-matching loss of one batch of normalised windows x1 (B, T, 201)."""
+               gen: torch.Generator, recipe: Recipe, normalizer: Normalizer,
+               tied: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
+    """Loss of one batch of normalised windows x1 (B, T, 201), and its parts for the log.
+
+    Flow matching, plus the geometric terms on the clean motion the prediction implies
+    (x̂1 = x_t + (1 − t)·v̂), weighted by t² because at small t that estimate is mostly the noise's mean.
+    `tied[i]` names the row whose noise, time and dropout row i shares (mirrored pairs; default: its own).
+    """
     batch, frames, _ = x1.shape
     device = x1.device
-    noise = torch.randn(x1.shape, generator=gen).to(device)
-    t = torch.rand(batch, generator=gen).to(device)
+    tied = torch.arange(batch) if tied is None else tied.cpu()
+    noise = torch.randn(x1.shape, generator=gen)[tied].to(device)
+    t = torch.rand(batch, generator=gen)[tied].to(device)
     xt = (1 - t[:, None, None]) * noise + t[:, None, None] * x1
-    drop = (torch.rand(batch, generator=gen) < cond_drop).to(device)
+    drop = (torch.rand(batch, generator=gen) < recipe.cond_drop)[tied].to(device)
     text_len = max(1, int(text.ctxt_length.max()))
     ctxt = text.ctxt[:, :text_len].to(device)
     vtxt = text.vtxt.to(device)
+    if recipe.token_drop > 0:
+        gone = (torch.rand(ctxt.shape[:2], generator=gen) < recipe.token_drop)[tied].to(device)
+        ctxt = torch.where(gone[..., None], trainee.null_ctxt.expand_as(ctxt), ctxt)
     ctxt = torch.where(drop[:, None, None], trainee.null_ctxt.expand_as(ctxt), ctxt)
     vtxt = torch.where(drop[:, None, None], trainee.null_vtxt.expand_as(vtxt), vtxt)
     text_mask = torch.arange(text_len, device=device)[None] < text.ctxt_length.to(device)[:, None]
     motion_mask = torch.arange(frames, device=device)[None] < lengths.to(device)[:, None]
     pred = trainee.network(x=xt, ctxt_input=ctxt, vtxt_input=vtxt, timesteps=t, x_mask_temporal=motion_mask,
-                           ctxt_mask_temporal=text_mask, text_position_offset=config.train_frames)
-    err = (pred.float() - (x1 - noise)).pow(2).mean(-1)
-    return (err * motion_mask).sum() / motion_mask.sum()
+                           ctxt_mask_temporal=text_mask, text_position_offset=config.train_frames).float()
+    err = (pred - (x1 - noise)).pow(2).mean(-1)
+    loss = (err * motion_mask).sum() / motion_mask.sum()
+    parts = {"flow": loss.item()}
+    if recipe.pos_weight or recipe.vel_weight or recipe.foot_weight:
+        clean = normalizer.denormalize(xt + (1 - t[:, None, None]) * pred)
+        pos, vel, foot = geometric_terms(clean, normalizer.denormalize(x1), motion_mask)
+        weight = t**2
+        for name, value, factor in (("pos", pos, recipe.pos_weight), ("vel", vel, recipe.vel_weight),
+                                    ("foot", foot, recipe.foot_weight)):
+            term = (weight * value).mean()
+            parts[name] = term.item()
+            if factor:
+                loss = loss + factor * term
+    return loss, parts
+
+
+def clip_weights(data: TrainingSet, text: TextFeatures, similar: float = 0.7) -> np.ndarray:
+    """Sampling probability of every clip, inversely proportional to how many clips have captions like its
+    own (cosine of the mean pooled caption vectors above `similar`, itself included). Without it a concept
+    with two clips (crawling) is one batch row in 136, and the network never learns it."""
+    pooled = text.vtxt.reshape(len(data.captions), -1).double()
+    pooled = pooled / pooled.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    per_clip = torch.stack([pooled[ids].mean(0) for ids in data.clip_captions])
+    per_clip = per_clip / per_clip.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    neighbours = ((per_clip @ per_clip.T) > similar).sum(1).double().numpy()
+    weights = 1.0 / neighbours
+    return weights / weights.sum()
 
 
 def draw_batch(
-    data: TrainingSet, text: TextFeatures, rng: np.random.Generator, size: int
-) -> tuple[Tensor, Tensor, TextFeatures]:
-    """Clips uniformly, then a window and a caption of each."""
+    data: TrainingSet, text: TextFeatures, rng: np.random.Generator, size: int,
+    weights: np.ndarray | None = None, balance: float = 0.0, pair_share: float = 0.0,
+) -> tuple[Tensor, Tensor, TextFeatures, Tensor]:
+    """Clips (a `balance` share of the rows by `weights`, the rest uniformly), then a window and a caption
+    of each; the first rows (a `pair_share` of the batch, in twos) are mirrored pairs of directional clips.
+    Returns windows, lengths, captions and, per row, the row whose noise it shares (itself if none)."""
     clips = rng.integers(0, len(data.clip_windows), size)
-    win = np.array([rng.choice(data.clip_windows[c]) for c in clips])
-    caps = [int(rng.choice(data.clip_captions[c])) for c in clips]
-    return data.windows[win], data.lengths[win], text.select(caps)
+    if weights is not None and balance > 0:
+        boosted = rng.random(size) < balance
+        clips[boosted] = rng.choice(len(weights), int(boosted.sum()), p=weights)
+    slot = rng.random(size)  # which window and which caption of the clip, as a fraction of its count
+    tied = np.arange(size)
+    directional = data.directional_clips() if pair_share > 0 else np.zeros(0, dtype=np.int64)
+    pairs = min(int(round(size * pair_share / 2)), size // 2) if len(directional) else 0
+    for k in range(pairs):
+        first = rng.choice(directional)
+        clips[2 * k], clips[2 * k + 1] = first, data.twins[first]
+        tied[2 * k + 1] = 2 * k
+    slot, caption_slot = slot[tied], rng.random(size)[tied]  # a twin takes its pair's window and caption slot
+
+    def pick(options: list, fraction: float) -> int:
+        return int(options[int(fraction * len(options))])
+
+    win = np.array([pick(data.clip_windows[c], f) for c, f in zip(clips, slot, strict=True)])
+    caps = [pick(data.clip_captions[c], f) for c, f in zip(clips, caption_slot, strict=True)]
+    return data.windows[win], data.lengths[win], text.select(caps), torch.from_numpy(tied)
 
 
 def to_embedded(trainee: Trainee, config: ModelConfig, normalizer: Normalizer) -> DiTMotionModel:
@@ -234,6 +363,23 @@ def to_embedded(trainee: Trainee, config: ModelConfig, normalizer: Normalizer) -
     return DiTMotionModel(network, config, normalizer, trainee.null_vtxt.detach().cpu(),
                           trainee.null_ctxt.detach().cpu(), None, name=config.name, max_seconds=20.0,
                           overlap_frames=min(60, config.train_frames // 3))
+
+
+def start_from(trainee: Trainee, init: Path, config: ModelConfig, normalizer: Normalizer, log=print) -> Normalizer:
+    """Load an embedded model file's network and null features into `trainee`; returns the file's
+    normaliser, which the network was trained against (the data's own is only logged against it)."""
+    from engine.loading import load_embedded_model
+
+    model = load_embedded_model(init, load_text_encoder=False)
+    if dict(model.network.config.to_dict()) != dict(trainee.network.config.to_dict()):
+        raise ValueError(f"{init}: its network is not the {config.name!r} config's, so it cannot be fine-tuned as one")
+    trainee.network.load_state_dict(model.network.state_dict())
+    with torch.no_grad():
+        trainee.null_ctxt.copy_(model.null_ctxt.reshape(trainee.null_ctxt.shape))
+        trainee.null_vtxt.copy_(model.null_vtxt.reshape(trainee.null_vtxt.shape))
+    drift = float((model.normalizer.mean - normalizer.mean).abs().max())
+    log(f"fine-tuning {init} (its feature mean differs from this data's by at most {drift:.2e})")
+    return model.normalizer
 
 
 # ---------------------------------------------------------------- the loop
@@ -247,8 +393,9 @@ def hardware() -> dict:
 
 def train(data_dir: Path, config: ModelConfig, out: Path, device: str = "cpu", steps: int | None = None,
           minutes: float | None = None, resume: bool = False, recipe: Recipe | None = None,
-          save_every_s: float = 300.0, limit: int | None = None, log=print) -> dict:
-    """Train and export; returns the summary written to train.json."""
+          save_every_s: float = 300.0, limit: int | None = None, log=print, init: Path | None = None) -> dict:
+    """Train and export; returns the summary written to train.json. `init`: an embedded model file to
+    fine-tune (fresh optimiser), ignored when resuming a checkpoint."""
     recipe = recipe or Recipe()
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(recipe.seed)
@@ -256,12 +403,15 @@ def train(data_dir: Path, config: ModelConfig, out: Path, device: str = "cpu", s
     data = load_training_set(data_dir, config.train_frames, recipe.window_stride, limit)
     normalizer = feature_statistics(data)
     text = encode_captions(data.captions, config, out)
+    weights = clip_weights(data, text)
     prep_s = time.time() - start
     log(f"{len(data.clip_windows)} clips, {len(data.windows)} windows of ≤{data.frames} frames, "
         f"{len(data.captions)} captions; prepared in {prep_s:.0f} s")
 
     dev = torch.device(device)
     trainee = Trainee(config).to(dev)
+    if init is not None and not (resume and (out / "checkpoint.pt").exists()):
+        normalizer = start_from(trainee, init, config, normalizer, log)
     ema = copy.deepcopy(trainee).requires_grad_(False)
     opt = torch.optim.AdamW(trainee.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     gen = torch.Generator().manual_seed(recipe.seed)
@@ -276,6 +426,8 @@ def train(data_dir: Path, config: ModelConfig, out: Path, device: str = "cpu", s
         gen.set_state(ckpt["torch_rng"])
         rng.bit_generator.state = ckpt["numpy_rng"]
         step, trained_s = int(ckpt["step"]), float(ckpt["trained_s"])
+        if "normalizer_mean" in ckpt:  # the statistics the network was trained against (a fine-tune's are its init's)
+            normalizer = Normalizer.from_arrays(ckpt["normalizer_mean"], ckpt["normalizer_std"])
         log(f"resumed at step {step}")
     normalizer = normalizer.to(dev)
     loss_log = out / "loss.csv"
@@ -285,7 +437,8 @@ def train(data_dir: Path, config: ModelConfig, out: Path, device: str = "cpu", s
     def save() -> None:
         torch.save({"model": trainee.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
                     "torch_rng": gen.get_state(), "numpy_rng": rng.bit_generator.state, "step": step,
-                    "trained_s": trained_s}, out / "checkpoint.pt.tmp")
+                    "trained_s": trained_s, "normalizer_mean": normalizer.mean.cpu(),
+                    "normalizer_std": normalizer.std.cpu()}, out / "checkpoint.pt.tmp")
         (out / "checkpoint.pt.tmp").replace(ckpt_path)
         model = to_embedded(ema, config, normalizer.to("cpu"))
         summary.update({
@@ -303,19 +456,20 @@ def train(data_dir: Path, config: ModelConfig, out: Path, device: str = "cpu", s
     with loss_log.open("w" if new_log else "a", newline="") as f:
         writer = csv.writer(f)
         if new_log:
-            writer.writerow(["step", "loss", "lr", "seconds"])
+            writer.writerow(["step", "loss", "lr", "seconds", "flow", "pos", "vel", "foot"])
         while True:
             if steps is not None and step >= steps:
                 break
             if minutes is not None and trained_s >= minutes * 60:
                 break
             t0 = time.time()
-            x, lengths, caps = draw_batch(data, text, rng, recipe.batch_size)
+            x, lengths, caps, tied = draw_batch(data, text, rng, recipe.batch_size, weights, recipe.balance,
+                                                recipe.pair_share)
             x1 = normalizer.normalize(x.to(dev))
             lr = recipe.lr * min(1.0, (step + 1) / recipe.warmup_steps)
             for group in opt.param_groups:
                 group["lr"] = lr
-            loss = batch_loss(trainee, config, x1, lengths, caps, gen, recipe.cond_drop)
+            loss, parts = batch_loss(trainee, config, x1, lengths, caps, gen, recipe, normalizer, tied)
             if not math.isfinite(loss.item()):
                 raise FloatingPointError(f"loss became {loss.item()} at step {step}")
             opt.zero_grad(set_to_none=True)
@@ -328,7 +482,8 @@ def train(data_dir: Path, config: ModelConfig, out: Path, device: str = "cpu", s
                     e.lerp_(p, 1 - decay)
             step += 1
             trained_s += time.time() - t0
-            writer.writerow([step, f"{loss.item():.5f}", f"{lr:.2e}", f"{trained_s:.1f}"])
+            writer.writerow([step, f"{loss.item():.5f}", f"{lr:.2e}", f"{trained_s:.1f}"]
+                            + [f"{parts[k]:.5f}" if k in parts else "" for k in ("flow", "pos", "vel", "foot")])
             f.flush()
             if step % 20 == 0:
                 log(f"step {step} loss {loss.item():.4f} ({trained_s / step:.2f} s/step)")
@@ -346,11 +501,24 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for checkpoints, logs and the model file")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="fine-tune this embedded model file (e.g. engine/weights/tiny.safetensors) with a fresh "
+                             "optimiser instead of starting from random weights")
     parser.add_argument("--steps", type=int, default=None, help="stop after this many optimiser steps in total")
     parser.add_argument("--minutes", type=float, default=None, help="stop after this much training time in total")
     parser.add_argument("--batch-size", type=int, default=Recipe.batch_size)
     parser.add_argument("--lr", type=float, default=Recipe.lr)
     parser.add_argument("--seed", type=int, default=Recipe.seed)
+    parser.add_argument("--balance", type=float, default=Recipe.balance,
+                        help="share of batch rows drawn with rare captions boosted (0 = clips uniformly)")
+    parser.add_argument("--pos-weight", type=float, default=Recipe.pos_weight, help="weight of the FK position term")
+    parser.add_argument("--vel-weight", type=float, default=Recipe.vel_weight, help="weight of the joint velocity term")
+    parser.add_argument("--foot-weight", type=float, default=Recipe.foot_weight,
+                        help="weight of the planted-foot speed term")
+    parser.add_argument("--pair-share", type=float, default=Recipe.pair_share,
+                        help="share of batch rows given to mirrored pairs of clips that say left or right")
+    parser.add_argument("--token-drop", type=float, default=Recipe.token_drop,
+                        help="share of caption tokens replaced by the null token in training (word dropout)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--save-every", type=float, default=300.0, help="seconds between checkpoints")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N clips (smoke runs)")
@@ -362,7 +530,9 @@ def run(args: argparse.Namespace) -> int:
     if args.steps is None and args.minutes is None:
         print("give --steps or --minutes so the run knows when to stop")
         return 2
-    recipe = Recipe(batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    recipe = Recipe(batch_size=args.batch_size, lr=args.lr, seed=args.seed, balance=args.balance,
+                    pos_weight=args.pos_weight, vel_weight=args.vel_weight, foot_weight=args.foot_weight,
+                    pair_share=args.pair_share, token_drop=args.token_drop)
     train(args.data, TRAIN_CONFIGS[args.config], args.out, args.device, args.steps, args.minutes, args.resume,
-          recipe, args.save_every, args.limit)
+          recipe, args.save_every, args.limit, init=args.init)
     return 0

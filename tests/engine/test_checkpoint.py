@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import pathlib
 
 import numpy as np
@@ -161,6 +162,32 @@ def test_embedded_model_round_trip_gives_identical_motion(tmp_path):
     a = model.generate("turn around", seconds=1.0, seed=2, steps=5)[0]
     b = loaded.generate("turn around", seconds=1.0, seed=2, steps=5)[0]
     assert np.array_equal(a.rotations, b.rotations)
+
+
+def test_embedded_model_carries_its_post_processing(tmp_path):
+    from engine.postprocess import PostProcess
+
+    model = tiny_random_model(seed=4)
+    assert model.postprocess == PostProcess()  # upstream's steps unless the model says otherwise
+    model.postprocess = PostProcess(sigma=2.0, translation_sigma=2.0, foot_lock=True)
+    path = save_embedded_model(model, tmp_path / "m.safetensors")
+    assert engine.load_model(path, device="cpu").postprocess == model.postprocess
+
+
+def test_embedded_model_with_unknown_post_processing_is_refused(tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    path = save_embedded_model(tiny_random_model(seed=4), tmp_path / "m.safetensors")
+    with safe_open(str(path), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        metadata = dict(f.metadata())
+    config = json.loads(metadata["config"])
+    config["postprocess"]["melt_feet"] = True
+    metadata["config"] = json.dumps(config)
+    save_file(tensors, str(path), metadata=metadata)
+    with pytest.raises(CheckpointError, match="melt_feet"):
+        engine.load_model(path, device="cpu")
 
 
 def test_non_embedded_safetensors_is_refused(tmp_path):

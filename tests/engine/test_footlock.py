@@ -1,0 +1,132 @@
+"""Foot locking: planted feet hold still, everything else keeps its motion, swinging feet are left alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import rotations as R
+from engine.footlock import LEGS, FootLock, lock_feet, planted_runs, two_bone_ik
+from engine.postprocess import PostProcess, apply, lift_to_ground
+from engine.skeleton import BODY_JOINTS, FPS, NUM_BODY_JOINTS, SMPLH_BODY
+
+J = {name: i for i, name in enumerate(BODY_JOINTS)}
+
+
+def crouch(frames: int, drift: float) -> tuple[np.ndarray, np.ndarray]:
+    """Knees bent (so a leg can still reach), the pelvis gliding forward at `drift` m/s, feet near the floor:
+    a sliding stand, the typical artefact."""
+    rot = np.tile([0.0, 0.0, 0.0, 1.0], (frames, NUM_BODY_JOINTS, 1))
+    for side in ("left", "right"):
+        rot[:, J[f"{side}_hip"]] = R.axis_angle_to_quat(np.array([-0.5, 0.0, 0.0]))
+        rot[:, J[f"{side}_knee"]] = R.axis_angle_to_quat(np.array([1.0, 0.0, 0.0]))
+        rot[:, J[f"{side}_ankle"]] = R.axis_angle_to_quat(np.array([-0.5, 0.0, 0.0]))
+    rot[:, J["left_shoulder"]] = R.axis_angle_to_quat(np.stack([np.zeros(frames), np.zeros(frames),
+                                                                np.linspace(0, 1, frames)], -1))
+    root = np.stack([np.zeros(frames), np.full(frames, 0.9), drift * np.arange(frames) / FPS], -1)
+    return lift_to_ground(root, rot), rot
+
+
+def positions(root: np.ndarray, rot: np.ndarray) -> np.ndarray:
+    return R.forward_kinematics(rot, root, SMPLH_BODY.offsets, SMPLH_BODY.parents)[0]
+
+
+def test_two_bone_ik_reaches_every_reachable_target_and_keeps_bone_lengths():
+    rng = np.random.default_rng(0)
+    n = 300
+    hip = rng.normal(size=(n, 3))
+    knee = hip + [0.0, -0.4, 0.05] + 0.1 * rng.normal(size=(n, 3))
+    ankle = knee + [0.0, -0.4, -0.05] + 0.1 * rng.normal(size=(n, 3))
+    thigh, shin = np.linalg.norm(knee - hip, axis=1), np.linalg.norm(ankle - knee, axis=1)
+    direction = rng.normal(size=(n, 3))
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    reach = np.abs(thigh - shin) + (thigh + shin - np.abs(thigh - shin)) * rng.uniform(0.05, 0.95, n)
+    target = hip + direction * reach[:, None]
+    thigh_q, shin_q = two_bone_ik(hip, knee, ankle, target, np.tile([1.0, 0.0, 0.0], (n, 1)))
+    new_knee = hip + R.quat_apply(thigh_q, knee - hip)
+    new_ankle = new_knee + R.quat_apply(R.quat_mul(thigh_q, shin_q), ankle - knee)
+    np.testing.assert_allclose(new_ankle, target, atol=1e-9)
+    np.testing.assert_allclose(np.linalg.norm(new_knee - hip, axis=1), thigh, atol=1e-12)
+
+
+def test_out_of_reach_target_straightens_the_leg_toward_it():
+    hip, knee, ankle = np.zeros((1, 3)), np.array([[0.0, -0.4, 0.1]]), np.array([[0.0, -0.8, 0.0]])
+    target = np.array([[0.0, -2.0, 1.0]])
+    thigh_q, shin_q = two_bone_ik(hip, knee, ankle, target, np.array([[1.0, 0.0, 0.0]]))
+    new_knee = R.quat_apply(thigh_q, knee - hip)
+    new_ankle = new_knee + R.quat_apply(R.quat_mul(thigh_q, shin_q), ankle - knee)
+    direction = target / np.linalg.norm(target)
+    legs = np.linalg.norm(knee) + np.linalg.norm(ankle - knee)
+    np.testing.assert_allclose(new_ankle, direction * legs, atol=1e-3)
+
+
+def test_planted_runs_need_a_low_slow_foot_and_bridge_short_gaps():
+    frames = 40
+    ankle = np.zeros((frames, 3))
+    ankle[:, 1] = 0.065  # rest-stance height
+    ankle[10:20, 2] = np.linspace(0.0, 1.0, 10)  # swinging forward at 3 m/s
+    ankle[20:, 2] = 1.0
+    ankle[30, 1] = 0.5  # one frame in the air: bridged
+    toe = ankle + [0.0, -0.05, 0.13]
+    runs = planted_runs(ankle, toe, 0.065, 0.015, FootLock())
+    assert len(runs) == 2
+    (a0, a1), (b0, b1) = runs
+    assert a0 == 0 and 8 <= a1 <= 11 and 19 <= b0 <= 21 and b1 == frames
+    # The same path a metre up is never planted.
+    assert planted_runs(ankle + [0.0, 1.0, 0.0], toe + [0.0, 1.0, 0.0], 0.065, 0.015, FootLock()) == []
+
+
+def test_a_trembling_planted_foot_is_found_on_its_smoothed_path_a_moving_one_is_not():
+    frames = 40
+    ankle = np.zeros((frames, 3))
+    ankle[:, 1] = 0.065
+    ankle[:, 0] = 0.04 * (np.arange(frames) % 2)  # planted, but 4 cm from side to side every frame: 1.2 m/s raw
+    toe = ankle + [0.0, -0.05, 0.13]
+    raw, smoothed = FootLock(speed=1.0, speed_sigma=0.0), FootLock(speed=1.0, speed_sigma=2.0)
+    assert planted_runs(ankle, toe, 0.065, 0.015, raw) == []
+    assert planted_runs(ankle, toe, 0.065, 0.015, smoothed) == [(0, frames)]
+    ankle[:, 2] = 2.0 * np.arange(frames) / FPS  # the same tremble on a foot skimming forward at 2 m/s
+    assert planted_runs(ankle, ankle + [0.0, -0.05, 0.13], 0.065, 0.015, smoothed) == []
+
+
+def test_lock_feet_holds_sliding_planted_feet_and_keeps_the_rest_of_the_body():
+    root, rot = crouch(24, drift=0.4)
+    before = positions(root, rot)
+    for side, (_, _, ankle, _) in LEGS.items():
+        assert np.ptp(before[:, ankle, 2]) > 0.25, side  # the feet slide with the pelvis
+    locked = lock_feet(root, rot)
+    after = positions(root, locked)
+    for _, _, ankle, toe in LEGS.values():
+        for joint in (ankle, toe):
+            horizontal = after[:, joint][:, [0, 2]]
+            assert np.abs(horizontal - horizontal[0]).max() < 1e-3
+    np.testing.assert_allclose(np.linalg.norm(after[:, J["left_knee"]] - after[:, J["left_hip"]], axis=1),
+                               np.linalg.norm(SMPLH_BODY.offsets[J["left_knee"]]), atol=1e-9)
+    untouched = [j for j in range(NUM_BODY_JOINTS) if j not in {i for leg in LEGS.values() for i in leg[:3]}]
+    np.testing.assert_allclose(locked[:, untouched], rot[:, untouched], atol=1e-12)
+    np.testing.assert_allclose(after[:, J["pelvis"]], before[:, J["pelvis"]], atol=1e-12)
+
+
+def test_lock_feet_leaves_swinging_and_airborne_feet_alone():
+    root, rot = crouch(24, drift=0.4)
+    root = root + [0.0, 0.5, 0.0]  # half a metre up: nothing is planted
+    np.testing.assert_allclose(lock_feet(root, rot), rot, atol=1e-12)
+    root, rot = crouch(24, drift=3.0)  # gliding fast: a foot this fast is moving, not planted
+    np.testing.assert_allclose(lock_feet(root, rot), rot, atol=1e-12)
+
+
+def test_post_process_runs_the_foot_lock_when_asked():
+    root, rot = crouch(24, drift=0.4)
+    settings = PostProcess(smooth_rotations=False, smooth_translation=False, lift_to_ground=True)
+    plain = apply(root, rot, settings)
+    locked = apply(root, rot, PostProcess(smooth_rotations=False, smooth_translation=False, foot_lock=True))
+    ankle = J["left_ankle"]
+    assert np.ptp(positions(*plain)[:, ankle, 2]) > 0.25
+    assert np.ptp(positions(*locked)[:, ankle, 2]) < 1e-3
+
+
+def test_post_process_settings_from_a_dict_reject_unknown_names():
+    settings = PostProcess(sigma=2.0, translation_sigma=1.5, foot_lock=True)
+    assert PostProcess.from_dict(settings.to_dict()) == settings
+    with pytest.raises(ValueError, match="melt_feet"):
+        PostProcess.from_dict({"melt_feet": True})
