@@ -9,8 +9,9 @@
    clearance).
 
 The defaults are upstream's, for HY-Motion. A model can carry its own settings (an embedded model file
-stores them): our small embedded model's output is noisier frame to frame, so it smooths more (Gaussian on
-the root too) and locks planted feet (`engine.footlock`), a step upstream does not have.
+stores them): our small embedded model's feet slide far more than mocap's, so after upstream's steps it locks
+planted feet (`engine.footlock`), a step upstream does not have. A Gaussian on the root instead of
+Savitzky–Golay (`translation_sigma`) is there for models noisier still.
 """
 
 from __future__ import annotations
@@ -64,15 +65,18 @@ def gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
     return w / w.sum()
 
 
+def _neighbours(frames: int, radius: int) -> np.ndarray:
+    """(frames, 2·radius + 1) indices of each frame's neighbours, the ends repeated."""
+    return np.clip(np.arange(frames)[:, None] + np.arange(-radius, radius + 1)[None, :], 0, frames - 1)
+
+
 def gaussian_smooth(x: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian smoothing of (L, C) along axis 0 with the ends repeated (float64)."""
     x = np.asarray(x, dtype=np.float64)
     if sigma <= 0 or x.shape[0] < 2:
         return x.copy()
     weights = gaussian_kernel(sigma)
-    radius = len(weights) // 2
-    idx = np.clip(np.arange(x.shape[0])[:, None] + np.arange(-radius, radius + 1)[None, :], 0, x.shape[0] - 1)
-    return np.einsum("k,lkc->lc", weights, x[idx])
+    return np.einsum("k,lkc->lc", weights, x[_neighbours(x.shape[0], len(weights) // 2)])
 
 
 def smooth_quaternions(quats: np.ndarray, sigma: float = 1.0) -> np.ndarray:
@@ -81,10 +85,7 @@ def smooth_quaternions(quats: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     if sigma <= 0 or q.shape[0] < 2:
         return q.copy()
     weights = gaussian_kernel(sigma)
-    radius = len(weights) // 2
-    frames = q.shape[0]
-    idx = np.clip(np.arange(frames)[:, None] + np.arange(-radius, radius + 1)[None, :], 0, frames - 1)
-    window = q[idx]  # (L, K, J, 4)
+    window = q[_neighbours(q.shape[0], len(weights) // 2)]  # (L, K, J, 4)
     centre = q[:, None]
     window = np.where((window * centre).sum(-1, keepdims=True) < 0, -window, window)
     acc = np.einsum("k,lkji,lkjm->ljim", weights, window, window)

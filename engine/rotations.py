@@ -131,8 +131,9 @@ def matrix_to_quat(m: torch.Tensor) -> torch.Tensor:
     # builds, so there the first clearly non-zero of x, y, z decides instead.
     tol = torch.finfo(q.dtype).eps ** 0.5
     key = q[..., 3]
-    for axis in (2, 1, 0):
-        key = torch.where(q[..., 3].abs() > tol, key, torch.where(q[..., axis].abs() > tol, q[..., axis], key))
+    for axis in (2, 1, 0):  # x last, so it wins over y and z
+        key = torch.where(q[..., axis].abs() > tol, q[..., axis], key)
+    key = torch.where(q[..., 3].abs() > tol, q[..., 3], key)
     return torch.where(key[..., None] < 0, -q, q)
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import functools
 import hashlib
 import json
 import math
@@ -96,9 +97,10 @@ class Recipe:
     """Weights of the geometric terms (`geometric_terms`) added to the flow-matching loss."""
     pair_share: float = 0.25
     """Share of each batch given to mirrored pairs: a clip that says left or right and its mirror image, the
-    same window and caption slot, the same noise, time and dropout. The two rows then differ only in the
-    left/right word and in the answer, so the gradient says what that word must do; drawn independently,
-    that signal drowns in the noise of everything else and the network ignores the word."""
+    same window and caption slot, the same noise, time and dropout. The two rows' inputs then differ only in
+    the left/right word and in the mirrored motion under the shared noise, and their answers are mirror images,
+    so the gradient says what that word must do; drawn independently, that signal drowns in the noise of
+    everything else and the network ignores the word."""
     token_drop: float = 0.15
     """Share of caption tokens replaced by the learned null token (word dropout). With a few hundred captions
     the network otherwise keys on whole captions ("backwards" only ever came with "dribbling a ball") and a
@@ -126,6 +128,7 @@ class TrainingSet:
     def frames(self) -> int:
         return int(self.windows.shape[1])
 
+    @functools.cached_property
     def directional_clips(self) -> np.ndarray:
         """Clips whose mirror twin has different captions: those that say left or right (or clockwise)."""
         return np.array([c for c, twin in enumerate(self.twins)
@@ -341,7 +344,7 @@ def draw_batch(
         clips[boosted] = rng.choice(len(weights), int(boosted.sum()), p=weights)
     slot = rng.random(size)  # which window and which caption of the clip, as a fraction of its count
     tied = np.arange(size)
-    directional = data.directional_clips() if pair_share > 0 else np.zeros(0, dtype=np.int64)
+    directional = data.directional_clips if pair_share > 0 else np.zeros(0, dtype=np.int64)
     pairs = min(int(round(size * pair_share / 2)), size // 2) if len(directional) else 0
     for k in range(pairs):
         first = rng.choice(directional)

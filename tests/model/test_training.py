@@ -165,7 +165,7 @@ def write_mirrored_dataset(folder: Path) -> Path:
 def test_mirrored_pairs_are_a_left_right_clip_and_its_mirror_image_in_the_same_slot(tmp_path):
     data = load_training_set(write_mirrored_dataset(tmp_path / "data"), SMOKE.train_frames, stride=5)
     assert data.twins.tolist() == [1, 0, 3, 2]
-    assert data.directional_clips().tolist() == [2, 3]  # the walk says neither left nor right
+    assert data.directional_clips.tolist() == [2, 3]  # the walk says neither left nor right
     text = encode_captions(data.captions, SMOKE, None)
     rng = np.random.default_rng(3)
     for _ in range(5):
