@@ -118,6 +118,14 @@ def angular_jitter(rotations: np.ndarray, fps: float = FPS) -> tuple[float, int]
     return float(accel.sum()), int(accel.size)
 
 
+def ratio(value: float, reference: float) -> float:
+    """value / reference; against a zero reference (data that never skates or shakes) any positive value is
+    infinitely worse and zero is undefined (NaN, which fails every bar)."""
+    if reference == 0:
+        return float("inf") if value > 0 else float("nan")
+    return value / reference
+
+
 def mean_figure(parts: list[tuple[float, int]]) -> float:
     total = sum(p[0] for p in parts)
     count = sum(p[1] for p in parts)
@@ -249,10 +257,13 @@ def evaluate(model, data: Path | None, seeds: int = 3, seconds: float = 5.0, ste
         values = [check.measure(m) for m in generated[check.prompt]]
         oks = [bool(check.passes(v, ref)) for v in values]
         passed += sum(oks)
+        skating_here = mean_figure([foot_skating(m.world_positions()) for m in generated[check.prompt]])
         checks.append({"concept": check.concept, "prompt": check.prompt, "measure": check.what,
-                       "values": [round(v, 3) for v in values], "passed": sum(oks), "samples": len(oks)})
+                       "values": [round(v, 3) for v in values], "passed": sum(oks), "samples": len(oks),
+                       "foot_skating_mps": skating_here})
         log(f"{'PASS' if all(oks) else 'FAIL' if not any(oks) else 'PART'} {check.concept:10s} "
-            f"{check.prompt!r}: {', '.join(f'{v:.2f}' for v in values)} ({check.what})")
+            f"{check.prompt!r}: {', '.join(f'{v:.2f}' for v in values)} ({check.what}; "
+            f"foot skating {skating_here:.2f} m/s)")
     total = sum(c["samples"] for c in checks)
     motions = [m for ms in generated.values() for m in ms]
     skating = mean_figure([foot_skating(m.world_positions()) for m in motions])
@@ -273,9 +284,9 @@ def evaluate(model, data: Path | None, seeds: int = 3, seconds: float = 5.0, ste
         windows = train.pop("_windows")
         nn = [nearest_distance(canonical_positions(m), windows) for m in motions]
         report["training"] = train
-        report["foot_skating_ratio"] = skating / train["foot_skating_mps"]
+        report["foot_skating_ratio"] = ratio(skating, train["foot_skating_mps"])
         report["foot_skating_ok"] = report["foot_skating_ratio"] <= SKATING_RATIO_BAR
-        report["jitter_ratio"] = jitter / train["jitter_rad_s2"]
+        report["jitter_ratio"] = ratio(jitter, train["jitter_rad_s2"])
         report["nearest_neighbour_m"] = {"median": float(np.median(nn)), "min": float(np.min(nn)),
                                          "training_between_takes_median": train["nn_between_takes_m"]}
     report["eval_seconds"] = time.time() - start

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine import rotations as R
-from engine.footlock import LEGS, FootLock, lock_feet, planted_runs, two_bone_ik
+from engine.footlock import LEGS, FootLock, carried_speed, lock_feet, planted_runs, two_bone_ik
 from engine.postprocess import PostProcess, apply, lift_to_ground
 from engine.skeleton import BODY_JOINTS, FPS, NUM_BODY_JOINTS, SMPLH_BODY
 
@@ -60,20 +60,51 @@ def test_out_of_reach_target_straightens_the_leg_toward_it():
     np.testing.assert_allclose(new_ankle, direction * legs, atol=1e-3)
 
 
-def test_planted_runs_need_a_low_slow_foot_and_bridge_short_gaps():
+def test_planted_runs_need_a_low_slow_foot_bridge_short_gaps_and_never_merge():
     frames = 40
     ankle = np.zeros((frames, 3))
     ankle[:, 1] = 0.065  # rest-stance height
-    ankle[10:20, 2] = np.linspace(0.0, 1.0, 10)  # swinging forward at 3 m/s
+    ankle[10:20, 2] = np.linspace(0.0, 1.0, 10)  # sliding forward along the floor at 3 m/s
     ankle[20:, 2] = 1.0
     ankle[30, 1] = 0.5  # one frame in the air: bridged
     toe = ankle + [0.0, -0.05, 0.13]
-    runs = planted_runs(ankle, toe, 0.065, 0.015, FootLock())
-    assert len(runs) == 2
-    (a0, a1), (b0, b1) = runs
+    (a0, a1), (b0, b1) = planted_runs(ankle, toe, 0.065, 0.015, FootLock(grow=0))
     assert a0 == 0 and 8 <= a1 <= 11 and 19 <= b0 <= 21 and b1 == frames
+    # Grown over the low slide, the two contacts still stay two, with a free frame between them.
+    (c0, c1), (d0, d1) = planted_runs(ankle, toe, 0.065, 0.015, FootLock(grow=6))
+    assert c0 == 0 and c1 > a1 and d0 < b0 and c1 < d0 and d1 == frames
     # The same path a metre up is never planted.
     assert planted_runs(ankle + [0.0, 1.0, 0.0], toe + [0.0, 1.0, 0.0], 0.065, 0.015, FootLock()) == []
+
+
+def test_a_low_foot_slower_than_the_body_carrying_it_is_planted_a_faster_one_swings():
+    frames = 40
+    ankle = np.zeros((frames, 3))
+    ankle[:, 1] = 0.065
+    ankle[:, 2] = 3.0 * np.arange(frames) / FPS  # 3 m/s along the floor
+    toe = ankle + [0.0, -0.05, 0.13]
+    body_running = np.full(frames, 4.0)  # the pelvis would carry it at 4 m/s: it slides back, it is a stance
+    body_walking = np.full(frames, 1.2)  # the pelvis would carry it at 1.2 m/s: it overtakes, it swings
+    assert planted_runs(ankle, toe, 0.065, 0.015, FootLock(), carried=body_running) == [(0, frames)]
+    assert planted_runs(ankle, toe, 0.065, 0.015, FootLock(), carried=body_walking) == []
+    assert planted_runs(ankle, toe, 0.065, 0.015, FootLock(body_speed=0.0), carried=body_running) == []
+
+
+def test_carried_speed_follows_the_pelvis_turning_and_moving():
+    frames = 30
+    spin = 2 * np.pi  # one turn a second about the vertical
+    yaw = spin * np.arange(frames) / FPS
+    pelvis_rot = R.axis_angle_to_quat(np.stack([np.zeros(frames), yaw, np.zeros(frames)], -1))
+    pelvis = np.stack([0.5 * np.arange(frames) / FPS, np.full(frames, 0.9), np.zeros(frames)], -1)  # 0.5 m/s along x
+    planted = np.tile([0.3, 0.0, 0.0], (frames, 1))  # a foot still on the floor, wherever the pelvis goes
+    carried = carried_speed(planted, pelvis, pelvis_rot, sigma=0.0)
+    # Fixed to the pelvis, the foot would move with it and circle it; the first step is exact.
+    rel = planted[0] - pelvis[0]
+    step = R.quat_apply(pelvis_rot[1], R.quat_apply(R.quat_conjugate(pelvis_rot[0]), rel)) + pelvis[1] - planted[0]
+    assert carried[0] == pytest.approx(np.linalg.norm(step[[0, 2]]) * FPS, rel=0.05)
+    assert carried.min() > 0.5  # it is carried faster than the pelvis alone moves
+    np.testing.assert_allclose(carried_speed(pelvis + rel, pelvis, np.tile([0.0, 0.0, 0.0, 1.0], (frames, 1)),
+                                             sigma=0.0), 0.5, atol=1e-9)
 
 
 def test_a_trembling_planted_foot_is_found_on_its_smoothed_path_a_moving_one_is_not():
@@ -107,12 +138,25 @@ def test_lock_feet_holds_sliding_planted_feet_and_keeps_the_rest_of_the_body():
     np.testing.assert_allclose(after[:, J["pelvis"]], before[:, J["pelvis"]], atol=1e-12)
 
 
-def test_lock_feet_leaves_swinging_and_airborne_feet_alone():
+def test_lock_feet_leaves_airborne_feet_alone():
     root, rot = crouch(24, drift=0.4)
     root = root + [0.0, 0.5, 0.0]  # half a metre up: nothing is planted
     np.testing.assert_allclose(lock_feet(root, rot), rot, atol=1e-12)
-    root, rot = crouch(24, drift=3.0)  # gliding fast: a foot this fast is moving, not planted
-    np.testing.assert_allclose(lock_feet(root, rot), rot, atol=1e-12)
+
+
+def test_the_foot_moves_between_two_close_contacts_instead_of_jumping():
+    frames = 30
+    root, rot = crouch(frames, drift=0.4)
+    root[12:16, 1] += 0.08  # a little hop: four frames with both feet off the floor
+    before = positions(root, rot)
+    after = positions(root, lock_feet(root, rot))
+    for _, _, ankle, _ in LEGS.values():
+        spots = after[[0, 29], ankle][:, [0, 2]]
+        apart = np.linalg.norm(before[16, ankle, [0, 2]] - before[0, ankle, [0, 2]])
+        assert np.linalg.norm(after[11, ankle, [0, 2]] - spots[0]) < 1e-3  # first contact held
+        assert np.linalg.norm(after[16, ankle, [0, 2]] - after[29, ankle, [0, 2]]) < 1e-3  # second contact held
+        steps = np.linalg.norm(np.diff(after[11:17, ankle][:, [0, 2]], axis=0), axis=1)
+        assert steps.max() < 0.25 * apart  # spread over the hop (the max-weight lock moved 0.42 at once)
 
 
 def test_post_process_runs_the_foot_lock_when_asked():
