@@ -2,12 +2,14 @@
 
 Pipeline per take (`engine.mocap`): import and retarget to SMPL-H → 30 fps → split long takes into
 segments of at most `SEGMENT_SECONDS` → each segment canonical (origin, facing +Z) with feet on the
-ground → captions from the manifest `engine/data/captions.json` → a left/right mirrored copy with
-mirrored captions. Segments without captions in the manifest are left out (and reported).
+ground → captions from the manifest `engine/data/captions.json` → where the manifest gives captions for it
+(`"reversed"`), a copy played backwards (plain forward walks, to teach walking backwards) → a left/right
+mirrored copy of each with mirrored captions. Segments without captions in the manifest are left out (and
+reported).
 
 Output folder:
     index.json          version, caption manifest version, one entry per clip (id, take, source,
-                        captions, frames, mirrored)
+                        captions, frames, mirrored, reversed)
     clips/<id>.npz      root (L, 3), rotations (L, 22, 4), features (L, 201) float32
 
 The data files are never part of the repository; this command recreates them.
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.mocap.clip import MocapClip, MocapError, canonicalize, mirror, place_on_ground, prepare, split
+from engine.mocap.clip import MocapClip, MocapError, canonicalize, mirror, place_on_ground, prepare, reverse, split
 from engine.mocap.sources import Take, all_takes
 from engine.representation import encode_features
 from engine.skeleton import FPS
@@ -42,6 +44,8 @@ _SWAP_RE = re.compile(r"\b(" + "|".join(sorted(_SWAPS, key=len, reverse=True)) +
 
 MIRROR_SUFFIX = "~mirror"
 """A mirrored clip's id is its source segment's id plus this."""
+REVERSE_SUFFIX = "~reversed"
+"""A clip played backwards has its segment's id plus this (its mirror image then adds `MIRROR_SUFFIX`)."""
 
 
 def mirror_twin_id(clip_id: str) -> str:
@@ -61,14 +65,20 @@ def mirror_caption(text: str) -> str:
 
 
 def load_captions(path: Path = CAPTIONS_PATH) -> dict:
-    """The caption manifest: {"version": int, "clips": {clip id: {"captions": [...], ...}}}."""
+    """The caption manifest: {"version": int, "clips": {clip id: {"captions": [...], "reversed": [...]?,
+    "no_mirror": bool?}}}; "reversed" captions the clip played backwards (and asks for that copy)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or "clips" not in data or "version" not in data:
         raise ValueError(f"{path}: a caption manifest needs 'version' and 'clips'")
+
+    def is_caption_list(caps: object) -> bool:
+        return isinstance(caps, list) and bool(caps) and all(isinstance(c, str) and c.strip() for c in caps)
+
     for key, entry in data["clips"].items():
-        caps = entry.get("captions") if isinstance(entry, dict) else None
-        if not caps or not all(isinstance(c, str) and c.strip() for c in caps):
+        if not isinstance(entry, dict) or not is_caption_list(entry.get("captions")):
             raise ValueError(f"{path}: clip {key!r} needs a non-empty list of captions")
+        if "reversed" in entry and not is_caption_list(entry["reversed"]):
+            raise ValueError(f"{path}: clip {key!r}: 'reversed' must be a non-empty list of captions")
     return data
 
 
@@ -120,13 +130,16 @@ def build(out: Path, takes: list[Take], captions: dict, log: Callable[[str], Non
                 uncaptioned.append(seg.id)
             continue
         variants = [(seg.id, seg.clip, list(entry["captions"]), False)]
+        if "reversed" in entry:
+            variants.append((seg.id + REVERSE_SUFFIX, reverse(seg.clip), list(entry["reversed"]), False))
         if with_mirrors and not entry.get("no_mirror", False):
-            mirrored = [mirror_caption(c) for c in entry["captions"]]
-            variants.append((mirror_twin_id(seg.id), mirror(seg.clip), mirrored, True))
+            variants += [(mirror_twin_id(clip_id), mirror(clip), [mirror_caption(c) for c in caps], True)
+                         for clip_id, clip, caps, _ in variants]
         for clip_id, clip, caps, mirrored in variants:
             entries.append({
                 "id": clip_id, "take": seg.take.id, "source": seg.take.source, "captions": caps,
-                "frames": clip.frames, "mirrored": mirrored, "file": _save_clip(clips_dir, clip_id, clip),
+                "frames": clip.frames, "mirrored": mirrored, "reversed": bool(clip.meta.get("reversed", False)),
+                "file": _save_clip(clips_dir, clip_id, clip),
             })
     if uncaptioned:
         log(f"left out {len(uncaptioned)} segments without captions: {', '.join(uncaptioned)}")

@@ -8,6 +8,7 @@ quaternions relative to the T-pose. The steps here are the same for every source
 - `place_on_ground`: feet on the floor (the lowest joint of the clip's typical frame sits at the rest
   pose's sole height);
 - `mirror`: left/right reflection (used twice it gives back the clip);
+- `reverse`: the clip played backwards (a forward walk becomes a backward walk);
 - `split`: long takes become segments of at most a given length.
 """
 
@@ -140,6 +141,18 @@ def mirror(clip: MocapClip) -> MocapClip:
     root = clip.root * np.array([-1.0, 1.0, 1.0])
     meta = dict(clip.meta, mirrored=not clip.meta.get("mirrored", False))
     return clip.with_(root=root, rotations=rot, meta=meta)
+
+
+def reverse(clip: MocapClip) -> MocapClip:
+    """The clip played backwards, re-canonicalised (starting at the origin facing +Z, feet on the ground).
+
+    Used on plain forward walks to teach walking backwards, of which the mocap has almost none: in joint
+    angles, backward walking is close to forward walking run in reverse (the foot lands toe first and pushes
+    off with the heel), which is what reversal gives.
+    """
+    meta = dict(clip.meta, reversed=not clip.meta.get("reversed", False))
+    flipped = clip.with_(root=clip.root[::-1].copy(), rotations=clip.rotations[::-1].copy(), meta=meta)
+    return place_on_ground(canonicalize(flipped))
 
 
 def trim(clip: MocapClip, start: int, stop: int | None = None) -> MocapClip:

@@ -29,13 +29,13 @@ def test_caption_manifest_has_two_to_four_distinct_captions_per_clip():
     manifest = load_captions()
     assert isinstance(manifest["version"], int)
     for key, entry in manifest["clips"].items():
-        caps = entry["captions"]
-        assert 2 <= len(caps) <= 4, key
-        assert len(set(caps)) == len(caps), key
+        for caps in (entry["captions"], entry.get("reversed", entry["captions"])):
+            assert 2 <= len(caps) <= 4, key
+            assert len(set(caps)) == len(caps), key
 
 
 def test_held_out_evaluation_prompts_never_appear_in_the_captions():
-    captions = {c.lower() for e in load_captions()["clips"].values() for c in e["captions"]}
+    captions = {c.lower() for e in load_captions()["clips"].values() for c in e["captions"] + e.get("reversed", [])}
     for check in HELD_OUT:
         assert check.prompt.lower() not in captions
 
@@ -44,6 +44,9 @@ def test_a_manifest_without_captions_is_refused(tmp_path):
     bad = tmp_path / "captions.json"
     bad.write_text(json.dumps({"version": 1, "clips": {"x": {"captions": []}}}))
     with pytest.raises(ValueError, match="non-empty list"):
+        load_captions(bad)
+    bad.write_text(json.dumps({"version": 1, "clips": {"x": {"captions": ["a walk"], "reversed": "a walk back"}}}))
+    with pytest.raises(ValueError, match="'reversed' must be"):
         load_captions(bad)
 
 
@@ -66,14 +69,18 @@ def test_every_shared_take_has_captions_or_a_reason_to_be_left_out():
 
 
 @needs_data
-def test_dataset_build_on_a_small_subset_writes_canonical_clips_with_mirrors(tmp_path):
+def test_dataset_build_on_a_small_subset_writes_canonical_clips_with_mirrors_and_reversals(tmp_path):
     takes = [t for t in all_takes(DATA, use_wheel=False) if t.id in ("cmu-02_01", "dm-jump")]
     index = build(tmp_path, takes, load_captions())
     ids = [c["id"] for c in index["clips"]]
-    assert ids == ["cmu-02_01", "cmu-02_01~mirror", "dm-jump", "dm-jump~mirror"]
+    assert ids == ["cmu-02_01", "cmu-02_01~reversed", "cmu-02_01~mirror", "cmu-02_01~reversed~mirror",
+                   "dm-jump", "dm-jump~mirror"]
     by_id = {c["id"]: c for c in index["clips"]}
     manifest = load_captions()["clips"]
     assert by_id["cmu-02_01"]["captions"] == manifest["cmu-02_01"]["captions"]
+    assert by_id["cmu-02_01~reversed"]["captions"] == manifest["cmu-02_01"]["reversed"]
+    assert [c["reversed"] for c in index["clips"]] == [False, True, False, True, False, False]
+    assert [c["mirrored"] for c in index["clips"]] == [False, False, True, True, False, True]
     for entry in index["clips"]:
         with np.load(tmp_path / entry["file"]) as npz:
             root, rot, feats = npz["root"], npz["rotations"], npz["features"]
@@ -87,6 +94,12 @@ def test_dataset_build_on_a_small_subset_writes_canonical_clips_with_mirrors(tmp
     with np.load(walk) as a, np.load(mirrored) as b:
         assert 2.5 < a["root"][-1, 2] < 4.0
         np.testing.assert_allclose(b["root"][:, 0], -a["root"][:, 0], atol=1e-5)
+    # Played backwards it walks backwards as far, its first pose the forward walk's last (the body's
+    # rotations below the pelvis are untouched by re-canonicalising).
+    with np.load(walk) as a, np.load(tmp_path / by_id["cmu-02_01~reversed"]["file"]) as r:
+        assert r["root"][-1, 2] == pytest.approx(-a["root"][-1, 2], abs=0.15)
+        np.testing.assert_allclose(r["rotations"][0, 1:], a["rotations"][-1, 1:], atol=1e-6)
+        np.testing.assert_allclose(r["rotations"][-1, 1:], a["rotations"][0, 1:], atol=1e-6)
     assert json.loads((tmp_path / "index.json").read_text())["captions_version"] == load_captions()["version"]
 
 

@@ -19,6 +19,7 @@ from engine.mocap.clip import (
     mirror,
     place_on_ground,
     resample,
+    reverse,
     rotate_about_y,
     split,
 )
@@ -351,6 +352,22 @@ def test_mirroring_twice_gives_back_the_clip_and_once_swaps_sides():
     flip = np.array([-1.0, 1.0, 1.0])
     np.testing.assert_allclose(mpos[:, J["left_wrist"]], pos[:, J["right_wrist"]] * flip, atol=1e-9)
     np.testing.assert_allclose(mpos[:, J["head"]], pos[:, J["head"]] * flip, atol=1e-9)
+
+
+def test_a_clip_played_backwards_starts_canonical_and_retraces_its_path():
+    frames = 20
+    rng = np.random.default_rng(2)
+    rot = R.quat_normalize(np.tile([0.0, 0.0, 0.0, 1.0], (frames, 22, 1)) + 0.1 * rng.normal(size=(frames, 22, 4)))
+    rot[:, 0] = [0.0, 0.0, 0.0, 1.0]  # the pelvis faces +Z throughout
+    root = np.stack([np.zeros(frames), np.full(frames, 0.9), np.linspace(0.0, 1.9, frames)], -1)  # forward
+    clip = MocapClip("w", root, rot, 30.0)
+    back = reverse(clip)
+    assert back.meta["reversed"] and not reverse(back).meta["reversed"]
+    np.testing.assert_allclose(back.root[0, [0, 2]], 0.0, atol=1e-9)
+    assert abs(facing_yaw(back, 0)) < 1e-9
+    # It faces the same way and travels toward its back, the forward walk's poses in reverse order.
+    np.testing.assert_allclose(back.root[:, 2], root[::-1, 2] - root[-1, 2], atol=1e-9)
+    np.testing.assert_allclose(back.rotations[:, 1:], rot[::-1, 1:], atol=1e-12)
 
 
 def test_canonical_start_is_at_the_origin_facing_plus_z():

@@ -92,5 +92,5 @@ def test_shipped_tiny_model_holds_its_planted_feet():
     for a, b in zip(locked, loose, strict=True):
         np.testing.assert_array_equal(a.root, b.root)  # the lock bends legs; the body travels as before
         skate_locked, skate_loose = foot_skating(a.world_positions()), foot_skating(b.world_positions())
-        # Measured: 0.61 vs 1.14 m/s here, 0.58 vs 1.25 over the whole held-out eval; running feet stay loose.
-        assert skate_locked[0] / max(skate_locked[1], 1) < 0.7 * skate_loose[0] / max(skate_loose[1], 1)
+        # Measured: 0.06 and 0.19 vs 1.10 and 0.91 m/s here, 0.25 vs 1.00 over the whole held-out eval.
+        assert skate_locked[0] / max(skate_locked[1], 1) < 0.5 * skate_loose[0] / max(skate_loose[1], 1)
