@@ -48,8 +48,8 @@ class FootLock:
     speed_sigma: float = 2.0
     """…on its path smoothed by a Gaussian of this sigma (frames; 0 = the raw path)…"""
     body_speed: float = 1.0
-    """…or slower than this many times the speed it would have if the pelvis carried it rigidly (same
-    smoothing), when that is more."""
+    """…or slower than this many times the speed it would have if the pelvis carried it rigidly (`carried_speed`,
+    smoothed over `speed_sigma` too), when that is more."""
     min_frames: int = 3
     bridge: int = 2
     grow: int = 6
@@ -209,10 +209,7 @@ def lock_feet(root: np.ndarray, rotations: np.ndarray, settings: FootLock | None
         weight = np.minimum(total, 1.0)
         target = ankle + pull / np.maximum(total, 1.0)[:, None]
         foot_world = R.quat_slerp(world[:, ankle_j], held, weight)
-        active = weight > 0
-        if not active.any():
-            continue
-        idx = np.flatnonzero(active)
+        idx = np.flatnonzero(weight > 0)
         bend_axis = R.quat_apply(world[idx, hip_j], np.tile([1.0, 0.0, 0.0], (len(idx), 1)))
         thigh_q, shin_q = two_bone_ik(positions[idx, hip_j], positions[idx, knee_j], ankle[idx], target[idx],
                                       bend_axis)
