@@ -252,12 +252,13 @@ def evaluate(model, data: Path | None, seeds: int = 3, seconds: float = 5.0, ste
     gen_s = time.time() - start
     walk_speed = float(np.mean([ground_speed(m) for c in HELD_OUT if c.concept == "walk" for m in generated[c.prompt]]))
     ref = {"walk_speed": walk_speed}
+    skating_parts = {prompt: [foot_skating(m.world_positions()) for m in ms] for prompt, ms in generated.items()}
     checks, passed = [], 0
     for check in HELD_OUT:
         values = [check.measure(m) for m in generated[check.prompt]]
         oks = [bool(check.passes(v, ref)) for v in values]
         passed += sum(oks)
-        skating_here = mean_figure([foot_skating(m.world_positions()) for m in generated[check.prompt]])
+        skating_here = mean_figure(skating_parts[check.prompt])
         checks.append({"concept": check.concept, "prompt": check.prompt, "measure": check.what,
                        "values": [round(v, 3) for v in values], "passed": sum(oks), "samples": len(oks),
                        "foot_skating_mps": skating_here})
@@ -266,7 +267,7 @@ def evaluate(model, data: Path | None, seeds: int = 3, seconds: float = 5.0, ste
             f"foot skating {skating_here:.2f} m/s)")
     total = sum(c["samples"] for c in checks)
     motions = [m for ms in generated.values() for m in ms]
-    skating = mean_figure([foot_skating(m.world_positions()) for m in motions])
+    skating = mean_figure([part for parts in skating_parts.values() for part in parts])
     jitter = mean_figure([angular_jitter(m.rotations.astype(np.float64)) for m in motions])
     settings = getattr(model, "postprocess", None)
     report: dict = {
