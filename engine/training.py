@@ -10,7 +10,9 @@ and the speed of feet where the data's feet are planted (`geometric_terms`). Tex
 (`engine.text_minilm`), computed once for every caption and cached in the output folder. With probability
 `cond_drop` a sample's text is replaced by the learned null features, which is what classifier-free guidance
 needs at sampling time; each caption token is also replaced by the null token with probability `token_drop`
-(word dropout). An exponential moving average of the weights is what gets exported.
+(word dropout; the sentence vector is then re-pooled from the kept tokens, `repool`), and the sentence
+vector is shaken by a little Gaussian noise (`vtxt_noise`). An exponential moving average of the weights is
+what gets exported.
 
 Training windows: every clip is cut into windows of `train_frames` frames (shorter clips are one shorter
 window, padded and masked), each window re-canonicalised (origin, facing +Z) as generated clips are.
@@ -105,6 +107,17 @@ class Recipe:
     """Share of caption tokens replaced by the learned null token (word dropout). With a few hundred captions
     the network otherwise keys on whole captions ("backwards" only ever came with "dribbling a ball") and a
     held-out phrasing of a known action misses."""
+    repool: bool = True
+    """Word dropout reaches the sentence vector too: it is recomputed from the kept tokens (where the encoder's
+    sentence vector is their normalised mean, as MiniLM's is). Kept whole, that vector is a unique tag of its
+    caption that the network keys on and the token stream hardly matters: the shipped network fed a held-out
+    prompt's tokens with a training caption's vector crawled, fed the reverse it walked upright."""
+    vtxt_noise: float = 0.5
+    """Gaussian noise of about this norm added to the unit sentence vector (then renormalised; cosine to the
+    original ≈ 0.89) in training, so that nearby sentences lead to nearby motion (conditioning augmentation).
+    A few hundred captions are a few hundred isolated points in MiniLM's space, and an unseen phrasing lands
+    between them: "someone creeps on all fours" sits at cosine 0.65 from the nearest crawl caption, and
+    without the noise the network walked upright for it."""
 
 
 # ---------------------------------------------------------------- data
@@ -276,12 +289,13 @@ def geometric_terms(pred: Tensor, true: Tensor, mask: Tensor) -> tuple[Tensor, T
 
 def batch_loss(trainee: Trainee, config: ModelConfig, x1: Tensor, lengths: Tensor, text: TextFeatures,
                gen: torch.Generator, recipe: Recipe, normalizer: Normalizer,
-               tied: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
+               tied: Tensor | None = None, repool: bool = False) -> tuple[Tensor, dict[str, float]]:
     """Loss of one batch of normalised windows x1 (B, T, 201), and its parts for the log.
 
     Flow matching, plus the geometric terms on the clean motion the prediction implies
     (x̂1 = x_t + (1 − t)·v̂), weighted by t² because at small t that estimate is mostly the noise's mean.
     `tied[i]` names the row whose noise, time and dropout row i shares (mirrored pairs; default: its own).
+    `repool`: the sentence vectors are their tokens' normalised means, so word dropout recomputes them.
     """
     batch, frames, _ = x1.shape
     device = x1.device
@@ -295,7 +309,12 @@ def batch_loss(trainee: Trainee, config: ModelConfig, x1: Tensor, lengths: Tenso
     vtxt = text.vtxt.to(device)
     if recipe.token_drop > 0:
         gone = (torch.rand(ctxt.shape[:2], generator=gen) < recipe.token_drop)[tied].to(device)
+        if repool:
+            vtxt = pool_kept_tokens(ctxt, text.ctxt_length.to(device), ~gone, vtxt)
         ctxt = torch.where(gone[..., None], trainee.null_ctxt.expand_as(ctxt), ctxt)
+    if recipe.vtxt_noise > 0:
+        shake = torch.randn(vtxt.shape, generator=gen)[tied].to(device) * recipe.vtxt_noise / vtxt.shape[-1] ** 0.5
+        vtxt = nn.functional.normalize(vtxt + shake, dim=-1)
     ctxt = torch.where(drop[:, None, None], trainee.null_ctxt.expand_as(ctxt), ctxt)
     vtxt = torch.where(drop[:, None, None], trainee.null_vtxt.expand_as(vtxt), vtxt)
     text_mask = torch.arange(text_len, device=device)[None] < text.ctxt_length.to(device)[:, None]
@@ -316,6 +335,22 @@ def batch_loss(trainee: Trainee, config: ModelConfig, x1: Tensor, lengths: Tenso
             if factor:
                 loss = loss + factor * term
     return loss, parts
+
+
+def sentence_is_token_mean(text: TextFeatures) -> bool:
+    """Whether every sentence vector is the L2-normalised mean of its valid token states (MiniLM's
+    convention), so that a vector for a caption with some words dropped can be computed."""
+    every = torch.ones(text.ctxt.shape[:2], dtype=torch.bool)
+    pooled = pool_kept_tokens(text.ctxt, text.ctxt_length, every, torch.zeros_like(text.vtxt))
+    return bool(torch.allclose(pooled, text.vtxt, atol=1e-4))
+
+
+def pool_kept_tokens(ctxt: Tensor, lengths: Tensor, kept: Tensor, fallback: Tensor) -> Tensor:
+    """(B, 1, D) normalised means of the valid, kept token states; `fallback` rows where none is kept."""
+    use = kept & (torch.arange(ctxt.shape[1], device=ctxt.device)[None] < lengths[:, None])
+    count = use.sum(1, keepdim=True)
+    pooled = nn.functional.normalize((ctxt * use[..., None]).sum(1) / count.clamp_min(1), dim=-1)[:, None]
+    return torch.where(count[..., None] > 0, pooled, fallback)
 
 
 def clip_weights(data: TrainingSet, text: TextFeatures, similar: float = 0.7) -> np.ndarray:
@@ -407,7 +442,9 @@ def train(data_dir: Path, config: ModelConfig, out: Path, device: str = "cpu", s
     normalizer = feature_statistics(data)
     text = encode_captions(data.captions, config, out)
     weights = clip_weights(data, text)
+    repool = recipe.repool and recipe.token_drop > 0 and sentence_is_token_mean(text)
     prep_s = time.time() - start
+    log(f"word dropout {'also re-pools' if repool else 'keeps'} the sentence vectors")
     log(f"{len(data.clip_windows)} clips, {len(data.windows)} windows of ≤{data.frames} frames, "
         f"{len(data.captions)} captions; prepared in {prep_s:.0f} s")
 
@@ -449,7 +486,7 @@ def train(data_dir: Path, config: ModelConfig, out: Path, device: str = "cpu", s
             "parameters": count_parameters(trainee.network), "recipe": recipe.__dict__, "steps": step,
             "train_seconds": round(trained_s, 1), "prepare_seconds": round(prep_s, 1), "hardware": hardware(),
             "data": {"folder": str(data_dir), "clips": len(data.clip_windows), "windows": len(data.windows),
-                     "captions": len(data.captions)},
+                     "captions": len(data.captions)}, "repooled_sentence_vectors": repool,
         })
         save_embedded_model(model, out / f"{config.name}.safetensors", meta={"training": summary})
         (out / "train.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
@@ -472,7 +509,7 @@ def train(data_dir: Path, config: ModelConfig, out: Path, device: str = "cpu", s
             lr = recipe.lr * min(1.0, (step + 1) / recipe.warmup_steps)
             for group in opt.param_groups:
                 group["lr"] = lr
-            loss, parts = batch_loss(trainee, config, x1, lengths, caps, gen, recipe, normalizer, tied)
+            loss, parts = batch_loss(trainee, config, x1, lengths, caps, gen, recipe, normalizer, tied, repool)
             if not math.isfinite(loss.item()):
                 raise FloatingPointError(f"loss became {loss.item()} at step {step}")
             opt.zero_grad(set_to_none=True)
@@ -522,6 +559,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="share of batch rows given to mirrored pairs of clips that say left or right")
     parser.add_argument("--token-drop", type=float, default=Recipe.token_drop,
                         help="share of caption tokens replaced by the null token in training (word dropout)")
+    parser.add_argument("--no-repool", dest="repool", action="store_false",
+                        help="keep the whole caption's sentence vector under word dropout")
+    parser.add_argument("--vtxt-noise", type=float, default=Recipe.vtxt_noise,
+                        help="norm of the Gaussian noise added to the sentence vector in training")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--save-every", type=float, default=300.0, help="seconds between checkpoints")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N clips (smoke runs)")
@@ -535,7 +576,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     recipe = Recipe(batch_size=args.batch_size, lr=args.lr, seed=args.seed, balance=args.balance,
                     pos_weight=args.pos_weight, vel_weight=args.vel_weight, foot_weight=args.foot_weight,
-                    pair_share=args.pair_share, token_drop=args.token_drop)
+                    pair_share=args.pair_share, token_drop=args.token_drop, repool=args.repool,
+                    vtxt_noise=args.vtxt_noise)
     train(args.data, TRAIN_CONFIGS[args.config], args.out, args.device, args.steps, args.minutes, args.resume,
           recipe, args.save_every, args.limit, init=args.init)
     return 0

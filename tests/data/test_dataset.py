@@ -9,7 +9,7 @@ import pytest
 
 from engine import dataset
 from engine.dataset import CAPTIONS_PATH, build, load_captions, mirror_caption, segments
-from engine.evaluation import HELD_OUT
+from engine.evaluation import HELD_OUT, VALIDATION
 from engine.mocap.clip import MocapClip, MocapError, facing_yaw
 from engine.mocap.sources import Take, all_takes
 from engine.representation import FEATURE_DIM
@@ -34,10 +34,11 @@ def test_caption_manifest_has_two_to_four_distinct_captions_per_clip():
             assert len(set(caps)) == len(caps), key
 
 
-def test_held_out_evaluation_prompts_never_appear_in_the_captions():
+def test_held_out_and_validation_prompts_never_appear_in_the_captions_nor_in_each_other():
     captions = {c.lower() for e in load_captions()["clips"].values() for c in e["captions"] + e.get("reversed", [])}
-    for check in HELD_OUT:
+    for check in HELD_OUT + VALIDATION:
         assert check.prompt.lower() not in captions
+    assert not {c.prompt.lower() for c in HELD_OUT} & {c.prompt.lower() for c in VALIDATION}
 
 
 def test_a_manifest_without_captions_is_refused(tmp_path):

