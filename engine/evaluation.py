@@ -37,6 +37,8 @@ CONTACT_HEIGHT = {"left_ankle": 0.10, "right_ankle": 0.10, "left_foot": 0.05, "r
 """A foot joint touches the ground below these heights (m); the rest skeleton stands with the ankles at
 0.065 m and the toe joints at 0.015 m."""
 _J = {name: i for i, name in enumerate(BODY_JOINTS)}
+MAX_REFERENCE_CLIPS = 600
+"""Training clips the data references (skating, jitter, nearest neighbour) are measured on at most."""
 
 
 # ---------------------------------------------------------------- measurements
@@ -213,6 +215,18 @@ a fair test: other phrasings, found in neither the captions nor `HELD_OUT`, weig
 model found hard (crawling from unseen words, the side of a sidestep, spins)."""
 
 PROMPT_SETS = {"held-out": HELD_OUT, "validation": VALIDATION}
+EVERYDAY_SETS = ("everyday", "everyday-validation")
+"""Prompt sets defined in `engine.everyday_checks` (which builds on this module, so it is imported when
+asked for)."""
+
+
+def prompt_set(name: str) -> tuple[Check, ...]:
+    """A named prompt set: `held-out`, `validation`, `everyday` or `everyday-validation`."""
+    if name in EVERYDAY_SETS:
+        from engine.everyday_checks import EVERYDAY, EVERYDAY_VALIDATION
+
+        return EVERYDAY if name == "everyday" else EVERYDAY_VALIDATION
+    return PROMPT_SETS[name]
 
 
 # ---------------------------------------------------------------- training-data references
@@ -225,8 +239,13 @@ def training_windows(data: Path, frames: int, stride: int) -> tuple[list[np.ndar
     from engine.mocap.clip import MocapClip, canonicalize
 
     index = load_index(data)
+    clips = [c for c in index["clips"] if c.get("split", "train") == "train"]
+    if len(clips) > MAX_REFERENCE_CLIPS:
+        # The whole CMU library would need ~10 GB of windows: an even, fixed subsample stands for it.
+        picks = np.linspace(0, len(clips) - 1, MAX_REFERENCE_CLIPS).round().astype(int)
+        clips = [clips[i] for i in picks]
     windows, takes, rotations = [], [], []
-    for entry in index["clips"]:
+    for entry in clips:
         with np.load(Path(data) / entry["file"]) as npz:
             root, rot = npz["root"].astype(np.float64), npz["rotations"].astype(np.float64)
         rotations.append(rot)
@@ -349,7 +368,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=None,
                         help="built training set (motionbridge dataset build) for the skating/jitter/NN comparisons")
     parser.add_argument("--seeds", type=int, default=3, help="samples per prompt")
-    parser.add_argument("--prompts", default="held-out", choices=sorted(PROMPT_SETS),
+    parser.add_argument("--prompts", default="held-out", choices=sorted((*PROMPT_SETS, *EVERYDAY_SETS)),
                         help="held-out: the test behind the bars; validation: other phrasings, for choosing "
                              "training settings without looking at the test")
     parser.add_argument("--steps", type=int, default=None)
@@ -369,7 +388,7 @@ def run(args: argparse.Namespace) -> int:
     if args.upstream_postprocess:
         model.postprocess = PostProcess()
     report = evaluate(model, args.data, args.seeds, steps=args.steps, cfg=args.cfg,
-                      log=(lambda _s: None) if args.json else print, checks_to_run=PROMPT_SETS[args.prompts])
+                      log=(lambda _s: None) if args.json else print, checks_to_run=prompt_set(args.prompts))
     report["prompts"] = args.prompts
     if args.json:
         print(json.dumps(json_safe(report), indent=1))

@@ -75,7 +75,11 @@ measurement on the 2-core CPU this was trained on (see docs/model-tiny.md)."""
 SMOKE = TEST.with_(name="smoke", train_frames=40, text_encoder="hash")
 """A very small network with hash text features, for the CI smoke run (seconds, no MiniLM)."""
 
-TRAIN_CONFIGS: dict[str, ModelConfig] = {"tiny": TINY, "smoke": SMOKE}
+TINY6 = TINY.with_(network={**TINY.network, "num_layers": 6})
+"""The v2 embedded model (whole CMU library): TINY's width with twice the blocks (2 double + 4 single),
+grown from the shipped 3-block file by `grown_state` so training starts from what that model already did."""
+
+TRAIN_CONFIGS: dict[str, ModelConfig] = {"tiny": TINY, "tiny6": TINY6, "smoke": SMOKE}
 
 
 @dataclass(frozen=True)
@@ -165,7 +169,9 @@ def canonical_windows(root: np.ndarray, rotations: np.ndarray, frames: int, stri
 def load_training_set(data: Path, frames: int, stride: int, limit: int | None = None) -> TrainingSet:
     """Read a built data set and cut it into canonical training windows."""
     index = load_index(data)
-    clips = index["clips"][:limit] if limit else index["clips"]
+    # Clips of held-out subjects (`engine.mocap.sources.HELD_OUT_SUBJECTS`) are for evaluation only.
+    clips = [c for c in index["clips"] if c.get("split", "train") == "train"]
+    clips = clips[:limit] if limit else clips
     if not clips:
         raise ValueError(f"{data}: the data set has no clips")
     captions: list[str] = []
@@ -404,15 +410,48 @@ def to_embedded(trainee: Trainee, config: ModelConfig, normalizer: Normalizer) -
                           overlap_frames=min(60, config.train_frames // 3))
 
 
+def grown_state(small: torch.nn.Module, big: torch.nn.Module) -> dict[str, Tensor]:
+    """`big`'s state with every weight `small` has copied in, and `big`'s extra blocks made identity maps.
+
+    Blocks are residual with adaLN gates (`x + f(x) * gate`), so zeroing the rows of a new block's
+    modulation that produce its gates makes it pass its input through unchanged: the grown network computes
+    exactly what the small one did, and training opens the gates (adaLN-Zero). Existing blocks keep their
+    places; new double-stream blocks follow the old double-stream ones, new single-stream blocks the old
+    single-stream ones.
+    """
+    state = big.state_dict()
+    old = small.state_dict()
+    for key, value in old.items():
+        if key not in state or state[key].shape != value.shape:
+            raise ValueError(f"cannot grow: {key} has no counterpart of the same shape")
+        state[key] = value.clone()
+    d = big.config.feat_dim
+    for kind, count, gates in (("double_blocks", len(small.double_blocks), (2, 5)),
+                               ("single_blocks", len(small.single_blocks), (2,))):
+        for i in range(count, len(getattr(big, kind))):
+            for mod in ("motion_mod", "text_mod") if kind == "double_blocks" else ("modulation",):
+                for part in ("weight", "bias"):
+                    key = f"{kind}.{i}.{mod}.linear.{part}"
+                    for g in gates:
+                        state[key][g * d:(g + 1) * d] = 0.0
+    return state
+
+
 def start_from(trainee: Trainee, init: Path, config: ModelConfig, normalizer: Normalizer, log=print) -> Normalizer:
     """Load an embedded model file's network and null features into `trainee`; returns the file's
     normaliser, which the network was trained against (the data's own is only logged against it)."""
     from engine.loading import load_embedded_model
 
     model = load_embedded_model(init, load_text_encoder=False)
-    if dict(model.network.config.to_dict()) != dict(trainee.network.config.to_dict()):
+    theirs, ours = dict(model.network.config.to_dict()), dict(trainee.network.config.to_dict())
+    if theirs != ours and dict(theirs, num_layers=ours["num_layers"]) == ours \
+            and theirs["num_layers"] < ours["num_layers"]:
+        trainee.network.load_state_dict(grown_state(model.network, trainee.network))
+        log(f"grew {init}'s {theirs['num_layers']} blocks to {ours['num_layers']}: new blocks start as identity")
+    elif theirs != ours:
         raise ValueError(f"{init}: its network is not the {config.name!r} config's, so it cannot be fine-tuned as one")
-    trainee.network.load_state_dict(model.network.state_dict())
+    else:
+        trainee.network.load_state_dict(model.network.state_dict())
     with torch.no_grad():
         trainee.null_ctxt.copy_(model.null_ctxt.reshape(trainee.null_ctxt.shape))
         trainee.null_vtxt.copy_(model.null_vtxt.reshape(trainee.null_vtxt.shape))
@@ -566,6 +605,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="norm of the Gaussian noise added to the sentence vector in training")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--save-every", type=float, default=300.0, help="seconds between checkpoints")
+    parser.add_argument("--stride", type=int, default=Recipe.window_stride,
+                        help="frames between training windows (the whole CMU library needs ~45 to fit in memory)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N clips (smoke runs)")
 
 
@@ -578,7 +619,7 @@ def run(args: argparse.Namespace) -> int:
     recipe = Recipe(batch_size=args.batch_size, lr=args.lr, seed=args.seed, balance=args.balance,
                     pos_weight=args.pos_weight, vel_weight=args.vel_weight, foot_weight=args.foot_weight,
                     pair_share=args.pair_share, token_drop=args.token_drop, repool=args.repool,
-                    vtxt_noise=args.vtxt_noise)
+                    vtxt_noise=args.vtxt_noise, window_stride=args.stride)
     train(args.data, TRAIN_CONFIGS[args.config], args.out, args.device, args.steps, args.minutes, args.resume,
           recipe, args.save_every, args.limit, init=args.init)
     return 0

@@ -5,21 +5,29 @@
   broken); daz/09_10 is dropped (broken root height, no other copy) and so are the reallusion variant-A
   files (no vertical root motion; daz copies exist). Leading frames per `trim_start_frames`.
 - DeepMimic humanoid clips in `shared/data/deepmimic/` (MIT).
-- Optional: CMU trials in Debian's `assimp-testmodels` (`/usr/share/assimp/models/BVH/NN_NN.bvh`, B. Hahne's
-  MotionBuilder-friendly rig, CMU terms) that the shared folder does not already have. `Boxing_Toes.bvh`
-  is not used (origin undocumented). Skipped when the package is not installed.
+- Optional, asked for explicitly (`--cmu-fbx DIR` or `$MOTIONBRIDGE_CMU_FBX`): the whole CMU library as
+  ASCII FBX (`shared/data/cmu-fbx/`: three public repositories; DIR holds their checkouts, the files are
+  found by name anywhere below it), indexed by the CSVs beside that README. Trials the BVH set already has
+  keep their BVH copy (hand-written captions); calibration and range-of-motion takes are dropped; whole
+  subjects are held out for evaluation (`HELD_OUT_SUBJECTS`).
+- Optional, asked for explicitly (`--assimp`): CMU trials in Debian's `assimp-testmodels`
+  (`/usr/share/assimp/models/BVH/NN_NN.bvh`, B. Hahne's MotionBuilder-friendly rig, CMU terms) that the
+  shared folder does not already have. `Boxing_Toes.bvh` is not used (origin undocumented). The build
+  never reads it just because the package happens to be installed.
 - DeepMimic clips inside the `pybullet==3.2.7` wheel (`pybullet_data/data/motions/`, zlib): the
   `walker/` clips and any clip not already in the shared folder. The wheel is fetched with
   `pip download --no-deps` into a cache folder and read as a zip, never installed; if pip cannot get it
   the source is skipped with a message.
 
 Every take has a stable id (`cmu-02_01`, `dm-walk`, `pb-walker_turn_left0`) that keys the caption manifest.
+FBX and BVH copies of one CMU trial share the id: they are the same motion (tests/data/test_fbx.py).
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -29,6 +37,7 @@ from pathlib import Path
 from engine.mocap.bvh_import import import_bvh
 from engine.mocap.clip import MocapClip
 from engine.mocap.deepmimic import import_deepmimic, import_deepmimic_text, wheel_motion_files
+from engine.mocap.fbx import import_fbx
 
 PYBULLET_VERSION = "3.2.7"
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -40,6 +49,15 @@ LOOPED_SECONDS = 8.0
 """Looping locomotion clips (walk, run, crawl, ...) are chained to at least this long."""
 _LOOPED = ("walk", "jog", "run", "crawl", "walker_")
 _DROP = {"daz/09_10.bvh", "daz/07_12.bvh"}
+FBX_FPS = 24.0
+"""The FBX library's sampling rate (its README; checked against the 120 fps BVH copies)."""
+HELD_OUT_SUBJECTS = ("41", "56", "61", "77", "86", "143")
+"""CMU subjects never trained on: 34.6 of 529 minutes (6.5 %), chosen before training from the index alone
+to span categories: navigation with sitting and waving (41), pick-up/carry vignettes (56), salsa (61),
+careful actions and creeping (77), sports, fighting and sitting (86), a general capture with stairs and
+everyday actions (143). Their siblings (40, 55, 60, 79, 85, 141) stay in training, so the held-out set tests
+new people doing known kinds of actions."""
+_CALIBRATION = re.compile(r"calibrat|range of motion|\brom\b|t-pose|tpose|movie and trial", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -77,6 +95,51 @@ def cmu_takes(root: Path) -> list[Take]:
         takes.append(Take(f"cmu-{trial}", f"cmu/{row['file']}", row["cmu_description"],
                           lambda p=path, k=kwargs, t=trial: import_bvh(p, name=f"cmu-{t}", **k)))
     return takes
+
+
+def fbx_index(root: Path) -> list[dict]:
+    """Rows of the FBX library's CSVs (`cmu-fbx/*.csv`), one per clip."""
+    rows = []
+    for csv_path in sorted((root / "cmu-fbx").glob("*.csv")):
+        with csv_path.open(newline="", encoding="utf-8") as f:
+            rows += list(csv.DictReader(f))
+    return rows
+
+
+def is_calibration(description: str, category: str = "") -> bool:
+    """Calibration, range-of-motion and mismatched takes are not motions to learn from."""
+    return bool(_CALIBRATION.search(description)) or category.startswith("calibration")
+
+
+def subject_of(take_id: str) -> str:
+    """CMU subject of a take id `cmu-SS_TT` (no leading-zero change: '01', '143')."""
+    return take_id.removeprefix("cmu-").split("_")[0].split("#")[0]
+
+
+def fbx_takes(fbx_dir: Path, root: Path, skip: set[str], log: Callable[[str], None] = print) -> list[Take]:
+    """CMU trials found as `SS_TT.fbx` below `fbx_dir` and listed in the index, except ids in `skip`.
+
+    Each take's description carries CMU's words; `Take.source` names the file relative to `fbx_dir`.
+    """
+    files = {p.stem: p for p in sorted(Path(fbx_dir).rglob("*.fbx"))}
+    if not files:
+        log(f"no .fbx files under {fbx_dir}")
+        return []
+    takes, missing = [], 0
+    for row in fbx_index(root):
+        trial = row["subject_trial"]
+        take_id = f"cmu-{trial}"
+        if take_id in skip or is_calibration(row["description"], row.get("primary_category", "")):
+            continue
+        path = files.get(trial)
+        if path is None:
+            missing += 1
+            continue
+        takes.append(Take(take_id, f"cmu-fbx:{path.relative_to(fbx_dir)}", row["description"],
+                          lambda p=path, t=take_id: import_fbx(p, fps=FBX_FPS, trim_start=1, name=t)))
+    if missing:
+        log(f"{missing} indexed FBX takes are not under {fbx_dir} (missing from the snapshots)")
+    return sorted(takes, key=lambda t: t.id)
 
 
 def assimp_takes(folder: Path, skip: set[str], descriptions: dict[str, str]) -> list[Take]:
@@ -147,11 +210,16 @@ def pybullet_takes(cache: Path, skip: set[str], log: Callable[[str], None] = pri
 
 
 def all_takes(data_root: Path | None = None, cache: Path | None = None, use_wheel: bool = True,
-              log: Callable[[str], None] = print) -> list[Take]:
-    """Every take we can find: CMU, shared DeepMimic, then the pybullet wheel's extra clips."""
+              log: Callable[[str], None] = print, fbx_dir: Path | None = None,
+              use_assimp: bool = False) -> list[Take]:
+    """Every take asked for: CMU BVH and shared DeepMimic, the pybullet wheel's extra clips, and, only when
+    given, the CMU FBX library (`fbx_dir`) and Debian's assimp-testmodels (`use_assimp`)."""
     root = Path(data_root or os.environ.get("MOTIONBRIDGE_DATA", DEFAULT_DATA_ROOT))
     takes = cmu_takes(root)
-    takes += assimp_takes(ASSIMP_BVH, {t.id for t in takes}, cmu_descriptions(root))
+    if fbx_dir is not None:
+        takes += fbx_takes(Path(fbx_dir), root, {t.id for t in takes}, log)
+    if use_assimp:
+        takes += assimp_takes(ASSIMP_BVH, {t.id for t in takes}, cmu_descriptions(root))
     takes += deepmimic_takes(root)
     if not takes:
         log(f"no motion data under {root} (expected cmu/trials.csv and deepmimic/)")

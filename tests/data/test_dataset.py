@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from engine import dataset
-from engine.dataset import CAPTIONS_PATH, build, load_captions, mirror_caption, segments
+from engine.dataset import CAPTIONS_PATH, build, load_auto_captions, load_captions, mirror_caption, segments
 from engine.evaluation import HELD_OUT, VALIDATION
+from engine.everyday_checks import EVERYDAY, EVERYDAY_VALIDATION
 from engine.mocap.clip import MocapClip, MocapError, facing_yaw
 from engine.mocap.sources import Take, all_takes
 from engine.representation import FEATURE_DIM
@@ -35,10 +36,32 @@ def test_caption_manifest_has_two_to_four_distinct_captions_per_clip():
 
 
 def test_held_out_and_validation_prompts_never_appear_in_the_captions_nor_in_each_other():
-    captions = {c.lower() for e in load_captions()["clips"].values() for c in e["captions"] + e.get("reversed", [])}
-    for check in HELD_OUT + VALIDATION:
-        assert check.prompt.lower() not in captions
-    assert not {c.prompt.lower() for c in HELD_OUT} & {c.prompt.lower() for c in VALIDATION}
+    entries = list(load_captions()["clips"].values()) + list(load_auto_captions()["clips"].values())
+    assert len(entries) > 1000, "the generated CMU captions are part of the manifest"
+    captions = {c.lower() for e in entries for c in e["captions"] + e.get("reversed", [])}
+    captions |= {mirror_caption(c) for c in captions}
+    prompt_sets = [HELD_OUT, VALIDATION, EVERYDAY, EVERYDAY_VALIDATION]
+    for checks in prompt_sets:
+        for check in checks:
+            assert check.prompt.lower() not in captions, check.prompt
+    prompts = [{c.prompt.lower() for c in checks} for checks in prompt_sets]
+    for i, a in enumerate(prompts):
+        for b in prompts[i + 1:]:
+            assert not a & b
+
+
+def test_generated_captions_have_three_or_four_distinct_sentences():
+    auto = load_auto_captions()
+    assert isinstance(auto["version"], int)
+    for key, entry in auto["clips"].items():
+        assert 3 <= len(entry["captions"]) <= 4, key
+        assert len(set(entry["captions"])) == len(entry["captions"]), key
+
+
+def test_everyday_set_spans_twenty_concepts_beyond_locomotion():
+    concepts = {c.concept for c in EVERYDAY}
+    assert len(concepts) >= 20 and concepts == {c.concept for c in EVERYDAY_VALIDATION}
+    assert not concepts & {"walk", "run", "turn left", "turn right", "backwards", "sidestep"}
 
 
 def test_a_manifest_without_captions_is_refused(tmp_path):

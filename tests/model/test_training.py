@@ -353,3 +353,26 @@ def test_fine_tuning_starts_from_the_given_model_file_and_refuses_another_size(d
     wider = SMOKE.with_(network={**SMOKE.network, "feat_dim": 2 * SMOKE.network["feat_dim"]})
     with pytest.raises(ValueError, match="cannot be fine-tuned"):
         training.train(data_dir, wider, tmp_path / "wider", steps=1, init=init, **quiet)
+
+
+def test_a_grown_network_computes_what_the_small_one_did_and_can_learn_more():
+    from engine.dit import HunyuanMotionMMDiT
+    from engine.training import grown_state
+
+    torch.manual_seed(0)
+    small = HunyuanMotionMMDiT(SMOKE.network).eval()
+    c = small.config
+    big = HunyuanMotionMMDiT({**c.to_dict(), "num_layers": 2 * c.num_layers}).eval()
+    assert len(big.single_blocks) > len(small.single_blocks)
+    big.load_state_dict(grown_state(small, big))
+    x = torch.randn(2, 40, c.input_dim)
+    ctxt, vtxt = torch.randn(2, 8, c.ctxt_input_dim), torch.randn(2, 1, c.vtxt_input_dim)
+    t, xm, cm = torch.rand(2), torch.ones(2, 40, dtype=torch.bool), torch.ones(2, 8, dtype=torch.bool)
+    assert torch.equal(small(x, ctxt, vtxt, t, xm, cm), big(x, ctxt, vtxt, t, xm, cm))
+    # The new blocks are identity only through their zeroed gates: their other weights are live.
+    out = big(x, ctxt, vtxt, t, xm, cm).square().mean()
+    out.backward()
+    gate = big.single_blocks[-1].modulation.linear.weight.grad
+    assert gate is not None and gate.abs().sum() > 0
+    with pytest.raises(ValueError, match="no counterpart"):
+        grown_state(big, small)
