@@ -3,9 +3,11 @@
 `ZeroCostModel` implements `MotionModel` without a network: deterministic motions of the right length,
 every sampler step reported (optionally with a fixed delay), cancellation honoured between steps. The
 benchmark starts a real daemon on a free loopback port, lets N concurrent clients send requests over real
-WebSockets, and reports p50/p99 request latency and requests per second. In the same run it compares one
-final motion sent as MessagePack binary floats with the same motion as JSON number lists (size and encode
-time), which is the reason the protocol carries bytes.
+WebSockets, and reports p50/p99 request latency and requests per second. Side by side in the same run it
+measures what the daemon adds to a bare `websockets` round trip (one client, one request at a time: the
+daemon with its disk store against a bare server that answers with the very frames the daemon sent), and
+compares one final motion sent as MessagePack binary floats with the same motion as JSON number lists
+(size and encode time), which is the reason the protocol carries bytes.
 """
 
 from __future__ import annotations
@@ -197,11 +199,86 @@ async def _bench_daemon(clients: int, requests: int, seconds: float, steps: int)
     }
 
 
+async def _bench_overhead(requests: int, seconds: float, steps: int) -> dict[str, float]:
+    """Daemon round trip vs bare websockets round trip of the same frames, alternating, one request at a time.
+
+    The daemon runs with the zero-cost model and its disk store (no cache, so every request runs the model
+    thread). The bare server answers any message with the frames the daemon sent for the first request, so
+    both sides move the same bytes through the same client code on the same loop; the difference is what the
+    daemon itself costs (validation, scheduler, model thread hop, encoding, store).
+    """
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import serve
+
+    from bridge.protocol import SUBPROTOCOL_MSGPACK
+    from bridge.server import MotionBridgeServer, ServerConfig
+
+    def request(seed: int) -> bytes:
+        message = {"op": "generate", "id": "r", "prompt": "bench", "seconds": seconds, "steps": steps, "seed": seed}
+        return msgpack.packb(message, use_bin_type=True)
+
+    async def round_trip(ws, frame: bytes) -> tuple[float, list[bytes]]:
+        start = time.perf_counter()
+        await ws.send(frame)
+        received: list[bytes] = []
+        while True:
+            reply = await ws.recv()
+            received.append(reply)
+            if msgpack.unpackb(reply)["op"] in ("done", "error"):
+                return time.perf_counter() - start, received
+
+    with tempfile.TemporaryDirectory(prefix="motionbridge-bench-") as out:
+        config = ServerConfig(port=0, output_dir=out, cache_size=0)
+        server = MotionBridgeServer(ZeroCostModel(default_steps=steps), config)
+        await server.start()
+        daemon = await connect(server.url, subprotocols=[SUBPROTOCOL_MSGPACK], compression=None, max_size=None)
+        await daemon.recv()
+        await daemon.send(msgpack.packb({"op": "identify", "protocol": 1, "client": "bench/overhead"}))
+        await daemon.recv()
+        _, frames = await round_trip(daemon, request(0))
+
+        async def replay(ws) -> None:
+            async for _ in ws:
+                for frame in frames:
+                    await ws.send(frame)
+
+        async with serve(replay, "127.0.0.1", 0, compression=None, subprotocols=[SUBPROTOCOL_MSGPACK]) as bare_server:
+            port = bare_server.sockets[0].getsockname()[1]
+            bare = await connect(
+                f"ws://127.0.0.1:{port}", subprotocols=[SUBPROTOCOL_MSGPACK], compression=None, max_size=None
+            )
+            await round_trip(bare, request(0))
+            through_daemon: list[float] = []
+            through_bare: list[float] = []
+            for i in range(requests):
+                # Alternate which goes first, so neither always runs right after the other's background work.
+                order = [(daemon, through_daemon), (bare, through_bare)]
+                for ws, times in order if i % 2 == 0 else order[::-1]:
+                    elapsed, _ = await round_trip(ws, request(i + 1))
+                    times.append(elapsed)
+            await bare.close()
+        await daemon.close()
+        await server.shutdown()
+    stats = {"requests": requests, "frames_per_request": len(frames), "bytes_per_request": sum(map(len, frames))}
+    for name, times in (("daemon", through_daemon), ("bare", through_bare)):
+        stats[f"{name}_p50_ms"] = _percentile(times, 50) * 1000
+        stats[f"{name}_p99_ms"] = _percentile(times, 99) * 1000
+    stats["overhead_p50_ms"] = stats["daemon_p50_ms"] - stats["bare_p50_ms"]
+    stats["overhead_p99_ms"] = stats["daemon_p99_ms"] - stats["bare_p99_ms"]
+    return stats
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent WebSocket clients (default 8)")
     parser.add_argument("--requests", type=int, default=20, help="requests per client (default 20)")
     parser.add_argument("--seconds", type=float, default=5.0, help="clip length per request (default 5)")
     parser.add_argument("--steps", type=int, default=10, help="sampler steps of the zero-cost model (default 10)")
+    parser.add_argument(
+        "--overhead-requests",
+        type=int,
+        default=300,
+        help="requests for the daemon-vs-bare-websockets comparison, each side (default 300; 0 skips it)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
 
@@ -210,15 +287,26 @@ def run(args: argparse.Namespace) -> int:
         print("error: --clients and --requests must be at least 1", file=sys.stderr)
         return 2
     daemon = asyncio.run(_bench_daemon(args.clients, args.requests, args.seconds, args.steps))
+    overhead = None
+    if args.overhead_requests > 0:
+        overhead = asyncio.run(_bench_overhead(args.overhead_requests, args.seconds, args.steps))
     codec = codec_comparison(frames=int(round(args.seconds * FPS)))
     if args.json:
-        print(json.dumps({"daemon": daemon, "codec": codec}, indent=1))
+        print(json.dumps({"daemon": daemon, "overhead": overhead, "codec": codec}, indent=1))
         return 0
     print(f"daemon (zero-cost model, {daemon['clients']} clients x {args.requests} requests, {args.seconds:g} s clips)")
     print(f"  requests/s        {daemon['requests_per_s']:10.1f}")
     print(f"  latency p50       {daemon['latency_p50_ms']:10.2f} ms")
     print(f"  latency p99       {daemon['latency_p99_ms']:10.2f} ms")
     print(f"  batches           {daemon['batches']:10d}   (largest {daemon['largest_batch']} samples)")
+    if overhead is not None:
+        print(
+            f"daemon vs bare websockets (1 client, {overhead['requests']} requests each, alternating; "
+            f"{overhead['frames_per_request']} frames, {overhead['bytes_per_request']} B per request)"
+        )
+        print("                          p50          p99")
+        for label, key in (("daemon (disk store)", "daemon"), ("bare websockets", "bare"), ("difference", "overhead")):
+            print(f"  {label:<19} {overhead[key + '_p50_ms']:7.2f} ms   {overhead[key + '_p99_ms']:7.2f} ms")
     print(f"one final motion of {codec['frames']} frames")
     print(f"  msgpack binary    {codec['msgpack_bytes']:10d} B  {codec['msgpack_encode_us']:10.1f} us")
     print(f"  JSON base64       {codec['json_base64_bytes']:10d} B  {codec['json_base64_encode_us']:10.1f} us")

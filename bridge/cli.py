@@ -42,11 +42,15 @@ COMMANDS: tuple[Command, ...] = (
     Command(("status",), "bridge.cli", "show a running daemon's status"),
     Command(("bench", "bridge"), "bridge.bench", "benchmark the daemon with a zero-cost model"),
     Command(("bench", "engine"), "engine.bench", "benchmark the model"),
+    Command(("bench", "threads"), "engine.bench_threads", "time the model per CPU thread layout and count"),
+    Command(("bench", "startup"), "bridge.bench_startup", "time serve from launch to healthy to the first clip"),
+    Command(("bench", "gpu"), "engine.bench_gpu", "every GPU figure the docs list, as one JSON + markdown report"),
     Command(("fetch-weights",), "engine.weights", "download model weights"),
     Command(("convert",), "engine.checkpoint_convert", "convert a checkpoint"),
     Command(("dataset", "build"), "engine.dataset", "build the training dataset"),
     Command(("train",), "engine.training", "train the embedded model"),
     Command(("eval",), "engine.evaluation", "evaluate a model"),
+    Command(("retrieval",), "engine.retrieval", "train the text–motion evaluator / score R-precision and FID"),
     Command(("export",), "engine.export_cli", "export a motion to npz/BVH/glTF"),
     Command(("worker",), "bridge.mqtt_worker", "serve jobs from an MQTT broker as a worker"),
 )
@@ -91,8 +95,21 @@ def load_model_spec(spec: str, device: str | None, dtype: str | None) -> Any:
         raise SystemExit(f"error: cannot load model {spec!r}: {exc}") from None
 
 
+def load_on_model_thread(spec: str, device: str | None, dtype: str | None, threads: int | None) -> tuple[Any, Any]:
+    """Start the model thread (`engine.threads.ModelThread`, `threads` intra-op threads) and load the model on
+    it, so that loading and every later batch share one torch thread team; returns (model, thread)."""
+    from engine.threads import ModelThread
+
+    thread = ModelThread(threads)
+    try:
+        return thread.call(load_model_spec, spec, device, dtype), thread
+    except BaseException:
+        thread.shutdown(wait=False)
+        raise
+
+
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """--model, --device, --dtype: how every model-hosting command (serve, worker) picks its model."""
+    """--model, --device, --dtype, --threads: how every model-hosting command (serve, worker) runs its model."""
     parser.add_argument(
         "--model",
         default="tiny",
@@ -101,11 +118,17 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N, mps (default: best available)")
     parser.add_argument("--dtype", default=None, help="float32, float16, bfloat16 (default: per device)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for the model (default: half the cores; see `motionbridge bench threads`)",
+    )
 
 
 def _configure_serve(parser: argparse.ArgumentParser) -> None:
     from bridge.protocol import Limits
-    from bridge.server import DEFAULT_HOST, DEFAULT_PORT
+    from bridge.server import DEFAULT_HOST, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT
 
     limits = Limits()
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
@@ -128,6 +151,12 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=limits.max_inflight,
         help=f"requests in flight per connection (default {limits.max_inflight})",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help=f"WebSocket connections at once; more get HTTP 503 (default {DEFAULT_MAX_CONNECTIONS})",
     )
     parser.add_argument(
         "--output-dir", default=str(_default_output_dir()), help="where finished jobs are stored (default %(default)s)"
@@ -158,6 +187,13 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
+def model_threads(args: argparse.Namespace) -> int:
+    """--threads, or the default (`engine.threads.default_threads`)."""
+    from engine.threads import default_threads
+
+    return args.threads or default_threads()
+
+
 def _default_output_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "motionbridge" / "jobs"
@@ -173,6 +209,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         ("--max-batch", args.max_batch),
         ("--max-queue", args.max_queue),
         ("--max-inflight", args.max_inflight),
+        ("--max-connections", args.max_connections),
         ("--keep-jobs", args.keep_jobs),
     ):
         if value < 1:
@@ -195,6 +232,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         retention=args.keep_jobs,
         cache_size=args.cache_size,
         shutdown_timeout=args.shutdown_timeout,
+        max_connections=args.max_connections,
     )
     if args.workers:
         try:
@@ -203,12 +241,15 @@ def _run_serve(args: argparse.Namespace) -> int:
             print(f"error: --workers needs the MQTT extra (pip install 'motionbridge[mqtt]'): {exc}", file=sys.stderr)
             return 2
         return serve_workers(args.workers, config, events_url=args.mqtt)
+    if args.threads is not None and args.threads < 1:
+        print(f"error: --threads must be at least 1, got {args.threads}", file=sys.stderr)
+        return 2
     print(f"loading model {args.model!r} ...", file=sys.stderr)
-    model = load_model_spec(args.model, args.device, args.dtype)
+    model, model_thread = load_on_model_thread(args.model, args.device, args.dtype, model_threads(args))
 
     async def main() -> int:
         try:
-            server = MotionBridgeServer(model, config)
+            server = MotionBridgeServer(model, config, model_thread=model_thread)
         except StoreError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -201,6 +201,7 @@ class NodeStatus(Payload):
     jobs: list[Name] = Field(default_factory=list, max_length=10000)
     heartbeat_s: float | None = Field(None, gt=0)
     model_info: dict[str, Any] | None = None
+    limits: dict[str, float] | None = None
     ts: float = 0.0
 
 
@@ -225,7 +226,11 @@ class JobEvent(Payload):
 
 
 class JobRequest(Payload):
-    """A job a gateway puts on `<prefix>/requests`; `attempt` grows by one on every re-dispatch."""
+    """A job a gateway puts on `<prefix>/requests`; `attempt` grows by one on every re-dispatch.
+
+    The ranges here only keep a payload sane; a worker checks each job against its own limits
+    (`bridge.protocol.validate_generate`, as the daemon checks a `generate`) before accepting it.
+    """
 
     job: Name
     gateway: Name

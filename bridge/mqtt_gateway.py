@@ -52,7 +52,7 @@ from bridge.mqtt import (
     unpack,
     unpack_reply,
 )
-from bridge.protocol import ErrorCode
+from bridge.protocol import ErrorCode, Limits, check_limits, narrowest
 from bridge.scheduler import Failed, Finished, Job, JobState, NotAccepting, Preview, Progress, QueueFull
 from bridge.scheduler import JobEvent as SchedulerEvent
 from bridge.server import MotionBridgeServer, ServerConfig
@@ -76,6 +76,7 @@ class PoolModel:
     default_cfg: float = 5.0
     device: str = "remote"
     known: bool = False
+    worker_limits: dict[str, Limits] = field(default_factory=dict)
 
     def info(self) -> dict[str, Any]:
         return {
@@ -87,7 +88,21 @@ class PoolModel:
             "device": self.device,
         }
 
+    @property
+    def limits(self) -> Limits | None:
+        """The job limits every worker listed now can serve (a job must fit whichever worker takes it)."""
+        limits = list(self.worker_limits.values())
+        return narrowest(limits[0], limits[1:]) if limits else None
+
+    def forget(self, node: str) -> None:
+        self.worker_limits.pop(node, None)
+
     def learn(self, status: NodeStatus) -> None:
+        if status.limits is not None:
+            try:
+                self.worker_limits[status.node] = Limits.from_wire(status.limits)
+            except ValueError as exc:
+                log.warning("worker %s sent unusable limits: %s", status.node, exc)
         info = status.model_info or {}
         name = status.model or info.get("name")
         if self.known:
@@ -186,6 +201,10 @@ class MqttGateway:
     def accepting(self) -> bool:
         return self._accepting
 
+    @property
+    def limits(self) -> Limits | None:
+        return self.model.limits
+
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self, wait_for_worker_s: float = 2.0) -> None:
@@ -251,6 +270,8 @@ class MqttGateway:
             raise NotAccepting("the gateway is shutting down: reconnect later")
         if len(self._jobs) >= self.max_queue:
             raise QueueFull(f"the gateway holds {self.max_queue} open jobs: retry later")
+        if self.model.limits is not None:
+            check_limits(job.spec, self.model.limits)  # the pool may have narrowed since the client connected
         check_name("job id", job.job_id)
         ahead = self.queued
         now = time.monotonic()
@@ -346,6 +367,7 @@ class MqttGateway:
                 # A worker that vanished without a will (the broker restarted meanwhile) stops being listed.
                 if now - seen.seen > max(self.silence_timeout_s, 3 * (seen.status.heartbeat_s or self.heartbeat_s)):
                     del self.workers[node]
+                    self.model.forget(node)
             for remote in list(self._jobs.values()):
                 if remote.worker is None:
                     due = remote.retry_at is not None and now >= remote.retry_at
@@ -391,6 +413,7 @@ class MqttGateway:
                 if remote.worker == node and remote.job.job_id in held:
                     remote.last_seen = now
             return
+        self.model.forget(node)
         if self.workers.pop(node, None) is not None:
             log.info("worker %s went offline", node)
         for remote in list(self._jobs.values()):

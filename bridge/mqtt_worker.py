@@ -19,8 +19,10 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
+from pydantic import ValidationError
+
 from bridge.cache import MotionCache
-from bridge.cli import add_model_arguments, load_model_spec
+from bridge.cli import add_model_arguments, load_on_model_thread, model_threads
 from bridge.mqtt import (
     AcceptedReply,
     BadPayload,
@@ -45,10 +47,20 @@ from bridge.mqtt import (
     to_json,
     unpack,
 )
-from bridge.protocol import GenerateJob
+from bridge.protocol import (
+    ErrorCode,
+    Generate,
+    GenerateJob,
+    Limits,
+    ModelDefaults,
+    RequestError,
+    serving_limits,
+    validate_generate,
+)
 from bridge.scheduler import Failed, Finished, Job, NotAccepting, Preview, Progress, QueueFull, Scheduler
 from bridge.scheduler import JobEvent as SchedulerEvent
-from engine.generation import MotionModel, frames_for_seconds
+from engine.generation import MotionModel
+from engine.threads import ModelThread
 
 log = logging.getLogger("motionbridge.worker")
 
@@ -71,13 +83,20 @@ class Worker:
         max_batch: int = 4,
         cache_size: int = 64,
         remember_finished: int = 4096,
+        model_thread: ModelThread | None = None,
     ):
         self.url = BrokerUrl.parse(url) if isinstance(url, str) else url
         self.model = model
         self.node = check_name("node id", node or default_node_id("worker"))
         self.group = check_name("group", group)
         self.topics = Topics(self.url.prefix)
-        self.scheduler = Scheduler(model, max_batch=max_batch, max_queue=max_queue, cache=MotionCache(cache_size))
+        self.scheduler = Scheduler(
+            model, max_batch=max_batch, max_queue=max_queue, cache=MotionCache(cache_size), model_thread=model_thread
+        )
+        # The same rule and numbers as a daemon serving this model: jobs beyond them are refused before they
+        # are accepted, never failed inside a batch beside other jobs.
+        self.limits = serving_limits(Limits(max_queue=max_queue), model.max_seconds, max_batch)
+        self.defaults = ModelDefaults(model.name, int(model.fps), model.default_steps, model.default_cfg)
         self.meter = LoadMeter(lambda: self.scheduler.running > 0)
         self.presence = NodePresence(self.topics, self.node, "worker", self._status_fields, heartbeat_s)
         self.link = MqttLink(
@@ -137,6 +156,7 @@ class Worker:
             "load": self.meter.read(),
             "jobs": list(self.jobs),
             "model_info": self.model.info(),
+            "limits": self.limits.to_wire(),
         }
 
     # ------------------------------------------------------------------ incoming
@@ -164,8 +184,8 @@ class Worker:
             return
         try:
             spec = self._spec(request)
-        except ValueError as exc:
-            self._reply(request, ErrorReply, code="bad_request", message=str(exc))
+        except RequestError as exc:
+            self._reply(request, ErrorReply, code=exc.code.value, message=exc.message)
             return
         job = Job(request.job, spec, owner=request.gateway, emit=lambda event: self._on_job_event(request.job, event))
         self.jobs[request.job] = request
@@ -179,24 +199,29 @@ class Worker:
         self._event("accepted", request.job, queue_position=position)
 
     def _spec(self, r: JobRequest) -> GenerateJob:
-        max_frames = int(round(self.model.max_seconds * self.model.fps))
-        return GenerateJob(
-            id=r.job,
-            prompt=r.prompt,
-            seconds=r.seconds,
-            # This worker's model decides the clip length from the seconds (as it will when sampling), so the
-            # cache key and batching agree with the real clip whatever the gateway computed.
-            frames=frames_for_seconds(r.seconds, max_frames, self.model.fps),
-            seed=r.seed,
-            samples=r.samples,
-            steps=r.steps if r.steps is not None else self.model.default_steps,
-            cfg=r.cfg if r.cfg is not None else self.model.default_cfg,
-            target="smplh",  # conversion to the client's target happens on the gateway, at the edge
-            preview_every=r.preview_every,
-            chunk_frames=0,
-            loop=r.loop,
-            in_place=r.in_place,
-        )
+        """The job as this worker runs it, checked as the daemon checks a `generate` (RequestError if not).
+
+        This worker's model decides the clip length from the seconds (as it will when sampling), so the cache
+        key and batching agree with the real clip whatever the gateway computed. The target stays smplh:
+        conversion to the client's target happens on the gateway, at the edge.
+        """
+        try:
+            request = Generate(
+                op="generate",
+                id=r.job,
+                prompt=r.prompt,
+                seconds=r.seconds,
+                seed=r.seed,
+                samples=r.samples,
+                steps=r.steps,
+                cfg=r.cfg,
+                preview_every=r.preview_every,
+                loop=r.loop,
+                in_place=r.in_place,
+            )
+        except ValidationError as exc:
+            raise RequestError(ErrorCode.BAD_REQUEST, f"invalid job: {exc.errors()[0]['msg']}", r.job) from None
+        return validate_generate(request, self.limits, self.defaults)
 
     def _on_cancel(self, cancel: CancelRequest) -> None:
         if cancel.worker is not None and cancel.worker != self.node:
@@ -275,10 +300,13 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         url = BrokerUrl.parse(args.mqtt)
-        model = load_model_spec(args.model, args.device, args.dtype)
+        if args.threads is not None and args.threads < 1:
+            raise ValueError(f"--threads must be at least 1, got {args.threads}")
+        model, model_thread = load_on_model_thread(args.model, args.device, args.dtype, model_threads(args))
         worker = Worker(
             url,
             model,
+            model_thread=model_thread,
             node=args.node,
             group=args.group,
             heartbeat_s=args.heartbeat,

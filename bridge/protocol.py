@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import enum
 import hmac
 import json
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -36,8 +38,20 @@ WIRE_TARGETS: tuple[str, ...] = tuple(TARGETS)
 MAX_ID_CHARS = 128
 MAX_CFG = 20.0
 MAX_SEED = 2**31
-RATE_LIMIT_PER_SECOND = 200
 IDENTIFY_TIMEOUT_S = 30.0
+
+RATE_LIMIT_PER_SECOND = 1000.0
+"""Messages per second a connection may keep sending; faster ones are read more slowly, not refused."""
+RATE_LIMIT_BURST = 1000
+"""Messages a connection may send at once, at full speed, before the sustained rate applies."""
+RATE_LIMIT_BACKLOG = 1000
+"""Messages a client may send ahead of the rate while it is being slowed down; one more is a flood (4008).
+A client that waits for each reply is never more than one message ahead, so it is slowed, never closed."""
+
+MAX_OUTBOX_BYTES = 32 * 1024 * 1024
+"""Encoded replies that may wait for one slow reader; more closes the connection with 4009."""
+PREVIEW_BACKLOG_BYTES = 1024 * 1024
+"""While more than this waits for a reader, due previews are skipped (progress and results never are)."""
 
 
 class CloseCode(enum.IntEnum):
@@ -45,11 +59,13 @@ class CloseCode(enum.IntEnum):
 
     NORMAL = 1000
     GOING_AWAY = 1001
+    TRY_AGAIN_LATER = 1013
     UNAUTHORIZED = 4001
     WRONG_SUBPROTOCOL = 4002
     NOT_IDENTIFIED = 4003
     UNSUPPORTED_PROTOCOL = 4006
     TOO_LARGE = 4008
+    SLOW_READER = 4009
 
 
 class ErrorCode(str, enum.Enum):
@@ -113,6 +129,36 @@ class Limits:
             "max_queue": self.max_queue,
         }
 
+    @classmethod
+    def from_wire(cls, wire: Mapping[str, Any]) -> Limits:
+        """The inverse of `to_wire` (unknown keys ignored, missing ones default); ValueError if a value is unusable."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name in wire:
+                value = wire[f.name]
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                    raise ValueError(f"limit {f.name} must be a positive number, got {value!r}")
+                values[f.name] = float(value) if f.name == "max_seconds" else int(value)
+        return cls(**values)
+
+
+def serving_limits(base: Limits, model_max_seconds: float, max_batch: int, max_seconds: float | None = None) -> Limits:
+    """The limits a node serves with, the one rule for the daemon and MQTT workers alike: `base`, clips no
+    longer than the model (and `max_seconds`, if given) allows, and no more samples than one batch holds."""
+    longest = float(model_max_seconds) if max_seconds is None else min(float(model_max_seconds), max_seconds)
+    return dataclasses.replace(base, max_seconds=longest, max_samples=min(base.max_samples, max_batch))
+
+
+JOB_LIMITS: tuple[str, ...] = ("max_prompt_chars", "max_seconds", "max_samples", "max_steps")
+"""The limits on what one job may ask of a model; the others belong to one daemon (connections, queue)."""
+
+
+def narrowest(base: Limits, others: Iterable[Limits]) -> Limits:
+    """`base` with each job limit lowered to the smallest of `others`: what every one of several nodes serves."""
+    others = list(others)
+    lowest = {name: min([getattr(base, name)] + [getattr(o, name) for o in others]) for name in JOB_LIMITS}
+    return dataclasses.replace(base, **lowest)
+
 
 # ---------------------------------------------------------------------------------------------- codecs
 
@@ -159,8 +205,9 @@ def decode_message(frame: bytes | str, subprotocol: str) -> dict[str, Any]:
             raise FrameKindError("binary frame on motionbridge.v1.json: send text frames")
         try:
             value = json.loads(frame)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise RequestError(ErrorCode.BAD_REQUEST, f"malformed JSON: {exc}") from None
+        except (ValueError, RecursionError) as exc:
+            # ValueError also covers JSONDecodeError and integers beyond Python's 4,300-digit conversion limit.
+            raise RequestError(ErrorCode.BAD_REQUEST, f"malformed JSON: {str(exc)[:200]}") from None
         if isinstance(value, dict):
             for key in BYTE_FIELDS & value.keys():
                 if isinstance(value[key], str):
@@ -305,45 +352,16 @@ def parse_request(message: dict[str, Any]) -> WireModel:
 
 
 def validate_generate(request: Generate, limits: Limits, model: ModelDefaults) -> GenerateJob:
-    """Range checks that depend on the daemon's limits; too long → too_long, everything else → bad_request."""
-    rid = request.id
-
-    def bad(msg: str) -> RequestError:
-        return RequestError(ErrorCode.BAD_REQUEST, msg, rid)
-
-    prompt = request.prompt.strip()
-    if not prompt:
-        raise bad("prompt is empty: describe the motion, e.g. 'a person walks forward'")
-    if len(prompt) > limits.max_prompt_chars:
-        raise RequestError(
-            ErrorCode.TOO_LONG, f"prompt has {len(prompt)} characters; the limit is {limits.max_prompt_chars}", rid
-        )
-    if not request.seconds > 0:
-        raise bad(f"seconds must be > 0, got {request.seconds}")
-    if request.seconds > limits.max_seconds:
-        raise RequestError(
-            ErrorCode.TOO_LONG, f"seconds={request.seconds:g} is above the limit of {limits.max_seconds:g} s", rid
-        )
-    if not 0 <= request.seed < MAX_SEED:
-        raise bad(f"seed must be in [0, {MAX_SEED}), got {request.seed}")
-    if not 1 <= request.samples <= limits.max_samples:
-        raise bad(f"samples must be in [1, {limits.max_samples}], got {request.samples}")
-    if request.seed + request.samples > MAX_SEED:
-        raise bad("seed + samples overflows the seed range")
+    """A `generate` → the job to queue: the model's defaults resolved and every limit checked (`check_limits`)."""
     steps = model.default_steps if request.steps is None else request.steps
-    if not 1 <= steps <= limits.max_steps:
-        raise bad(f"steps must be in [1, {limits.max_steps}], got {steps}")
     cfg = model.default_cfg if request.cfg is None else request.cfg
-    if not 0.0 <= cfg <= MAX_CFG:
-        raise bad(f"cfg must be in [0, {MAX_CFG:g}], got {cfg}")
-    if request.target not in WIRE_TARGETS:
-        raise bad(f"unknown target {request.target[:40]!r}: use one of {', '.join(WIRE_TARGETS)}")
     max_frames = int(round(limits.max_seconds * model.fps))
-    return GenerateJob(
-        id=rid,
-        prompt=prompt,
+    job = GenerateJob(
+        id=request.id,
+        prompt=request.prompt.strip(),
         seconds=float(request.seconds),
-        frames=frames_for_seconds(request.seconds, max_frames, model.fps),
+        # Clamped here so an absurd length cannot overflow the frame count before check_limits refuses it.
+        frames=frames_for_seconds(min(max(request.seconds, 0.0), limits.max_seconds), max_frames, model.fps),
         seed=request.seed,
         samples=request.samples,
         steps=steps,
@@ -354,6 +372,49 @@ def validate_generate(request: Generate, limits: Limits, model: ModelDefaults) -
         loop=request.loop,
         in_place=request.in_place,
     )
+    check_limits(job, limits)
+    return job
+
+
+def check_limits(job: GenerateJob, limits: Limits) -> None:
+    """Refuse, before acceptance, everything about a job that the model could reject once it runs in a batch
+    with other clients' jobs: too long → too_long, everything else → bad_request (RequestError with job.id)."""
+    rid = job.id
+
+    def bad(msg: str) -> RequestError:
+        return RequestError(ErrorCode.BAD_REQUEST, msg, rid)
+
+    if not job.prompt:
+        raise bad("prompt is empty: describe the motion, e.g. 'a person walks forward'")
+    if len(job.prompt) > limits.max_prompt_chars:
+        raise RequestError(
+            ErrorCode.TOO_LONG, f"prompt has {len(job.prompt)} characters; the limit is {limits.max_prompt_chars}", rid
+        )
+    try:
+        job.prompt.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise bad(
+            f"prompt is not valid text: character {exc.start} is a lone UTF-16 surrogate "
+            f"({job.prompt[exc.start]!r}); send the text itself, not half of a character pair"
+        ) from None
+    if not job.seconds > 0:
+        raise bad(f"seconds must be > 0, got {job.seconds}")
+    if job.seconds > limits.max_seconds:
+        raise RequestError(
+            ErrorCode.TOO_LONG, f"seconds={job.seconds:g} is above the limit of {limits.max_seconds:g} s", rid
+        )
+    if not 0 <= job.seed < MAX_SEED:
+        raise bad(f"seed must be in [0, {MAX_SEED}), got {job.seed}")
+    if not 1 <= job.samples <= limits.max_samples:
+        raise bad(f"samples must be in [1, {limits.max_samples}], got {job.samples}")
+    if job.seed + job.samples > MAX_SEED:
+        raise bad("seed + samples overflows the seed range")
+    if not 1 <= job.steps <= limits.max_steps:
+        raise bad(f"steps must be in [1, {limits.max_steps}], got {job.steps}")
+    if not 0.0 <= job.cfg <= MAX_CFG:
+        raise bad(f"cfg must be in [0, {MAX_CFG:g}], got {job.cfg}")
+    if job.target not in WIRE_TARGETS:
+        raise bad(f"unknown target {job.target[:40]!r}: use one of {', '.join(WIRE_TARGETS)}")
 
 
 def validate_fetch(request: Fetch) -> Fetch:
@@ -506,39 +567,118 @@ class SessionState(enum.Enum):
 class Identified:
     """The handshake completed; the server sends `reply` (the `ready` message)."""
 
-    client: str
+    client: str  # the client's name, cut to 200 characters (it goes into logs)
     reply: dict[str, Any]
 
 
 @dataclass
 class RateLimiter:
-    """Token bucket: `rate` messages per second with a burst of `rate`; the clock is injected."""
+    """Token bucket over a connection's messages: `burst` at once, then `rate` per second; the clock is injected.
+
+    A message beyond the bucket is not refused but held: `reserve()` says how many seconds to wait before
+    handling it. A client that waits for each reply is never more than one message ahead of the bucket, so
+    it is only slowed down; one that keeps sending while held runs `backlog` messages ahead and is a flood
+    (`reserve()` returns None).
+    """
 
     rate: float
+    burst: float
+    backlog: float
     clock: Callable[[], float]
     _tokens: float = field(init=False)
     _last: float = field(init=False)
 
     def __post_init__(self) -> None:
-        self._tokens = self.rate
+        self._tokens = self.burst
         self._last = self.clock()
 
-    def allow(self) -> bool:
+    def reserve(self) -> float | None:
+        """Take a token for one more message: seconds until it may be handled, or None for a flood."""
         now = self.clock()
-        self._tokens = min(self.rate, self._tokens + (now - self._last) * self.rate)
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
         self._last = now
-        if self._tokens < 1.0:
-            return False
+        if self._tokens - 1.0 < -self.backlog:
+            return None
         self._tokens -= 1.0
-        return True
+        return 0.0 if self._tokens >= 0.0 else -self._tokens / self.rate
+
+
+class Enqueued(enum.Enum):
+    """What `Outbox.push` did with a frame."""
+
+    QUEUED = "queued"
+    SKIPPED = "skipped"  # a preview while the backlog is above the preview budget
+    OVERFLOW = "overflow"  # the reader is too slow: close the connection (4009)
+
+
+@dataclass(frozen=True)
+class OutgoingFrame:
+    """One encoded message waiting to be sent; `on_send` runs when it leaves the outbox for the socket."""
+
+    frame: bytes | str
+    size: int
+    preview: bool = False
+    on_send: Callable[[], None] | None = None
+
+
+class Outbox:
+    """One connection's encoded replies waiting for the client to read them, bounded in bytes.
+
+    Previews are best-effort: one is skipped while more than `preview_bytes` wait. Anything else that would
+    take the total over `max_bytes` first evicts the previews still waiting; if it still does not fit, the
+    client is reading too slowly for the replies it asks for and `push` answers OVERFLOW.
+    """
+
+    def __init__(self, max_bytes: int = MAX_OUTBOX_BYTES, preview_bytes: int = PREVIEW_BACKLOG_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.preview_bytes = min(preview_bytes, max_bytes)
+        self.queued_bytes = 0
+        self._frames: deque[OutgoingFrame] = deque()
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    @property
+    def takes_previews(self) -> bool:
+        return self.queued_bytes <= self.preview_bytes
+
+    def push(self, frame: bytes | str, *, preview: bool = False, on_send: Callable[[], None] | None = None) -> Enqueued:
+        size = len(frame)  # encode_message's JSON is ASCII (json.dumps escapes the rest): characters are bytes
+        if preview and (not self.takes_previews or self.queued_bytes + size > self.max_bytes):
+            return Enqueued.SKIPPED
+        if self.queued_bytes + size > self.max_bytes:
+            self._evict_previews()
+            if self.queued_bytes + size > self.max_bytes:
+                return Enqueued.OVERFLOW
+        self._frames.append(OutgoingFrame(frame, size, preview, on_send))
+        self.queued_bytes += size
+        return Enqueued.QUEUED
+
+    def pop(self) -> OutgoingFrame | None:
+        """The next frame to send (its `on_send` is the caller's to run), or None when empty."""
+        if not self._frames:
+            return None
+        item = self._frames.popleft()
+        self.queued_bytes -= item.size
+        return item
+
+    def clear(self) -> None:
+        self._frames.clear()
+        self.queued_bytes = 0
+
+    def _evict_previews(self) -> None:
+        kept = deque(item for item in self._frames if not item.preview)
+        self.queued_bytes = sum(item.size for item in kept)
+        self._frames = kept
 
 
 class ServerSession:
     """The server side of one connection as a pure state machine: frames in, typed results out.
 
-    `receive(frame)` returns `Identified` (send its reply) or a typed request model (Generate, Cancel,
-    Status, Fetch — `Generate` already validated into a `GenerateJob`); it raises RequestError (send an
-    error, keep going) or CloseConnection (close with that code).
+    `admit(frame)` paces frames as they are read (size and rate limits). `receive(frame)` returns `Identified`
+    (send its reply) or a typed request model (Generate, Cancel, Status, Fetch — `Generate` already validated
+    into a `GenerateJob`); it raises RequestError (send an error, keep going) or CloseConnection (close with
+    that code).
     """
 
     def __init__(
@@ -557,7 +697,7 @@ class ServerSession:
         self.model = model
         self.state = SessionState.AWAITING_IDENTIFY
         self.client = ""
-        self._rate = RateLimiter(RATE_LIMIT_PER_SECOND, clock)
+        self._rate = RateLimiter(RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST, RATE_LIMIT_BACKLOG, clock)
 
     def check_subprotocol(self) -> None:
         if self.subprotocol not in SUBPROTOCOLS:
@@ -572,14 +712,28 @@ class ServerSession:
         self.state = SessionState.CLOSED
         return CloseConnection(code, reason)
 
+    def admit(self, frame: bytes | str) -> float:
+        """A frame was read: seconds to hold it before `receive` (0: at once), by the rate limit.
+
+        Raises CloseConnection(4008) for a message over the size limit or a flood (`RateLimiter`).
+        """
+        if frame_size(frame) > self.limits.max_message_bytes:
+            raise self._close(CloseCode.TOO_LARGE, f"message larger than {self.limits.max_message_bytes} bytes")
+        delay = self._rate.reserve()
+        if delay is None:
+            raise self._close(
+                CloseCode.TOO_LARGE,
+                f"rate limit: more than {RATE_LIMIT_BURST} messages at once or {RATE_LIMIT_PER_SECOND:g}/s "
+                "sustained, and still sending",
+            )
+        return delay
+
     def receive(self, frame: bytes | str) -> Identified | WireModel | GenerateJob:
         if self.state is SessionState.CLOSED:
             raise CloseConnection(CloseCode.NORMAL, "connection already closed")
         self.check_subprotocol()
         if frame_size(frame) > self.limits.max_message_bytes:
             raise self._close(CloseCode.TOO_LARGE, f"message larger than {self.limits.max_message_bytes} bytes")
-        if not self._rate.allow():
-            raise self._close(CloseCode.TOO_LARGE, f"rate limit: more than {RATE_LIMIT_PER_SECOND} messages/s")
         try:
             message = decode_message(frame, self.subprotocol)  # type: ignore[arg-type]
         except FrameKindError as exc:
@@ -614,7 +768,7 @@ class ServerSession:
             raise self._close(CloseCode.UNAUTHORIZED, "wrong or missing token")
         self.state = SessionState.READY
         self.client = identify.client[:200]
-        return Identified(identify.client, {"op": "ready", "protocol": PROTOCOL_VERSION, "session": self.session_id})
+        return Identified(self.client, {"op": "ready", "protocol": PROTOCOL_VERSION, "session": self.session_id})
 
 
 def _same_secret(given: str | None, expected: str) -> bool:

@@ -3,7 +3,8 @@
 Jobs wait in per-connection queues; the dispatcher takes them round-robin across connections (so one
 client queueing 100 prompts never starves another's live preview), packs compatible ones (same steps and
 cfg, similar length) into a batch of at most `max_batch` samples, and runs the batch on a single dedicated
-model thread, so the event loop never blocks on a tensor. Cancellation (explicit or on disconnect) is a
+model thread, so the event loop never blocks on a tensor. A batch the model fails on is run again job by
+job, so one bad job never fails another client's. Cancellation (explicit or on disconnect) is a
 flag the model reads before every sampler step. Events go back to the loop with `call_soon_threadsafe`
 and are delivered to the job's `emit` callback; every job gets exactly one terminal event
 (`Finished` or `Failed`).
@@ -12,7 +13,6 @@ and are delivered to the job's `emit` callback; every job gets exactly one termi
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import enum
 import logging
 import time
@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bridge.cache import MotionCache
-from bridge.protocol import ErrorCode, GenerateJob
+from bridge.protocol import ErrorCode, GenerateJob, Limits
 from engine import clip_ops
 from engine.generation import Cancelled, GenerationRequest, MotionModel, StepEvent
 from engine.motion import Motion
+from engine.threads import ModelThread
 
 log = logging.getLogger("motionbridge.scheduler")
 
@@ -124,6 +125,11 @@ class JobBackend(Protocol):
     @property
     def accepting(self) -> bool: ...
 
+    @property
+    def limits(self) -> Limits | None:
+        """Job limits narrower than the server's (a worker pool's), or None where the server's are the rule."""
+        ...
+
     async def start(self) -> None: ...
 
     async def shutdown(self, deadline_s: float) -> None: ...
@@ -139,6 +145,8 @@ class JobBackend(Protocol):
 class Scheduler:
     """Queue, batching, cancellation and the model thread."""
 
+    limits: Limits | None = None  # the server validates against the limits it serves this model with
+
     def __init__(
         self,
         model: MotionModel,
@@ -146,7 +154,10 @@ class Scheduler:
         max_batch: int = 4,
         max_queue: int = 64,
         cache: MotionCache | None = None,
+        model_thread: ModelThread | None = None,
     ) -> None:
+        """`model_thread`: the thread the model was loaded on (`engine.threads`), so sampling runs on it too;
+        by default the scheduler starts a thread of its own."""
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         if max_queue < 1:
@@ -162,8 +173,10 @@ class Scheduler:
         self._idle = asyncio.Event()
         self._idle.set()
         self._accepting = True
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="motionbridge-model")
+        self.model_thread = model_thread or ModelThread()
+        self._executor = self.model_thread.executor
         self._dispatcher: asyncio.Task | None = None
+        self._shaping: set[asyncio.Task] = set()  # jobs whose clip options are being applied off the loop
         self._loop: asyncio.AbstractEventLoop | None = None
         self.jobs_done = 0
         self.batches_run = 0
@@ -226,9 +239,9 @@ class Scheduler:
         assert self._loop is not None, "Scheduler.start() was not awaited"
         cached = self.cache.get(job.spec.cache_key(self.model.name)) if self.cache is not None else None
         if cached is not None:
-            motions = [clip_ops.apply_options(m, job.spec.in_place, job.spec.loop) for m in cached]
             self._jobs[job.job_id] = job
-            self._loop.call_soon(self._deliver, job, Finished(motions, self._cached_timings(job), cached=True))
+            finished = Finished(list(cached), self._cached_timings(job), cached=True)
+            self._loop.call_soon(self._deliver_finished, job, finished)
             return 0
         if self.queued >= self.max_queue:
             raise QueueFull(f"the queue is full ({self.max_queue} jobs waiting): retry later")
@@ -294,6 +307,29 @@ class Scheduler:
         except Exception:
             log.exception("delivering an event of job %s failed", job.job_id)
 
+    def _deliver_finished(self, job: Job, event: Finished) -> None:
+        """Deliver raw motions with the job's `in_place`/`loop` applied. Those cost ~11 ms per 12 s sample, so
+        they run on the default executor: the loop keeps serving other clients meanwhile."""
+        if not (job.spec.in_place or job.spec.loop):
+            self._deliver(job, event)
+            return
+        task = asyncio.ensure_future(self._shape_and_deliver(job, event))
+        self._shaping.add(task)
+        task.add_done_callback(self._shaping.discard)
+
+    async def _shape_and_deliver(self, job: Job, event: Finished) -> None:
+        assert self._loop is not None
+        spec = job.spec
+        try:
+            motions = await self._loop.run_in_executor(
+                None, lambda: [clip_ops.apply_options(m, spec.in_place, spec.loop) for m in event.motions]
+            )
+        except Exception as exc:
+            log.exception("applying in_place/loop to job %s failed", job.job_id)
+            self._deliver(job, Failed(ErrorCode.INTERNAL, f"internal error applying in_place/loop: {exc}"))
+            return
+        self._deliver(job, Finished(motions, event.timings, event.cached))
+
     def _post(self, job: Job, event: JobEvent) -> None:
         """From the model thread: hand an event to the loop."""
         assert self._loop is not None
@@ -348,12 +384,9 @@ class Scheduler:
                     if isinstance(event, Finished) and self.cache is not None:
                         self.cache.put(job.spec.cache_key(self.model.name), event.motions)
                     if isinstance(event, Finished):
-                        event = Finished(
-                            [clip_ops.apply_options(m, job.spec.in_place, job.spec.loop) for m in event.motions],
-                            event.timings,
-                            cached=False,
-                        )
-                    self._deliver(job, event)
+                        self._deliver_finished(job, event)
+                    else:
+                        self._deliver(job, event)
 
     def _run_batch(self, batch: list[Job]) -> list[Finished | Failed]:
         """Runs on the model thread. Returns the terminal event of every job (raw motions for Finished)."""
@@ -390,9 +423,14 @@ class Scheduler:
         except Cancelled:
             results = [None] * len(batch)
         except Exception as exc:
-            # A model failure (CUDA out of memory, a bug in a backend) fails this batch, not the daemon.
-            log.exception("model failed on a batch of %d jobs", len(batch))
-            return [Failed(ErrorCode.MODEL_ERROR, f"the model failed: {type(exc).__name__}: {exc}")] * len(batch)
+            if len(batch) > 1:
+                # One job can break a whole batch (a prompt the tokenizer rejects, a batch too big for the GPU):
+                # run each job alone so that only the culprit fails, never another client's job beside it.
+                log.warning("model failed on a batch of %d jobs (%s): running them one by one", len(batch), exc)
+                return [self._run_batch([job])[0] for job in batch]
+            # A model failure (CUDA out of memory, a bug in a backend) fails this job, not the daemon.
+            log.exception("model failed on job %s", batch[0].job_id)
+            return [Failed(ErrorCode.MODEL_ERROR, f"the model failed: {type(exc).__name__}: {exc}")]
         if len(results) != len(batch):
             message = f"the model returned {len(results)} results for {len(batch)} requests"
             return [Failed(ErrorCode.MODEL_ERROR, message)] * len(batch)

@@ -2,7 +2,8 @@
 
 One port serves
 - the WebSocket protocol v1 at `/v1` (see docs/protocol.md): each connection is a `ServerSession` fed with
-  frames; replies go through one ordered outgoing queue per connection;
+  frames, paced by its rate limit; replies go through one ordered outbox per connection, bounded in bytes
+  (a client that does not read is closed, never buffered without end), at most `max_connections` at once;
 - plain HTTP through `process_request`: `GET /health`, the browser page (`/`, `/static/<file>`) and
   downloads of stored results (`/v1/jobs/<job>/<sample>.<npz|bvh|glb>?target=...`).
 
@@ -14,12 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import hmac
-import http
 import importlib
 import ipaddress
-import json
 import logging
 import mimetypes
 import re
@@ -27,28 +25,31 @@ import resource
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidMessage
 from websockets.frames import CloseCode as WsCloseCode
 from websockets.http11 import Request, Response
+from websockets.protocol import CONNECTING, State
 from websockets.server import ServerProtocol
 
-from bridge.cache import MotionCache
+from bridge import web
+from bridge.cache import ExportCache, MotionCache
 from bridge.protocol import (
     IDENTIFY_TIMEOUT_S,
+    MAX_OUTBOX_BYTES,
     PROTOCOL_VERSION,
     SERVER_VERSION,
     SUBPROTOCOLS,
     Cancel,
     CloseCode,
     CloseConnection,
+    Enqueued,
     ErrorCode,
     Fetch,
     GenerateJob,
@@ -56,6 +57,7 @@ from bridge.protocol import (
     Limits,
     ModelDefaults,
     MotionPayload,
+    Outbox,
     RequestError,
     ServerSession,
     SessionState,
@@ -63,15 +65,19 @@ from bridge.protocol import (
     accepted_message,
     done_message,
     error_message,
+    frame_size,
     hello_message,
     motion_messages,
+    narrowest,
     progress_message,
+    serving_limits,
 )
 from bridge.scheduler import Failed, Finished, Job, JobBackend, NotAccepting, Preview, Progress, QueueFull, Scheduler
 from bridge.store import ResultStore, StoredJob
 from engine.generation import MotionModel
 from engine.motion import Motion
 from engine.targets import TARGETS
+from engine.threads import ModelThread
 
 log = logging.getLogger("motionbridge.server")
 
@@ -81,10 +87,15 @@ WS_PATH = "/v1"
 STATIC_DIR = Path(__file__).with_name("static")
 DOWNLOAD_PATH = re.compile(r"^/v1/jobs/([A-Za-z0-9_-]{1,64})/(\d{1,3})\.(npz|bvh|glb)$")
 DOWNLOAD_TARGETS: tuple[str, ...] = (*TARGETS, "mixamo")
-MAX_BACKLOG_FOR_PREVIEWS = 64
-"""Messages waiting for a slow client above which previews are skipped (final motion is never dropped)."""
+DEFAULT_MAX_CONNECTIONS = 256
+"""WebSocket connections served at once; more are refused (HTTP 503). Well below the usual 1024 open files."""
+CLOSE_TIMEOUT_S = 5.0
+"""How long a peer gets to answer our close frame before its TCP connection is cut (one that stopped reading)."""
+PENDING_CLOSE_LIMIT_S = 60.0
+"""How long a closing connection may take to receive its last replies and the close before it is cut."""
 CONTENT_TYPES = {"npz": "application/octet-stream", "bvh": "text/plain; charset=utf-8", "glb": "model/gltf-binary"}
 
+SendHook = Callable[[], None]
 JobListener = Callable[..., None]
 """Called as listener(event, job, **fields) for accepted/progress/done/error (the MQTT event publisher)."""
 
@@ -110,6 +121,9 @@ class ServerConfig:
     shutdown_timeout: float = 10.0
     identify_timeout: float = IDENTIFY_TIMEOUT_S
     static_dir: Path = STATIC_DIR
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    max_outbox_bytes: int = MAX_OUTBOX_BYTES
+    close_timeout: float = CLOSE_TIMEOUT_S
 
 
 def is_loopback(host: str) -> bool:
@@ -148,58 +162,120 @@ def export_formats() -> list[str]:
 
 
 class _LimitedServerProtocol(ServerProtocol):
-    """websockets' protocol, but an oversized message closes with 4008 (our protocol) instead of 1009."""
+    """websockets' protocol, but an oversized message closes with 4008 (our protocol) instead of 1009, and
+    a request with a body gets an HTTP answer (405/400) instead of a silently closed connection."""
 
     def fail(self, code: WsCloseCode | int, reason: str = "") -> None:
         if code == WsCloseCode.MESSAGE_TOO_BIG:
             code = int(CloseCode.TOO_LARGE)
         super().fail(code, reason)
 
+    def parse(self) -> Generator[None]:
+        if self.state is CONNECTING:
+            while (end := self.reader.buffer.find(b"\r\n\r\n")) < 0:
+                if self.reader.eof or len(self.reader.buffer) > web.MAX_REQUEST_HEAD_BYTES:
+                    break  # websockets' parser reports what is wrong
+                yield
+            refusal = web.refuse_request_head(bytes(self.reader.buffer[:end])) if end >= 0 else None
+            if refusal is not None:
+                self.handshake_exc = InvalidMessage(f"refused a request with a body: {refusal.status_code}")
+                self.send_response(refusal)  # also swaps self.parser for one that discards the rest
+                yield
+                return
+        yield from super().parse()
+
 
 def _limited_connection(protocol: ServerProtocol, *args: Any, **kwargs: Any) -> ServerConnection:
-    # `serve` builds a plain ServerProtocol and offers no hook for its class; our subclass only overrides
-    # the close code used by `fail`, so swapping the class of the fresh instance is safe.
+    # `serve` builds a plain ServerProtocol and offers no hook for its class; our subclass overrides the close
+    # code used by `fail` and looks at the request head before websockets parses it. The fresh instance has
+    # received nothing yet, so swapping its class and restarting its parser is safe.
     protocol.__class__ = _LimitedServerProtocol
+    protocol.parser = protocol.parse()
+    next(protocol.parser)
     return ServerConnection(protocol, *args, **kwargs)
 
 
-@dataclass(frozen=True)
-class _CloseAfterPending:
-    code: int
-    reason: str
-
-
 class _Client:
-    """One WebSocket connection: its session state, its requests in flight and its ordered outbox."""
+    """One WebSocket connection: its session state, its requests in flight and its outbox of encoded replies."""
 
-    def __init__(self, ws: ServerConnection, session: ServerSession) -> None:
+    def __init__(self, ws: ServerConnection, session: ServerSession, max_outbox_bytes: int, close_timeout: float):
         self.ws = ws
         self.session = session
         self.inflight: dict[str, Job] = {}
-        self.outbox: asyncio.Queue[dict[str, Any] | _CloseAfterPending] = asyncio.Queue()
-        # closed: nothing more is queued (the peer left or a close is queued behind the pending messages).
+        self.outbox = Outbox(max_outbox_bytes)
+        self.close_timeout = close_timeout
+        # Bytes of frames read but held back by the rate limit.
+        self.held_bytes = 0
+        # closed: nothing more is queued (the peer left or a close is on its way).
         self.closed = False
-        self._close_queued = False
+        self._close: tuple[int, str] | None = None
+        self._closing: asyncio.Task | None = None
+        self._wake = asyncio.Event()
 
-    def send(self, message: dict[str, Any]) -> None:
-        if not self.closed:
-            self.outbox.put_nowait(message)
+    def send(self, message: dict[str, Any], *, preview: bool = False, on_send: SendHook | None = None) -> None:
+        """Queue a reply; `on_send` runs when it leaves for the socket. A reader so slow that the outbox
+        overflows is closed with 4009 (its jobs are cancelled; finished ones stay fetchable)."""
+        if self.closed:
+            return
+        outcome = self.outbox.push(self.session.encode(message), preview=preview, on_send=on_send)
+        if outcome is Enqueued.QUEUED:
+            self._wake.set()
+        elif outcome is Enqueued.OVERFLOW:
+            log.warning("session %s reads too slowly: closing it", self.session.session_id[:8])
+            self.close_now(
+                CloseCode.SLOW_READER,
+                f"too slow: more than {self.outbox.max_bytes} bytes of replies waiting; read replies as they come",
+            )
+
+    def release_on_send(self, request_id: str, job: Job) -> SendHook:
+        """An `on_send` that frees the request's in-flight slot once its last reply leaves for the socket (not
+        when it is queued: a client that never reads would otherwise get new slots forever)."""
+
+        def release() -> None:
+            if self.inflight.get(request_id) is job:
+                del self.inflight[request_id]
+
+        return release
 
     def close_after_pending(self, code: int, reason: str) -> None:
-        """Queue a close behind everything already queued (idempotent); it also ends the writer."""
+        """Close once everything already queued is sent (idempotent); it also ends the writer."""
         self.closed = True
-        if not self._close_queued:
-            self._close_queued = True
-            self.outbox.put_nowait(_CloseAfterPending(code, reason))
+        if self._close is None:
+            self._close = (code, reason)
+        self._wake.set()
+
+    def close_now(self, code: int, reason: str) -> None:
+        """Drop what waits and close at once, even while the writer is stuck on a peer that does not read."""
+        self.closed = True
+        self.outbox.clear()
+        if self._closing is None:
+            self._close = (code, reason)
+            self._closing = asyncio.create_task(self._close_ws(code, reason))
+        self._wake.set()
+
+    async def _close_ws(self, code: int, reason: str) -> None:
+        try:
+            await asyncio.wait_for(self.ws.close(code, reason), self.close_timeout)
+        except TimeoutError:
+            # The peer did not answer the close (it stopped reading, so it may not even have got it): cut it off.
+            self.ws.transport.abort()
 
     async def write_loop(self) -> None:
         while True:
-            item = await self.outbox.get()
-            try:
-                if isinstance(item, _CloseAfterPending):
-                    await self.ws.close(item.code, item.reason)
+            item = self.outbox.pop()
+            if item is None:
+                if self._close is not None:
+                    if self._closing is None:
+                        self._closing = asyncio.create_task(self._close_ws(*self._close))
+                    await self._closing
                     return
-                await self.ws.send(self.session.encode(item))
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if item.on_send is not None:
+                item.on_send()
+            try:
+                await self.ws.send(item.frame)
             except ConnectionClosed:
                 self.closed = True
                 return
@@ -209,25 +285,35 @@ class MotionBridgeServer:
     """The daemon: model + scheduler + store + WebSocket/HTTP server on one port."""
 
     def __init__(
-        self, model: MotionModel, config: ServerConfig | None = None, scheduler: JobBackend | None = None
+        self,
+        model: MotionModel,
+        config: ServerConfig | None = None,
+        scheduler: JobBackend | None = None,
+        model_thread: ModelThread | None = None,
     ) -> None:
-        """`scheduler` replaces the local model thread with another job backend (the MQTT gateway's pool)."""
+        """`scheduler` replaces the local model thread with another job backend (the MQTT gateway's pool);
+        `model_thread` is the thread `model` was loaded on, which then runs every batch (`engine.threads`)."""
         self.config = config or ServerConfig()
         check_bind(self.config.host, self.config.token)
         self.model = model
-        max_seconds = float(model.max_seconds)
-        if self.config.max_seconds is not None:
-            max_seconds = min(max_seconds, self.config.max_seconds)
-        self.limits = Limits(**{**self.config.limits.to_wire(), "max_seconds": max_seconds})
+        self.limits = serving_limits(
+            self.config.limits, model.max_seconds, self.config.max_batch, self.config.max_seconds
+        )
         self.model_defaults = ModelDefaults(model.name, int(model.fps), model.default_steps, model.default_cfg)
         self.cache = MotionCache(self.config.cache_size)
         self.store = ResultStore(self.config.output_dir, self.config.retention)
+        self.exports = ExportCache()
         self.scheduler: JobBackend = scheduler or Scheduler(
-            model, max_batch=self.config.max_batch, max_queue=self.limits.max_queue, cache=self.cache
+            model,
+            max_batch=self.config.max_batch,
+            max_queue=self.limits.max_queue,
+            cache=self.cache,
+            model_thread=model_thread,
         )
         self.formats = export_formats()
         self.job_listeners: list[JobListener] = []
         self._clients: set[_Client] = set()
+        self._refusing = False
         self._pending: set[asyncio.Task] = set()
         self._ws_server: Server | None = None
         self._started = time.monotonic()
@@ -249,6 +335,7 @@ class MotionBridgeServer:
             max_size=self.limits.max_message_bytes,
             create_connection=_limited_connection,
             server_header=f"motionbridge/{SERVER_VERSION}",
+            close_timeout=self.config.close_timeout,
         )
         self.port = self._ws_server.sockets[0].getsockname()[1]
         self._started = time.monotonic()
@@ -273,17 +360,18 @@ class MotionBridgeServer:
             return
         self._shutting_down = True
         log.info("shutting down: %d queued, %d running", self.scheduler.queued, self.scheduler.running)
-        if self._ws_server is not None:
-            self._ws_server.server.close()  # stop listening; open connections stay until their jobs end
+        # The listener stays open until the end, so a new upgrade gets HTTP 503 and /health says shutting_down.
         await self.scheduler.shutdown(self.config.shutdown_timeout)
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
+        await asyncio.to_thread(self.store.flush)
         for client in list(self._clients):
             client.close_after_pending(CloseCode.GOING_AWAY, "server shutting down; reconnect and fetch")
         if self._ws_server is not None:
             self._ws_server.close(close_connections=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._ws_server.wait_closed(), timeout=5.0)
+        await asyncio.to_thread(self.store.close)
         self._closed.set()
         log.info("shut down")
 
@@ -295,6 +383,7 @@ class MotionBridgeServer:
         torch = sys.modules.get("torch")
         if torch is not None and torch.cuda.is_available():
             memory["gpu_allocated_bytes"] = int(torch.cuda.memory_allocated())
+        memory["outbox_bytes"] = sum(client.outbox.queued_bytes for client in self._clients)
         running = self.scheduler.running
         return {
             "queue": self.scheduler.queued,
@@ -305,6 +394,7 @@ class MotionBridgeServer:
             "uptime": round(time.monotonic() - self._started, 3),
             "model": self.model.name,
             "connections": len(self._clients),
+            "inflight": sum(len(client.inflight) for client in self._clients),
             "jobs_done": self.scheduler.jobs_done,
             "shutting_down": self._shutting_down,
             "load": min(1.0, (running + self.scheduler.queued) / max(1, self.config.max_batch)),
@@ -352,20 +442,42 @@ class MotionBridgeServer:
         return hmac.compare_digest(given.encode(), self.config.token.encode())
 
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        host = request.headers.get("Host")
+        if request.method not in web.ALLOWED_METHODS:
+            answer: Response | None = web.method_not_allowed(request.method)
+        else:
+            answer = await self._route(request)
+        return None if answer is None else web.finish(answer, request.method, host)
+
+    async def _route(self, request: Request) -> Response | None:
         parts = urlsplit(request.path)
         path, query = parts.path, parse_qs(parts.query)
-        if path == WS_PATH:
-            if request.headers.get("Upgrade", "").lower() != "websocket":
-                return _text(426, "this is the MotionBridge WebSocket endpoint: connect with a WebSocket client")
+        upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+        if path == WS_PATH and upgrade:
+            if request.method != "GET":
+                return web.method_not_allowed(request.method)
             origin = request.headers.get("Origin")
             if origin is not None and not self.origin_allowed(origin, request.headers.get("Host")):
                 log.warning("refused a browser connection from origin %s", origin)
                 return _text(403, f"origin {origin} is not allowed: start the daemon with --allow-origin {origin}")
             if self._shutting_down:
                 return _text(503, "the daemon is shutting down")
+            if len(self._clients) >= self.config.max_connections:
+                if not self._refusing:  # once per spell at the limit, not once per refused upgrade
+                    self._refusing = True
+                    log.warning("%d connections open, the limit: refusing new ones (503)", len(self._clients))
+                return _text(503, f"the daemon serves {self.config.max_connections} connections at most: retry later")
             return None
-        if request.headers.get("Upgrade", "").lower() == "websocket":
+        if upgrade:
             return _text(404, f"no WebSocket endpoint at {path}: use {WS_PATH}")
+        host = request.headers.get("Host")
+        if not self.config.token and not web.host_allowed(host, self.port, self.config.host):
+            log.warning("refused an HTTP request for Host %r", host)
+            return _text(
+                403, f"Host {host[:100]!r} is not this daemon: use http://127.0.0.1:{self.port} (or pass --token)"
+            )
+        if path == WS_PATH:
+            return _text(426, "this is the MotionBridge WebSocket endpoint: connect with a WebSocket client")
         if path == "/health":
             return _json(200, self._health())
         if path == "/" or path == "/index.html":
@@ -396,9 +508,13 @@ class MotionBridgeServer:
 
     def _static_file(self, name: str) -> Response:
         root = self.config.static_dir.resolve()
-        path = (root / name).resolve()
-        if not path.is_relative_to(root) or not path.is_file():
-            return _text(404, f"no such page: {name}")
+        try:
+            path = (root / name).resolve()
+            found = "\x00" not in name and path.is_relative_to(root) and path.is_file()
+        except (OSError, ValueError):
+            found = False
+        if not found:
+            return _text(404, f"no such page: {name[:200]!r}")
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
             content_type += "; charset=utf-8"
@@ -408,7 +524,7 @@ class MotionBridgeServer:
         if target not in DOWNLOAD_TARGETS:
             return _text(400, f"unknown target {target[:40]!r}: use one of {', '.join(DOWNLOAD_TARGETS)}")
         if fmt == "npz":
-            path = self.store.sample_file(job, sample)
+            path = await asyncio.to_thread(self.store.sample_file, job, sample)
             if path is None:
                 return _text(404, f"no stored sample {sample} of job {job}")
             data = await asyncio.to_thread(path.read_bytes)
@@ -416,27 +532,39 @@ class MotionBridgeServer:
         export = _export_bytes()
         if export is None or fmt not in self.formats:
             return _text(501, f"{fmt} export is not available in this build (engine.exporters lacks it); use npz")
-        stored = await asyncio.to_thread(self.store.load, job)
-        if stored is None or not 0 <= sample < len(stored.motions):
-            return _text(404, f"no stored sample {sample} of job {job}")
-        try:
-            data = await asyncio.to_thread(export, stored.motions[sample], fmt, target)
-        except ValueError as exc:
-            return _text(400, f"cannot export {fmt} for target {target}: {exc}")
+        key = (job, sample, fmt, target)
+        data = self.exports.get(key) if self.store.has(job) else None
+        if data is None:
+            stored = await asyncio.to_thread(self.store.load, job)
+            if stored is None or not 0 <= sample < len(stored.motions):
+                return _text(404, f"no stored sample {sample} of job {job}")
+            try:
+                data = await asyncio.to_thread(export, stored.motions[sample], fmt, target)
+            except ValueError as exc:
+                return _text(400, f"cannot export {fmt} for target {target}: {exc}")
+            self.exports.put(key, data)
         return _bytes(200, data, CONTENT_TYPES[fmt], filename=f"{job}_{sample}_{target}.{fmt}")
 
     # ------------------------------------------------------------------ WebSocket side
 
+    def session_limits(self) -> Limits:
+        """The limits a new connection is told and held to: the daemon's, narrowed to its job backend's."""
+        backend = self.scheduler.limits
+        return self.limits if backend is None else narrowest(self.limits, [backend])
+
     async def _handle(self, ws: ServerConnection) -> None:
+        limits = self.session_limits()
         session = ServerSession(
             uuid.uuid4().hex,
             ws.subprotocol,
             self.config.token,
-            self.limits,
+            limits,
             self.model_defaults,
             clock=time.monotonic,
         )
-        client = _Client(ws, session)
+        client = _Client(ws, session, self.config.max_outbox_bytes, self.config.close_timeout)
+        # Upgrades racing past the check in _process_request are closed here instead.
+        over_capacity = len(self._clients) >= self.config.max_connections
         self._clients.add(client)
         writer = asyncio.create_task(client.write_loop(), name=f"writer-{session.session_id[:8]}")
         try:
@@ -444,51 +572,100 @@ class MotionBridgeServer:
                 session.check_subprotocol()
             except CloseConnection as exc:
                 client.close_after_pending(exc.code, exc.reason)
-                return
-            client.send(
-                hello_message(
-                    session.session_id, self.config.token is not None, self.model.info(), self.limits, self.formats
-                )
-            )
-            await self._read_loop(client)
+            else:
+                if over_capacity:
+                    client.close_after_pending(
+                        CloseCode.TRY_AGAIN_LATER,
+                        f"the daemon serves {self.config.max_connections} connections at most: retry later",
+                    )
+                else:
+                    auth = self.config.token is not None
+                    client.send(hello_message(session.session_id, auth, self.model.info(), limits, self.formats))
+                    await self._read_loop(client)
+            # Nothing more reaches this client: free the model of its jobs now, not once the close is done.
+            self._cancel_jobs_of(client)
+            # A close is on its way: keep reading (and dropping) so that the peer's answer to it is seen at once.
+            # A peer that reads neither its last replies nor the close for a minute is cut off below.
+            with contextlib.suppress(ConnectionClosed, TimeoutError):
+                await asyncio.wait_for(_discard_until_closed(ws), PENDING_CLOSE_LIMIT_S)
         finally:
-            cancelled = self.scheduler.cancel_owner(client)
-            if cancelled:
-                log.info("client %s went away: cancelled %d jobs", session.session_id[:8], cancelled)
+            self._cancel_jobs_of(client)
             client.close_after_pending(CloseCode.NORMAL, "")
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer, timeout=5.0)
-            writer.cancel()
+                await asyncio.wait_for(writer, timeout=self.config.close_timeout)
+            if ws.state is not State.CLOSED:
+                ws.transport.abort()  # stuck sending to a peer that does not read
             self._clients.discard(client)
+            self._refusing = False
+
+    def _cancel_jobs_of(self, client: _Client) -> None:
+        cancelled = self.scheduler.cancel_owner(client)
+        if cancelled:
+            log.info("client %s went away: cancelled %d jobs", client.session.session_id[:8], cancelled)
 
     async def _read_loop(self, client: _Client) -> None:
+        """Read frames as they come and hand them, in order, to `_handle_frames`, held back by the rate limit.
+
+        Reading on while frames are held is what tells a flood from a fast client that waits for its replies.
+        """
         session = client.session
-        while not client.closed:
-            timeout = self.config.identify_timeout if session.state is SessionState.AWAITING_IDENTIFY else None
-            try:
-                frame = await asyncio.wait_for(client.ws.recv(), timeout=timeout)
-            except TimeoutError:
-                client.close_after_pending(CloseCode.NOT_IDENTIFIED, "no identify received in time")
+        loop = asyncio.get_running_loop()
+        held: asyncio.Queue[tuple[float, bytes | str, int]] = asyncio.Queue()
+        handler = asyncio.create_task(self._handle_frames(client, held))
+        try:
+            while not client.closed:
+                waiting = session.state is SessionState.AWAITING_IDENTIFY
+                try:
+                    frame = await asyncio.wait_for(client.ws.recv(), self.config.identify_timeout if waiting else None)
+                except TimeoutError:
+                    if session.state is SessionState.AWAITING_IDENTIFY:  # not just handled meanwhile
+                        client.close_after_pending(CloseCode.NOT_IDENTIFIED, "no identify received in time")
+                    continue
+                except ConnectionClosed:
+                    client.closed = True
+                    return
+                try:
+                    delay = session.admit(frame)
+                except CloseConnection as exc:
+                    client.close_now(exc.code, exc.reason)
+                    return
+                size = frame_size(frame) if delay > 0 else 0
+                client.held_bytes += size
+                if client.held_bytes > self.limits.max_message_bytes:
+                    client.close_now(CloseCode.TOO_LARGE, "rate limit: too much data sent ahead of the message rate")
+                    return
+                held.put_nowait((loop.time() + delay, frame, size))
+        finally:
+            handler.cancel()
+
+    async def _handle_frames(self, client: _Client, held: asyncio.Queue[tuple[float, bytes | str, int]]) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due, frame, size = await held.get()
+            if due > loop.time():
+                await asyncio.sleep(due - loop.time())
+            client.held_bytes -= size
+            if client.closed:
                 return
-            except ConnectionClosed:
-                client.closed = True
-                return
-            try:
-                result = session.receive(frame)
-            except CloseConnection as exc:
-                client.close_after_pending(exc.code, exc.reason)
-                return
-            except RequestError as exc:
-                client.send(exc.to_wire())
-                continue
-            try:
-                self._dispatch(client, result)
-            except RequestError as exc:
-                client.send(exc.to_wire())
-            except Exception as exc:
-                log.exception("request failed")
-                rid = getattr(result, "id", None)
-                client.send(error_message(ErrorCode.INTERNAL, f"internal error: {exc}", rid))
+            self._handle_frame(client, frame)
+
+    def _handle_frame(self, client: _Client, frame: bytes | str) -> None:
+        try:
+            result = client.session.receive(frame)
+        except CloseConnection as exc:
+            client.close_after_pending(exc.code, exc.reason)
+            return
+        except RequestError as exc:
+            client.send(exc.to_wire())
+            return
+        try:
+            self._dispatch(client, result)
+        except RequestError as exc:
+            client.send(exc.to_wire())
+        except Exception as exc:
+            log.exception("request failed")
+            rid = getattr(result, "id", None)
+            client.send(error_message(ErrorCode.INTERNAL, f"internal error: {exc}", rid))
 
     def _dispatch(self, client: _Client, request: object) -> None:
         if isinstance(request, Identified):
@@ -540,7 +717,7 @@ class MotionBridgeServer:
             eta = None if event.eta_ms is None else int(event.eta_ms)
             self._notify("progress", job.job_id, step=event.step, steps=event.steps, eta_ms=eta)
         elif isinstance(event, Preview):
-            if client.outbox.qsize() > MAX_BACKLOG_FOR_PREVIEWS:
+            if not client.outbox.takes_previews:
                 return  # the client reads slowly (an unfocused editor): skip this coarse preview, not data
             for sample, motion in enumerate(event.motions):
                 for msg in motion_messages(
@@ -551,12 +728,11 @@ class MotionBridgeServer:
                     spec.target,
                     preview_step=event.step,
                 ):
-                    client.send(msg)
+                    client.send(msg, preview=True)
         elif isinstance(event, Finished):
             self._track(self._finish(client, job, event))
         elif isinstance(event, Failed):
-            client.inflight.pop(spec.id, None)
-            client.send(error_message(event.code, event.message, spec.id))
+            client.send(error_message(event.code, event.message, spec.id), on_send=client.release_on_send(spec.id, job))
             self._notify("error", job.job_id, code=event.code.value, message=event.message)
 
     async def _finish(self, client: _Client, job: Job, event: Finished) -> None:
@@ -564,8 +740,10 @@ class MotionBridgeServer:
             await self._send_result(client, job, event)
         except Exception as exc:
             log.exception("sending the result of job %s failed", job.job_id)
-            client.inflight.pop(job.spec.id, None)
-            client.send(error_message(ErrorCode.INTERNAL, f"internal error sending the result: {exc}", job.spec.id))
+            client.send(
+                error_message(ErrorCode.INTERNAL, f"internal error sending the result: {exc}", job.spec.id),
+                on_send=client.release_on_send(job.spec.id, job),
+            )
             self._notify("error", job.job_id, code=ErrorCode.INTERNAL.value, message=str(exc))
 
     async def _send_result(self, client: _Client, job: Job, event: Finished) -> None:
@@ -595,7 +773,9 @@ class MotionBridgeServer:
         }
         files = None
         try:
-            await asyncio.to_thread(self.store.save, job.job_id, event.motions, meta)
+            # `done` does not wait for the disk: the store serves the job from memory until it is written.
+            result_key = (spec.cache_key(self.model.name), spec.in_place, spec.loop)
+            self.store.put(job.job_id, event.motions, meta, key=result_key)
             if self.store.persistent:
                 files = {
                     fmt: [f"/v1/jobs/{job.job_id}/{s}.{fmt}" for s in range(len(event.motions))] for fmt in self.formats
@@ -603,8 +783,10 @@ class MotionBridgeServer:
         except Exception:
             log.exception("could not store job %s", job.job_id)
         timings = dict(event.timings, total_ms=(time.perf_counter() - job.accepted_at) * 1000.0)
-        client.inflight.pop(spec.id, None)
-        client.send(done_message(spec.id, job.job_id, len(event.motions), frames, fps, event.cached, timings, files))
+        client.send(
+            done_message(spec.id, job.job_id, len(event.motions), frames, fps, event.cached, timings, files),
+            on_send=client.release_on_send(spec.id, job),
+        )
         self._notify(
             "done",
             job.job_id,
@@ -655,32 +837,25 @@ class MotionBridgeServer:
         client.send(done_message(request.id, stored.job, len(stored.motions), frames, fps, True, timings, files))
 
 
+async def _discard_until_closed(ws: ServerConnection) -> None:
+    while True:
+        await ws.recv()
+
+
 def _payload(motion: Motion, seed: int) -> MotionPayload:
     return MotionPayload(motion.root, motion.rotations, seed, float(motion.fps))
 
 
 def _bytes(status: int, body: bytes, content_type: str, filename: str | None = None) -> Response:
-    st = http.HTTPStatus(status)
-    headers = Headers(
-        [
-            ("Date", email.utils.formatdate(usegmt=True)),
-            ("Connection", "close"),
-            ("Content-Length", str(len(body))),
-            ("Content-Type", content_type),
-            ("Cache-Control", "no-store"),
-        ]
-    )
-    if filename is not None:
-        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return Response(st.value, st.phrase, headers, body)
+    return web.response(status, body, content_type, filename=filename)
 
 
 def _text(status: int, text: str) -> Response:
-    return _bytes(status, (text + "\n").encode(), "text/plain; charset=utf-8")
+    return web.text(status, text)
 
 
 def _json(status: int, value: Any) -> Response:
-    return _bytes(status, json.dumps(value).encode(), "application/json")
+    return web.json_response(status, value)
 
 
 async def run_server(

@@ -2,18 +2,26 @@
 
 Layout of `--output-dir`:
 
-    <job>/job.json        metadata: request, frames, fps, timings, created (written last)
-    <job>/<sample>.npz    one per sample (`Motion.save_npz`)
+    <job>/job.json              metadata: request, frames, fps, timings, created (written last)
+    <job>/<sample>.npz          one per sample (`Motion.save_npz`, upstream-compatible, axis-angle)
+    <job>/<sample>.rotations.npy  the sample's exact float32 quaternions (L, 22, 4), x, y, z, w
 
-A job is written into a hidden temporary folder and renamed into place, so a reader (a `fetch` after a
-reconnect, an HTTP download, a restarted daemon) sees either the whole job or nothing. A retention limit
-deletes the oldest jobs. Recent jobs are also kept in memory with their exact float32 arrays, so a fetch
-right after a reconnect does not even touch the disk. Methods are thread-safe: the daemon calls `save`
-from a worker thread.
+The .npz holds axis-angle (the upstream format), which does not round-trip float32 quaternions bit for bit;
+the .npy next to it does, so a `fetch` after a restart sends exactly the bytes that were streamed. A job
+that repeats another job's motions (a cache hit with the same options) is stored as `job.json` alone,
+naming the job whose files hold the motions (`motions_of`).
+
+`put` records a job in memory at once and writes it to disk on the store's own writer thread, so the
+daemon answers `done` without waiting for the disk; `load` finds the job from the moment `put` returns.
+A job is written into a hidden temporary folder and renamed into place, so a reader (an HTTP download, a
+restarted daemon) sees either the whole job or nothing. The retention limit keeps the newest `retention`
+jobs; their order is scanned from the disk once at start and then kept in memory, so a save costs the
+same however many jobs are kept. Methods are thread-safe.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import logging
 import os
@@ -23,9 +31,12 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from engine.motion import Motion
 
@@ -33,6 +44,9 @@ log = logging.getLogger("motionbridge.store")
 
 JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 METADATA_FILE = "job.json"
+ROTATIONS_SUFFIX = ".rotations.npy"
+MOTIONS_OF = "motions_of"
+"""Metadata key of a job stored without motion files: the job whose files hold its motions."""
 
 
 class StoreError(Exception):
@@ -58,7 +72,13 @@ class ResultStore:
         self.retention = retention
         self.memory = memory
         self._recent: OrderedDict[str, StoredJob] = OrderedDict()
+        self._pending: dict[str, tuple[StoredJob, concurrent.futures.Future]] = {}
+        self._on_disk: OrderedDict[str, None] = OrderedDict()  # oldest first
+        self._by_key: dict[Hashable, str] = {}
+        self._key_of: dict[str, Hashable] = {}
         self._lock = threading.Lock()
+        self.writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="motionbridge-store")
+        """Writes jobs to disk one after another, in the order they were put."""
         if self.directory is not None:
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
@@ -67,6 +87,7 @@ class ResultStore:
             if not os.access(self.directory, os.W_OK):
                 raise StoreError(f"output directory {self.directory} is not writable: pass --output-dir DIR")
             self._remove_leftovers()
+            self._on_disk.update((p.name, None) for p in self._jobs_by_age())
 
     @property
     def persistent(self) -> bool:
@@ -84,41 +105,118 @@ class ResultStore:
         for tmp in self.directory.glob(".tmp-*"):
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def save(self, job: str, motions: list[Motion], meta: dict[str, Any]) -> None:
-        """Store a finished job atomically, then apply the retention limit."""
+    def _jobs_by_age(self) -> list[Path]:
+        assert self.directory is not None
+        jobs = [p for p in self.directory.iterdir() if p.is_dir() and JOB_ID_PATTERN.match(p.name)]
+        return sorted(jobs, key=lambda p: p.stat().st_mtime_ns)
+
+    # ------------------------------------------------------------------ writing
+
+    def put(
+        self, job: str, motions: list[Motion], meta: dict[str, Any], key: Hashable | None = None
+    ) -> concurrent.futures.Future:
+        """Record a finished job now and write it to disk in the background; the future ends with the write.
+
+        `key` names the result (the request fields that determine the motions): a later job put with the same
+        key and bit-identical motions is stored as a reference to this one instead of a second copy.
+        """
+        if self.directory is not None:
+            self._job_dir(job)  # refuse a bad id before anything is recorded
         stored = StoredJob(job, list(motions), dict(meta, job=job, samples=len(motions), created=time.time()))
         with self._lock:
             self._recent[job] = stored
             self._recent.move_to_end(job)
             while len(self._recent) > self.memory:
                 self._recent.popitem(last=False)
-        if self.directory is None:
-            return
+            if self.directory is None:
+                done: concurrent.futures.Future = concurrent.futures.Future()
+                done.set_result(None)
+                return done
+            written = self.writer.submit(self._write, stored, key)
+            self._pending[job] = (stored, written)
+        written.add_done_callback(lambda _: self._written(job))
+        return written
+
+    def save(self, job: str, motions: list[Motion], meta: dict[str, Any], key: Hashable | None = None) -> None:
+        """`put` and wait until the job is on disk (raises what the write raised)."""
+        self.put(job, motions, meta, key).result()
+
+    def _written(self, job: str) -> None:
+        with self._lock:
+            self._pending.pop(job, None)
+
+    def flush(self) -> None:
+        """Wait until every job put so far is on disk."""
+        with self._lock:
+            pending = [written for _, written in self._pending.values()]
+        concurrent.futures.wait(pending)
+
+    def close(self) -> None:
+        """Finish the pending writes and stop the writer thread."""
+        self.writer.shutdown(wait=True)
+
+    def _write(self, stored: StoredJob, key: Hashable | None) -> None:
+        """On the writer thread: the job's folder, then the retention limit."""
+        job = stored.job
         final = self._job_dir(job)
+        source = self._same_motions_on_disk(stored, key)
+        meta = stored.meta if source is None else dict(stored.meta, **{MOTIONS_OF: source})
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{job}-", dir=self.directory))
         try:
-            for sample, motion in enumerate(motions):
-                motion.save_npz(tmp / f"{sample}.npz")
-            (tmp / METADATA_FILE).write_text(json.dumps(stored.meta, indent=1, default=str))
-            with self._lock:
-                if final.exists():
-                    shutil.rmtree(final)
-                os.replace(tmp, final)
+            if source is None:
+                for sample, motion in enumerate(stored.motions):
+                    motion.save_npz(tmp / f"{sample}.npz")
+                    np.save(tmp / f"{sample}{ROTATIONS_SUFFIX}", np.ascontiguousarray(motion.rotations, "<f4"))
+            (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=1, default=str))
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
+            log.exception("could not store job %s", job)
             raise
-        self._apply_retention()
-
-    def _apply_retention(self) -> None:
-        assert self.directory is not None
         with self._lock:
-            jobs = [p for p in self.directory.iterdir() if p.is_dir() and not p.name.startswith(".")]
-            if len(jobs) <= self.retention:
-                return
-            jobs.sort(key=lambda p: p.stat().st_mtime_ns)
-            for old in jobs[: len(jobs) - self.retention]:
-                shutil.rmtree(old, ignore_errors=True)
-                self._recent.pop(old.name, None)
+            self._on_disk[job] = None
+            self._on_disk.move_to_end(job)
+            if source is not None:
+                # The source must outlive the jobs that point at it: it becomes the newest job.
+                self._on_disk.move_to_end(source)
+            elif key is not None:
+                self._forget_key(self._key_of.pop(job, None), job)
+                self._by_key[key] = job
+                self._key_of[job] = key
+            evicted = []
+            while len(self._on_disk) > self.retention:
+                old, _ = self._on_disk.popitem(last=False)
+                self._recent.pop(old, None)
+                self._forget_key(self._key_of.pop(old, None), old)
+                evicted.append(old)
+        if source is not None:
+            os.utime(self._job_dir(source))  # the same order after a restart
+        for old in evicted:
+            shutil.rmtree(self._job_dir(old), ignore_errors=True)
+
+    def _forget_key(self, key: Hashable | None, job: str) -> None:
+        if key is not None and self._by_key.get(key) == job:
+            del self._by_key[key]
+
+    def _same_motions_on_disk(self, stored: StoredJob, key: Hashable | None) -> str | None:
+        """The stored job whose files hold exactly `stored`'s motions, if `key` names one (writer thread)."""
+        if key is None:
+            return None
+        with self._lock:
+            source = self._by_key.get(key)
+            if source is None or source not in self._on_disk:
+                return None
+        earlier = self.load(source)
+        if earlier is None or len(earlier.motions) != len(stored.motions):
+            return None
+        for a, b in zip(earlier.motions, stored.motions, strict=True):
+            if not (np.array_equal(a.root, b.root) and np.array_equal(a.rotations, b.rotations) and a.fps == b.fps):
+                return None
+        return source
+
+    # ------------------------------------------------------------------ reading
 
     def load(self, job: str) -> StoredJob | None:
         """The stored job, or None if it is unknown (or was removed by retention)."""
@@ -126,30 +224,56 @@ class ResultStore:
             return None
         with self._lock:
             recent = self._recent.get(job)
+            pending = self._pending.get(job)
         if recent is not None:
             return recent
+        if pending is not None:
+            return pending[0]
         if self.directory is None:
             return None
-        folder = self.directory / job
-        meta_path = folder / METADATA_FILE
         try:
-            meta = json.loads(meta_path.read_text())
-            motions = [Motion.load_npz(folder / f"{s}.npz") for s in range(int(meta["samples"]))]
+            meta = json.loads((self.directory / job / METADATA_FILE).read_text())
+            source = str(meta.get(MOTIONS_OF, job))
+            folder = self._job_dir(source)
+            motions = [self._load_sample(folder, s) for s in range(int(meta["samples"]))]
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, StoreError) as exc:
             log.warning("stored job %s is unreadable: %s", job, exc)
             return None
         return StoredJob(job, motions, meta)
 
+    @staticmethod
+    def _load_sample(folder: Path, sample: int) -> Motion:
+        motion = Motion.load_npz(folder / f"{sample}.npz")
+        exact = folder / f"{sample}{ROTATIONS_SUFFIX}"
+        if not exact.is_file():
+            return motion  # written before the store kept quaternions: axis-angle is all there is
+        return motion.with_(rotations=np.load(exact, allow_pickle=False).astype(np.float32, copy=False))
+
+    def has(self, job: str) -> bool:
+        """Whether `job` is stored (on disk, being written, or in memory only)."""
+        with self._lock:
+            return job in self._on_disk or job in self._pending or job in self._recent
+
     def sample_file(self, job: str, sample: int) -> Path | None:
-        """Path of a stored sample's .npz, or None."""
+        """Path of a stored sample's .npz, or None; waits for the job's write if it is still pending."""
         if self.directory is None or not JOB_ID_PATTERN.match(job) or sample < 0:
             return None
-        path = self.directory / job / f"{sample}.npz"
-        return path if path.is_file() else None
+        with self._lock:
+            pending = self._pending.get(job)
+        if pending is not None:
+            concurrent.futures.wait([pending[1]])
+        folder = self.directory / job
+        try:
+            meta = json.loads((folder / METADATA_FILE).read_text())
+            path = self._job_dir(str(meta.get(MOTIONS_OF, job))) / f"{sample}.npz"
+        except (OSError, ValueError, StoreError):
+            return None
+        return path if sample < int(meta.get("samples", 0)) and path.is_file() else None
 
     def __len__(self) -> int:
-        if self.directory is None:
-            return len(self._recent)
-        return sum(1 for p in self.directory.iterdir() if p.is_dir() and not p.name.startswith("."))
+        with self._lock:
+            if self.directory is None:
+                return len(self._recent)
+            return len(self._on_disk) + sum(job not in self._on_disk for job in self._pending)

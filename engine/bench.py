@@ -33,6 +33,8 @@ from engine.configs import CONFIGS, SMALL, ModelConfig
 from engine.device import dtype_name, resolve_device, resolve_dtype
 from engine.dit import count_parameters
 from engine.generation import GenerationRequest
+from engine.pipeline import DiTMotionModel
+from engine.text_encoders import CachedTextEncoder, HashTextEncoder
 
 PROMPT = "a person walks forward slowly then turns left raises both arms waves and sits down on a low chair nearby"
 MIXED_SECONDS = (2.0, 8.0, 5.0, 3.0, 6.5, 4.0, 7.0, 2.5)
@@ -109,15 +111,27 @@ def run_bench(
     repeats: int = 3,
     batches: tuple[int, ...] = (1, 4, 8),
     warmup: int = 1,
+    *,
+    config: ModelConfig | None = None,
+    base: DiTMotionModel | None = None,
 ) -> dict:
+    """`config` replaces the named config; `base` (an fp32 model on `device_name`, e.g. loaded trained weights)
+    replaces the random network, and is given the hash text encoder like the random one."""
     from engine.testing import random_model
 
     device = resolve_device(device_name)
     dtype = resolve_dtype(dtype_arg, device)
-    config = bench_config(config_name)
+    config = config or (base.config if base is not None else bench_config(config_name))
     # HY-Motion figures are quoted at 50 steps; the embedded model is measured at its own default.
     steps = steps or (config.default_steps if config_name == "tiny" else 50)
-    upstream = random_model(config, seed=0, device=str(device), dtype=torch.float32, name=config.name)
+    if base is None:
+        upstream = random_model(config, seed=0, device=str(device), dtype=torch.float32, name=config.name)
+    else:
+        net = base.network.config
+        upstream = copy.copy(base)
+        upstream.text_encoder = CachedTextEncoder(
+            HashTextEncoder(net.ctxt_input_dim, net.vtxt_input_dim, config.text_max_length)
+        )
     upstream.exact_crop = False
     fast = copy.copy(upstream)
     fast.network = copy.deepcopy(upstream.network).to(dtype) if dtype != torch.float32 else upstream.network

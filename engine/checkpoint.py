@@ -11,10 +11,13 @@ Qwen3-8B/, clip-vit-large-patch14/   text encoders, next to the folder or one le
 
 `latest.ckpt` is read with `torch.load(weights_only=True)` only: plain tensors and containers. A file whose
 unpickling would need to import or call code is refused with `UnsafeCheckpointError` and nothing in it runs.
+The statistics files must be the published ones, byte for byte (`PUBLISHED_STATS_SHA256`): a git-lfs pointer,
+a truncated download or another release's statistics would denormalise every clip wrongly without any error.
 """
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,12 @@ from engine.skeleton import FPS
 
 NETWORK_PREFIX = "motion_transformer."
 NULL_KEYS = ("null_vtxt_feat", "null_ctxt_input")
+PUBLISHED_STATS_SHA256 = {
+    "Mean.npy": "a4bbe5f68881fe793d509f262ad3dc698a91f79158a9bde9d6f24d46ef9652bd",
+    "Std.npy": "6cc86d1ca4b47fbd0e84b677c4397e51b6615abcb34e38fdd9daabbe6a5685cc",
+}
+"""SHA-256 of HY-Motion 1.0's stats/Mean.npy and Std.npy (1736 bytes each; the git-lfs object ids in
+github.com/Tencent-Hunyuan/HY-Motion-1.0). Full and Lite share them."""
 
 
 class CheckpointError(RuntimeError):
@@ -38,6 +47,10 @@ class CheckpointError(RuntimeError):
 
 class UnsafeCheckpointError(CheckpointError):
     """The checkpoint needs arbitrary code to unpickle; we refuse to run it."""
+
+
+class StatsChecksumError(CheckpointError):
+    """Normalisation statistics that are not the published files."""
 
 
 class WeightsMismatchError(CheckpointError):
@@ -216,9 +229,31 @@ def load_network_weights(network: nn.Module, weights: dict[str, Tensor]) -> list
     return unknown
 
 
-def load_stats(stats_dir: Path | None, extras: dict[str, Tensor]) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and std (201 each) from stats/Mean.npy + Std.npy, else from the checkpoint's `mean`/`std`."""
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def check_stats(stats_dir: Path, expected: dict[str, str] = PUBLISHED_STATS_SHA256) -> None:
+    """Raise `StatsChecksumError` unless Mean.npy and Std.npy in `stats_dir` hash to `expected`."""
+    for name, digest in expected.items():
+        got = sha256_of(stats_dir / name)
+        if got != digest:
+            raise StatsChecksumError(
+                f"{stats_dir / name} is not HY-Motion 1.0's published file (SHA-256 {got}, expected {digest}); "
+                "a git-lfs pointer or a partial download would give wrong motions. Fetch it again with "
+                f"`motionbridge fetch-weights --dir {stats_dir.parent} --no-text-encoders`. Statistics of a model "
+                "you trained yourself: load it with engine.load_model(..., verify_stats=False)"
+            )
+
+
+def load_stats(
+    stats_dir: Path | None, extras: dict[str, Tensor], verify: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std (201 each) from stats/Mean.npy + Std.npy (checked against the published files unless
+    `verify` is False), else from the checkpoint's `mean`/`std`."""
     if stats_dir is not None:
+        if verify:
+            check_stats(stats_dir)
         mean = np.load(stats_dir / "Mean.npy", allow_pickle=False)
         std = np.load(stats_dir / "Std.npy", allow_pickle=False)
         return mean.reshape(-1), std.reshape(-1)

@@ -60,10 +60,13 @@ def load_model(
     load_text_encoder: bool = True,
     *,
     text_device: str | torch.device | None = None,
+    verify_stats: bool = True,
 ) -> DiTMotionModel:
     """Load a model by folder, file or name (see module docstring); device/dtype default to auto.
 
     `text_device` puts HY-Motion's text encoders elsewhere (e.g. "cpu" on a small GPU; prompts are cached).
+    `verify_stats=False` accepts a HY-Motion folder's statistics that are not the published files (a model you
+    trained yourself).
     """
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
@@ -86,7 +89,7 @@ def load_model(
     if path.is_file() and path.suffix == ".safetensors":
         return load_embedded_model(path, dev, dt, load_text_encoder)
     if path.is_dir():
-        return load_hymotion(path, dev, dt, load_text_encoder, text_device=text_device)
+        return load_hymotion(path, dev, dt, load_text_encoder, text_device=text_device, verify_stats=verify_stats)
     raise ModelNotFoundError(
         f"no model at {text!r}: pass a HY-Motion folder (with config.yml), an embedded .safetensors file, "
         "'tiny', or 'random:<config>'"
@@ -102,6 +105,7 @@ def load_hymotion(
     dtype: torch.dtype,
     load_text_encoder: bool = True,
     text_device: str | torch.device | None = None,
+    verify_stats: bool = True,
 ) -> DiTMotionModel:
     """Build the network on the meta device, fill it from the checkpoint, then cast and move it."""
     files = locate(model_dir)
@@ -115,7 +119,7 @@ def load_hymotion(
         network = HunyuanMotionMMDiT(config.network)
     load_network_weights(network, weights)
     network = network.to(device=device, dtype=dtype)
-    mean, std = load_stats(files.stats, extras)
+    mean, std = load_stats(files.stats, extras, verify=verify_stats)
     encoder: TextEncoder | None = None
     if load_text_encoder:
         if files.qwen is None or files.clip is None:
@@ -254,7 +258,8 @@ def load_embedded_model(
         meta={**dict(config.get("meta", {})), "text_encoder_options": dict(config.get("text_encoder_options", {}))},
         postprocess=embedded_postprocess(config, path),
     )
-    network = HunyuanMotionMMDiT(model_config.network)
+    with torch.device("meta"):  # no random initialisation: every weight comes from the file
+        network = HunyuanMotionMMDiT(model_config.network)
     load_network_weights(network, weights)
     dev = torch.device(device)
     encoder = embedded_text_encoder(config) if load_text_encoder else None

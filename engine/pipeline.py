@@ -45,6 +45,10 @@ from engine.text_encoders import CachedTextEncoder, TextEncoder, TextEncoderErro
 
 LatentStepCallback = Callable[[FlowState], None]
 
+HOST = torch.device("cpu")
+"""Where float64 work (decoding, long-clip heading transforms) runs: MPS has no float64 at all, and on a GPU
+these few hundred numbers are not worth a kernel launch each."""
+
 
 @dataclass
 class _Row:
@@ -148,14 +152,17 @@ class DiTMotionModel(MotionModel):
     def _conditioning(self, cond: TextFeatures, rows: Tensor, frames: Sequence[int], cfg: float) -> dict:
         """Network inputs for rows `rows` of `cond`, CFG rows (unconditional first) included."""
         device = self.torch_device
-        sel = cond.select(rows.cpu()).to(device, torch.float32)
-        lengths = torch.as_tensor([frames[i] for i in rows.tolist()], device=device)
-        run_frames = int(lengths.max()) if self.exact_crop else self.train_frames
-        text_len = max(1, int(sel.ctxt_length.max())) if self.exact_crop else sel.ctxt.shape[1]
+        # Lengths are read on the CPU before anything moves: reading them back from a device would stall it.
+        on_cpu = cond.select(rows.cpu())
+        row_frames = [frames[i] for i in rows.tolist()]
+        run_frames = max(row_frames) if self.exact_crop else self.train_frames
+        text_len = max(1, int(on_cpu.ctxt_length.max())) if self.exact_crop else on_cpu.ctxt.shape[1]
+        sel = on_cpu.to(device, torch.float32)
+        lengths = torch.as_tensor(row_frames, device=device)
         ctxt = sel.ctxt[:, :text_len]
         vtxt = sel.vtxt
         # At least one valid token: a text query with no visible key would turn the whole row into NaN.
-        text_mask = torch.arange(text_len, device=device)[None] < sel.ctxt_length.to(device).clamp_min(1)[:, None]
+        text_mask = torch.arange(text_len, device=device)[None] < sel.ctxt_length.clamp_min(1)[:, None]
         motion_mask = torch.arange(run_frames, device=device)[None] < lengths[:, None]
         if cfg > 1.0:
             null_ctxt = self.null_ctxt.expand_as(ctxt) if self.config.enable_ctxt_null_feat else ctxt
@@ -406,8 +413,9 @@ class DiTMotionModel(MotionModel):
         if latent.dim() == 2:
             latent = latent[None]
         settings = self.postprocess if postprocess is None else postprocess
-        root, quats = decode_features(self.normalizer.denormalize(latent.float()).double())
-        root_np, quats_np = root.cpu().numpy(), quats.cpu().numpy()
+        host = latent.detach().to(HOST, torch.float32)
+        root, quats = decode_features(self.normalizer.denormalize(host).double())
+        root_np, quats_np = root.numpy(), quats.numpy()
         motions = []
         for b in range(latent.shape[0]):
             r, q = post.apply(root_np[b], quats_np[b], settings)
@@ -552,10 +560,11 @@ class DiTMotionModel(MotionModel):
 
 def _heading_frame(frame: Tensor) -> tuple[Tensor, Tensor]:
     """Yaw (radians) and horizontal root position of one denormalised frame."""
-    rot = R.rot6d_to_matrix(frame[ROOT_ROT6D].double())
+    frame = frame.detach().to(HOST, torch.float64)
+    rot = R.rot6d_to_matrix(frame[ROOT_ROT6D])
     fwd = rot[:, 2]
     yaw = torch.atan2(fwd[0], fwd[2])
-    origin = frame[ROOT_POS].double().clone()
+    origin = frame[ROOT_POS].clone()
     origin[1] = 0.0
     return yaw, origin
 
@@ -567,14 +576,17 @@ def _yaw_matrix(yaw: Tensor) -> Tensor:
 
 
 def _transform(features: Tensor, rot: Tensor, before: Tensor, after: Tensor) -> Tensor:
-    """Apply p ↦ rot (p - before) + after to root and joint positions, rot ∘ R to the root orientation."""
-    f = features.double().clone()
+    """Apply p ↦ rot (p - before) + after to root and joint positions, rot ∘ R to the root orientation.
+
+    Computed in float64 on the CPU (`rot`, `before`, `after` live there too); the result goes back to
+    `features`' device and dtype."""
+    f = features.detach().to(HOST, torch.float64, copy=True)
     f[:, ROOT_POS] = (f[:, ROOT_POS] - before) @ rot.T + after
     root_rot = R.rot6d_to_matrix(f[:, ROOT_ROT6D])
     f[:, ROOT_ROT6D] = R.matrix_to_rot6d(rot[None] @ root_rot)
     joints = f[:, JOINT_POS].reshape(f.shape[0], -1, 3)
     f[:, JOINT_POS] = ((joints - before) @ rot.T + after).reshape(f.shape[0], -1)
-    return f.to(features.dtype)
+    return f.to(features.device, features.dtype)
 
 
 def _to_local(features: Tensor, yaw: Tensor, origin: Tensor) -> Tensor:

@@ -188,12 +188,23 @@ def quat_slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor | float) -> tor
 
 @_accepts_numpy
 def quat_make_continuous(q: torch.Tensor, dim: int = 0) -> torch.Tensor:
-    """Flip signs along `dim` (time) so consecutive quaternions lie in the same hemisphere."""
-    q = q.movedim(dim, 0).clone()
-    for i in range(1, q.shape[0]):
-        flip = (q[i] * q[i - 1]).sum(-1, keepdim=True) < 0
-        q[i] = torch.where(flip, -q[i], q[i])
-    return q.movedim(0, dim)
+    """Flip signs along `dim` (time) so consecutive quaternions lie in the same hemisphere.
+
+    Frame i is flipped when its dot product with the (possibly flipped) frame i−1 is negative. Flipping
+    frame i−1 negates that dot product, so frame i's sign is the product of the signs of the raw dot products
+    back to the last frame that kept its sign unconditionally (the first frame, or one whose raw dot product
+    is zero or NaN, which never flips): a parity of negative dot products since then, with no loop over time.
+    """
+    q = q.movedim(dim, 0)
+    if q.shape[0] < 2:
+        return q.clone().movedim(0, dim)
+    dots = (q[1:] * q[:-1]).sum(-1, keepdim=True)
+    negative = torch.cat([torch.zeros_like(dots[:1], dtype=torch.int64), (dots < 0).long()]).cumsum(0)
+    frame = torch.arange(q.shape[0], device=q.device).reshape(-1, *([1] * (q.dim() - 1)))
+    keeps = torch.cat([torch.ones_like(dots[:1], dtype=torch.bool), ~((dots < 0) | (dots > 0))])
+    last_keep = torch.where(keeps, frame, torch.zeros_like(frame)).cummax(0).values
+    flip = (negative - negative.gather(0, last_keep)) % 2 == 1
+    return torch.where(flip, -q, q).movedim(0, dim)
 
 
 @_accepts_numpy

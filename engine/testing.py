@@ -7,10 +7,15 @@ Its motions are not meaningful, but shapes, timing, previews, cancellation and d
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
+
 import torch
 
 from engine.configs import TEST, ModelConfig
 from engine.dit import HunyuanMotionMMDiT
+from engine.generation import CancelCheck, GenerationRequest, MotionModel, StepCallback
+from engine.motion import Motion
 from engine.pipeline import DiTMotionModel
 from engine.representation import FEATURE_DIM, JOINT_POS, ROOT_POS, Normalizer, encode_features
 from engine.skeleton import NUM_BODY_JOINTS, SMPLH_BODY
@@ -55,3 +60,29 @@ def random_model(
 def tiny_random_model(seed: int = 0, device: str = "cpu") -> DiTMotionModel:
     """The real DiTMotionModel with the small "test" config, random weights and a hash text encoder."""
     return random_model(TEST, seed=seed, device=device, name="tiny-random")
+
+
+class ThreadProbeModel(MotionModel):
+    """A model that notes where it runs: `built_on`, the thread that built it, and `ran_on`, one (thread, torch
+    intra-op threads) pair per `generate_batch`, which `inner` then serves: for tests of the daemon's threads."""
+
+    def __init__(self, inner: MotionModel) -> None:
+        self.inner = inner
+        self.name, self.fps, self.max_seconds = inner.name, inner.fps, inner.max_seconds
+        self.default_steps, self.default_cfg, self.device = inner.default_steps, inner.default_cfg, inner.device
+        self.built_on = threading.get_ident()
+        self.ran_on: list[tuple[int, int]] = []
+
+    def generate_batch(
+        self,
+        requests: Sequence[GenerationRequest],
+        on_step: StepCallback | None = None,
+        cancelled: CancelCheck | None = None,
+    ) -> list[list[Motion] | None]:
+        self.ran_on.append((threading.get_ident(), torch.get_num_threads()))
+        return self.inner.generate_batch(requests, on_step, cancelled)
+
+
+def thread_probe_model(device: str = "cpu") -> ThreadProbeModel:
+    """`ThreadProbeModel` around `tiny_random_model` (a `package.module:factory` spec for the CLI)."""
+    return ThreadProbeModel(tiny_random_model(device=device))

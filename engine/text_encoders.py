@@ -177,10 +177,12 @@ def _dtype_keyword(tf) -> str:  # noqa: ANN001 - the transformers module
 
 def _require_dir(path: Path, what: str, hub_id: str) -> Path:
     if not (path / "config.json").is_file():
+        from engine.weights import HUB_REVISIONS
+
         raise TextEncoderError(
             f"{what} not found at {path} (no config.json there). Download it with "
             f"`motionbridge fetch-weights --dir {path.parent}` or `huggingface-cli download {hub_id} "
-            f"--local-dir {path}`."
+            f"--revision {HUB_REVISIONS[hub_id]} --local-dir {path}`."
         )
     return path
 

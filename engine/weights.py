@@ -6,9 +6,12 @@ DIR/Qwen3-8B/                                 text encoder (~16 GB, bf16)    hub
 DIR/clip-vit-large-patch14/                   text encoder (~1.7 GB)         hub: openai/clip-vit-large-patch14
 DIR/stats/Mean.npy, Std.npy                   normalisation statistics        GitHub: Tencent-Hunyuan/HY-Motion-1.0
 ```
-Downloads use `huggingface_hub` (extra `[hymotion]`). Without network access the command fails with the list
-of files to fetch by hand and where to put them. The weights are under Tencent's HY-Motion 1.0 Community
-License (not valid in the EU, UK and South Korea); by downloading you accept it.
+Every download is pinned: hub repositories to the commits in `HUB_REVISIONS`, the statistics to a GitHub commit
+and their SHA-256 (`engine.checkpoint.PUBLISHED_STATS_SHA256`), so two machines get the same bytes and a
+changed upstream file fails loudly instead of silently changing results. Downloads use `huggingface_hub`
+(extra `[hymotion]`). Without network access the command fails with the list of files to fetch by hand (with
+their revisions) and where to put them. The weights are under Tencent's HY-Motion 1.0 Community License (not
+valid in the EU, UK and South Korea); by downloading you accept it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HYMOTION_REPO = "tencent/HY-Motion-1.0"
-STATS_URL = "https://github.com/Tencent-Hunyuan/HY-Motion-1.0/raw/main/stats/{name}"
+HUB_REVISIONS: dict[str, str] = {
+    HYMOTION_REPO: "620dd559f8d964aac2f82f1204fe6a35ad8ad14d",
+    "Qwen/Qwen3-8B": "b968826d9c46dd6066d109eabc6255188de91218",
+    "openai/clip-vit-large-patch14": "32bd64288804d66eefd0ccbe215aa642df71cc41",
+}
+"""The hub commit each repository is downloaded at (`huggingface-cli download ... --revision`)."""
+STATS_COMMIT = "9993ccd8aeba1f2d34c1061cc2282d14d5193055"
+"""Commit of github.com/Tencent-Hunyuan/HY-Motion-1.0 the statistics come from (they are git-lfs files there,
+so the plain `raw` URL would return a pointer; media.githubusercontent.com serves the content)."""
+STATS_URL = f"https://media.githubusercontent.com/media/Tencent-Hunyuan/HY-Motion-1.0/{STATS_COMMIT}/stats/{{name}}"
 
 
 class WeightsDownloadError(RuntimeError):
@@ -33,6 +45,10 @@ class Component:
     folder: str
     patterns: tuple[str, ...]
     subfolder: str | None = None
+
+    @property
+    def revision(self) -> str:
+        return HUB_REVISIONS[self.repo]
 
 
 def components(lite: bool) -> list[Component]:
@@ -50,13 +66,16 @@ def components(lite: bool) -> list[Component]:
 
 def manual_instructions(target: Path, lite: bool) -> str:
     model = "HY-Motion-1.0-Lite" if lite else "HY-Motion-1.0"
+    qwen, clip = "Qwen/Qwen3-8B", "openai/clip-vit-large-patch14"
     return "\n".join(
         [
             f"Download these by hand on a machine with internet access and copy them under {target}:",
-            f"  huggingface-cli download {HYMOTION_REPO} --include '{model}/*' --local-dir {target}",
+            f"  huggingface-cli download {HYMOTION_REPO} --revision {HUB_REVISIONS[HYMOTION_REPO]} "
+            f"--include '{model}/*' --local-dir {target}",
             f"      → {target / model}/config.yml and latest.ckpt",
-            f"  huggingface-cli download Qwen/Qwen3-8B --local-dir {target / 'Qwen3-8B'}",
-            f"  huggingface-cli download openai/clip-vit-large-patch14 --local-dir {target / 'clip-vit-large-patch14'}",
+            f"  huggingface-cli download {qwen} --revision {HUB_REVISIONS[qwen]} --local-dir {target / 'Qwen3-8B'}",
+            f"  huggingface-cli download {clip} --revision {HUB_REVISIONS[clip]} "
+            f"--local-dir {target / 'clip-vit-large-patch14'}",
             f"  {STATS_URL.format(name='Mean.npy')} and Std.npy → {target / 'stats'}/",
             f"Then check with: motionbridge fetch-weights --dir {target} --verify{' --lite' if lite else ''}",
         ]
@@ -69,23 +88,41 @@ def _snapshot(component: Component, target: Path) -> None:
     except ImportError as exc:
         raise WeightsDownloadError("huggingface_hub is missing: pip install 'motionbridge[hymotion]'") from exc
     local = target if component.subfolder else target / component.folder
-    snapshot_download(repo_id=component.repo, allow_patterns=list(component.patterns), local_dir=str(local))
+    snapshot_download(
+        repo_id=component.repo,
+        revision=component.revision,
+        allow_patterns=list(component.patterns),
+        local_dir=str(local),
+    )
 
 
 def _fetch_stats(target: Path) -> None:
+    from engine.checkpoint import PUBLISHED_STATS_SHA256, sha256_of
+
     stats = target / "stats"
     stats.mkdir(parents=True, exist_ok=True)
-    for name in ("Mean.npy", "Std.npy"):
-        if not (stats / name).is_file():
-            with urllib.request.urlopen(STATS_URL.format(name=name), timeout=60) as response:  # noqa: S310
-                (stats / name).write_bytes(response.read())
+    for name, expected in PUBLISHED_STATS_SHA256.items():
+        if (stats / name).is_file() and sha256_of(stats / name) == expected:
+            continue
+        with urllib.request.urlopen(STATS_URL.format(name=name), timeout=60) as response:  # noqa: S310
+            body = response.read()
+        partial = stats / f".{name}.part"
+        partial.write_bytes(body)
+        if sha256_of(partial) != expected:
+            partial.unlink()
+            raise WeightsDownloadError(f"{STATS_URL.format(name=name)} did not match its pinned SHA-256 {expected}")
+        partial.replace(stats / name)
 
 
-def verify(target: Path, lite: bool) -> list[str]:
-    """Problems with the layout under `target` (empty when complete)."""
+def verify(target: Path, lite: bool, stats_sha256: dict[str, str] | None = None) -> list[str]:
+    """Problems with the layout under `target` (empty when complete). The statistics must hash to
+    `stats_sha256` (default: the published files)."""
     import numpy as np
 
+    from engine.checkpoint import PUBLISHED_STATS_SHA256, sha256_of
     from engine.representation import FEATURE_DIM
+
+    expected = PUBLISHED_STATS_SHA256 if stats_sha256 is None else stats_sha256
 
     model = target / ("HY-Motion-1.0-Lite" if lite else "HY-Motion-1.0")
     problems = []
@@ -105,6 +142,8 @@ def verify(target: Path, lite: bool) -> list[str]:
             continue
         if values.size != FEATURE_DIM:
             problems.append(f"{path} holds {values.size} values, expected {FEATURE_DIM}")
+        elif sha256_of(path) != expected[name]:
+            problems.append(f"{path} has SHA-256 {sha256_of(path)}, the published file has {expected[name]}")
     for folder in ("Qwen3-8B", "clip-vit-large-patch14"):
         if not (target / folder / "config.json").is_file():
             problems.append(f"missing {target / folder / 'config.json'}")

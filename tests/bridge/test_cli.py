@@ -233,12 +233,17 @@ def test_commands_of_missing_modules_are_hidden(monkeypatch, capsys) -> None:
 
 
 def test_bench_bridge_reports_latency_and_codec_ratios(capsys) -> None:
-    args = argparse.Namespace(clients=3, requests=2, seconds=1.0, steps=3, json=True)
+    args = argparse.Namespace(clients=3, requests=2, seconds=1.0, steps=3, overhead_requests=4, json=True)
     assert bench.run(args) == 0
     report = json.loads(capsys.readouterr().out)
-    daemon, codec = report["daemon"], report["codec"]
+    daemon, overhead, codec = report["daemon"], report["overhead"], report["codec"]
     assert daemon["requests"] == 6 and daemon["requests_per_s"] > 0
     assert 0 < daemon["latency_p50_ms"] <= daemon["latency_p99_ms"]
+    # accepted, 3 progress, 1 motion, done: the bare server replays exactly these frames.
+    assert overhead["requests"] == 4 and overhead["frames_per_request"] == 6
+    assert 0 < overhead["bare_p50_ms"] <= overhead["bare_p99_ms"]
+    assert 0 < overhead["daemon_p50_ms"] <= overhead["daemon_p99_ms"]
+    assert overhead["overhead_p99_ms"] == overhead["daemon_p99_ms"] - overhead["bare_p99_ms"]
     assert codec["frames"] == 30
     assert codec["msgpack_bytes"] < codec["json_base64_bytes"] < codec["json_lists_bytes"]
     assert codec["size_ratio_json_lists_over_msgpack"] > 1.5

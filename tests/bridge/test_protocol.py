@@ -10,10 +10,14 @@ import numpy as np
 import pytest
 
 from bridge.protocol import (
+    RATE_LIMIT_BACKLOG,
+    RATE_LIMIT_BURST,
+    RATE_LIMIT_PER_SECOND,
     SUBPROTOCOL_JSON,
     SUBPROTOCOL_MSGPACK,
     CloseCode,
     CloseConnection,
+    Enqueued,
     ErrorCode,
     FrameKindError,
     Generate,
@@ -22,6 +26,7 @@ from bridge.protocol import (
     Limits,
     ModelDefaults,
     MotionPayload,
+    Outbox,
     RequestError,
     ServerSession,
     SessionState,
@@ -30,7 +35,9 @@ from bridge.protocol import (
     decode_motion_arrays,
     encode_message,
     motion_messages,
+    narrowest,
     parse_request,
+    serving_limits,
     validate_generate,
 )
 from engine.skeleton import BODY_JOINTS
@@ -149,6 +156,7 @@ def test_unknown_fields_are_ignored() -> None:
         ({"seconds": 1e9}, ErrorCode.TOO_LONG, "above the limit"),
         ({"seconds": 0}, ErrorCode.BAD_REQUEST, "seconds must be > 0"),
         ({"seconds": -3.0}, ErrorCode.BAD_REQUEST, "seconds must be > 0"),
+        ({"seconds": -1e308}, ErrorCode.BAD_REQUEST, "seconds must be > 0"),
         ({"prompt": "   "}, ErrorCode.BAD_REQUEST, "prompt is empty"),
         ({"samples": 0}, ErrorCode.BAD_REQUEST, "samples must be in"),
         ({"samples": 99}, ErrorCode.BAD_REQUEST, "samples must be in"),
@@ -166,6 +174,26 @@ def test_out_of_range_generate_fields_give_typed_errors(fields, code, fragment) 
     assert info.value.code is code
     assert info.value.request_id == "r9"
     assert fragment in info.value.message
+
+
+def test_a_prompt_that_is_not_encodable_text_is_a_bad_request_before_acceptance() -> None:
+    message = json.loads('{"op": "generate", "id": "s", "prompt": "wave \\udfff"}')
+    with pytest.raises(RequestError) as info:
+        validate_generate(parse_request(message), LIMITS, MODEL)
+    assert (info.value.code, info.value.request_id) == (ErrorCode.BAD_REQUEST, "s")
+    assert "surrogate" in info.value.message
+
+
+def test_served_limits_cap_samples_at_one_batch_and_seconds_at_the_model() -> None:
+    served = serving_limits(Limits(max_samples=8, max_seconds=99.0), model_max_seconds=12.0, max_batch=4)
+    assert (served.max_samples, served.max_seconds) == (4, 12.0)
+    assert serving_limits(Limits(), 12.0, max_batch=4, max_seconds=5.0).max_seconds == 5.0
+    with pytest.raises(RequestError) as info:
+        validate_generate(Generate(op="generate", id="a", prompt="p", samples=5), served, MODEL)
+    assert "samples must be in [1, 4]" in info.value.message
+    pool = narrowest(Limits(max_queue=256), [served, Limits(max_seconds=60.0, max_samples=2, max_queue=16)])
+    assert (pool.max_seconds, pool.max_samples, pool.max_steps, pool.max_queue) == (12.0, 2, 200, 256)
+    assert Limits.from_wire(pool.to_wire()) == pool
 
 
 @pytest.mark.parametrize(
@@ -267,19 +295,53 @@ def test_oversized_message_closes_with_4008() -> None:
     assert info.value.code is CloseCode.TOO_LARGE
 
 
-def test_message_rate_above_the_limit_closes_with_4008() -> None:
+def test_a_burst_up_to_the_bucket_is_handled_at_once_and_the_next_message_is_held_not_refused() -> None:
+    s = ready_session(clock=FakeClock())
+    status = pack({"op": "status", "id": "x"})
+    assert [s.admit(status) for _ in range(RATE_LIMIT_BURST)] == [0.0] * RATE_LIMIT_BURST
+    assert s.admit(status) == pytest.approx(1.0 / RATE_LIMIT_PER_SECOND)
+
+
+def test_a_client_that_waits_for_each_reply_is_slowed_down_but_never_closed() -> None:
+    # Twice the sustained rate, 10 s long: each message is sent when the previous one was handled.
     clock = FakeClock()
     s = ready_session(clock=clock)
     status = pack({"op": "status", "id": "x"})
-    for _ in range(150):
-        s.receive(status)
-    clock.now += 1.0  # a second later the bucket is full again
-    for _ in range(199):
-        s.receive(status)
+    delays = []
+    for _ in range(int(RATE_LIMIT_PER_SECOND * 20)):
+        delay = s.admit(status)
+        delays.append(delay)
+        clock.now += delay + 0.5 / RATE_LIMIT_PER_SECOND
+        assert isinstance(s.receive(status), Status)
+    assert max(delays) <= 1.0 / RATE_LIMIT_PER_SECOND + 1e-9
+
+
+def test_a_client_that_keeps_sending_while_held_is_a_flood_and_closes_4008() -> None:
+    s = ready_session(clock=FakeClock())
+    status = pack({"op": "status", "id": "x"})
+    for _ in range(RATE_LIMIT_BURST + RATE_LIMIT_BACKLOG):
+        s.admit(status)
     with pytest.raises(CloseConnection) as info:
-        for _ in range(10):
-            s.receive(status)
-    assert info.value.code is CloseCode.TOO_LARGE
+        s.admit(status)
+    assert info.value.code is CloseCode.TOO_LARGE and "rate limit" in info.value.reason
+
+
+def test_the_outbox_skips_previews_first_then_evicts_them_then_overflows() -> None:
+    outbox = Outbox(max_bytes=1000, preview_bytes=300)
+    assert outbox.push(b"p" * 250, preview=True) is Enqueued.QUEUED
+    assert outbox.push(b"d" * 100) is Enqueued.QUEUED
+    assert not outbox.takes_previews
+    assert outbox.push(b"p" * 10, preview=True) is Enqueued.SKIPPED
+    # Data that does not fit evicts the waiting preview rather than closing the connection.
+    assert outbox.push(b"d" * 800) is Enqueued.QUEUED
+    assert outbox.queued_bytes == 900 and len(outbox) == 2
+    assert outbox.push(b"d" * 101) is Enqueued.OVERFLOW
+    sent = []
+    assert outbox.push(b"x", on_send=lambda: sent.append("x")) is Enqueued.QUEUED
+    frames = [outbox.pop() for _ in range(3)]
+    assert [f.size for f in frames] == [100, 800, 1] and outbox.pop() is None and outbox.queued_bytes == 0
+    frames[-1].on_send()
+    assert sent == ["x"]
 
 
 def test_request_errors_after_ready_keep_the_session_usable() -> None:

@@ -16,7 +16,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from bridge.bench import ZeroCostModel
-from bridge.protocol import Limits
+from bridge.protocol import SUBPROTOCOL_JSON, Limits, decode_message
 from bridge.server import InsecureBind, MotionBridgeServer, ServerConfig
 from engine.motion import Motion
 from engine.skeleton import BODY_JOINTS, BODY_PARENTS, SMPLH_BODY
@@ -225,13 +225,19 @@ def test_json_subprotocol_carries_the_same_motion_in_base64(daemon, raw, arrays)
         await binary.send(request)
         from_binary = await binary.until("j")
         await text.send({**request, "target": "unity"})
-        from_text = await text.until("j")
-        assert isinstance(text.ws.recv, object)
+        frames = []
+        while not frames or json.loads(frames[-1]).get("op") not in ("done", "error"):
+            frames.append(await asyncio.wait_for(text.ws.recv(), 10.0))
         await binary.close()
         await text.close()
-        return from_binary, from_text
+        return from_binary, frames
 
-    from_binary, from_text = run(scenario())
+    from_binary, frames = run(scenario())
+    # On the wire: text frames only, and the motion's byte fields as base64 strings.
+    assert frames and all(isinstance(frame, str) for frame in frames)
+    (wire_motion,) = [m for m in map(json.loads, frames) if m["op"] == "motion"]
+    assert isinstance(wire_motion["root"], str) and isinstance(wire_motion["rotations"], str)
+    from_text = [decode_message(frame, SUBPROTOCOL_JSON) for frame in frames]
     (b_motion,) = [m for m in from_binary if m["op"] == "motion"]
     (t_motion,) = [m for m in from_text if m["op"] == "motion"]
     assert t_motion["target"] == "unity" and t_motion["joints"][0] == "Hips"
@@ -638,11 +644,12 @@ def test_store_survives_a_restart_and_serves_downloads(daemon_factory, tiny_mode
     assert Motion.load_npz(downloaded).frames == 30
     assert http_get(f"{second.http_url}/v1/jobs/{job}/3.npz?token=tok")[0] == 404
     assert http_get(f"{second.http_url}/v1/jobs/{job}/0.npz?token=tok&target=blender")[0] == 400
+    # This build ships the exporters: BVH and glTF downloads must work, not fall back to "not implemented".
+    assert {"npz", "bvh", "glb"} <= set(second.server.formats)
     bvh_status, bvh_body, _ = http_get(f"{second.http_url}/v1/jobs/{job}/0.bvh?token=tok&target=unity")
-    if "bvh" in second.server.formats:
-        assert bvh_status == 200 and bvh_body.startswith(b"HIERARCHY")
-    else:
-        assert bvh_status == 501 and b"npz" in bvh_body
+    assert bvh_status == 200 and bvh_body.startswith(b"HIERARCHY")
+    glb_status, glb_body, _ = http_get(f"{second.http_url}/v1/jobs/{job}/0.glb?token=tok&target=unity")
+    assert glb_status == 200 and glb_body[:4] == b"glTF"
 
 
 def test_health_and_static_routes(daemon) -> None:
@@ -654,12 +661,11 @@ def test_health_and_static_routes(daemon) -> None:
     assert http_get(f"{daemon.http_url}/nope")[0] == 404
     assert http_get(f"{daemon.http_url}/static/../server.py")[0] == 404
     assert http_get(f"{daemon.http_url}/v1")[0] == 426
+    # The preview page ships with the daemon: `/` must serve it.
     index = Path(daemon.server.config.static_dir) / "index.html"
-    page_status, page, _ = http_get(f"{daemon.http_url}/")
-    if index.is_file():
-        assert page_status == 200 and page == index.read_bytes()
-    else:
-        assert page_status == 404
+    assert index.is_file()
+    page_status, page, page_headers = http_get(f"{daemon.http_url}/")
+    assert page_status == 200 and page == index.read_bytes() and page_headers["Content-Type"].startswith("text/html")
 
 
 # ------------------------------------------------------------------------------------------ shutdown

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import os
+import threading
 
 import numpy as np
 import pytest
 
 from bridge.bench import ZeroCostModel
-from bridge.cache import MotionCache
+from bridge.cache import ExportCache, MotionCache
 from bridge.scheduler import compatible
 from bridge.store import ResultStore, StoreError
 from engine import clip_ops
@@ -25,14 +28,18 @@ def motions(seed: int = 0, samples: int = 2, seconds: float = 1.0) -> list[Motio
 def test_saved_job_reloads_from_disk_in_a_fresh_store(tmp_path) -> None:
     original = motions(seed=4)
     ResultStore(tmp_path).save("j1", original, {"prompt": "a person walks", "target": "unity", "fps": 30})
-    assert sorted(p.name for p in (tmp_path / "j1").iterdir()) == ["0.npz", "1.npz", "job.json"]
+    assert sorted(p.name for p in (tmp_path / "j1").iterdir()) == [
+        "0.npz", "0.rotations.npy", "1.npz", "1.rotations.npy", "job.json"
+    ]
     reloaded = ResultStore(tmp_path).load("j1")
     assert reloaded is not None
     assert reloaded.meta["target"] == "unity" and reloaded.meta["samples"] == 2
     for a, b in zip(original, reloaded.motions, strict=True):
-        np.testing.assert_allclose(a.root, b.root, atol=1e-6)
-        dots = np.abs(np.sum(a.rotations * b.rotations, axis=-1))
-        np.testing.assert_allclose(dots, 1.0, atol=1e-5)
+        np.testing.assert_array_equal(a.root, b.root)
+        np.testing.assert_array_equal(a.rotations, b.rotations)
+    # The .npz beside the exact quaternions is the upstream file: the same rotations as axis-angle.
+    upstream = Motion.load_npz(tmp_path / "j1" / "0.npz")
+    np.testing.assert_allclose(np.abs(np.sum(upstream.rotations * original[0].rotations, axis=-1)), 1.0, atol=1e-5)
 
 
 def test_recent_jobs_come_back_exactly_from_memory(tmp_path) -> None:
@@ -107,3 +114,82 @@ def test_clip_options_use_engine_clip_ops() -> None:
     np.testing.assert_allclose(shaped.root[:, [0, 2]], 0.0, atol=1e-6)
     np.testing.assert_allclose(np.abs(np.sum(shaped.rotations[-1] * shaped.rotations[0], axis=-1)), 1.0, atol=1e-5)
     assert clip_ops.apply_options(motion) is motion
+
+
+def test_the_filesystem_work_of_a_save_does_not_grow_with_the_jobs_kept(tmp_path, monkeypatch) -> None:
+    def filesystem_calls_of_one_save(store: ResultStore, job: str) -> int:
+        calls = 0
+        real = {name: getattr(os, name) for name in ("stat", "lstat", "listdir", "scandir")}
+
+        def counted(name):
+            def call(*args, **kwargs):
+                nonlocal calls
+                calls += 1
+                return real[name](*args, **kwargs)
+
+            return call
+
+        for name in real:
+            monkeypatch.setattr(os, name, counted(name))
+        try:
+            store.save(job, motions(samples=1), {})
+        finally:
+            for name, fn in real.items():
+                monkeypatch.setattr(os, name, fn)
+        return calls
+
+    few = ResultStore(tmp_path / "few", retention=3, memory=0)
+    many = ResultStore(tmp_path / "many", retention=40, memory=0)
+    for i in range(40):
+        few.save(f"j{i}", motions(samples=1), {})
+        many.save(f"j{i}", motions(samples=1), {})
+    # Both stores are full, so both saves also evict one job: only the number kept differs.
+    assert filesystem_calls_of_one_save(many, "new") == filesystem_calls_of_one_save(few, "new")
+    assert len(many) == 40 and len(few) == 3
+    assert many.load("j0") is None and many.load("j1") is not None
+
+
+def test_retention_after_a_restart_evicts_the_oldest_jobs_first(tmp_path) -> None:
+    first = ResultStore(tmp_path, retention=3, memory=0)
+    for i in range(3):
+        first.save(f"j{i}", motions(samples=1), {})
+    first.close()
+    second = ResultStore(tmp_path, retention=3, memory=0)
+    second.save("j3", motions(samples=1), {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["j1", "j2", "j3"]
+
+
+def test_a_job_is_loadable_while_its_write_is_pending_and_on_disk_after_flush(tmp_path) -> None:
+    store = ResultStore(tmp_path, memory=0)
+    disk_free = threading.Event()
+    store.writer.submit(disk_free.wait)
+    original = motions(samples=2)
+    store.put("j1", original, {"prompt": "p"})
+    pending = store.load("j1")
+    assert pending is not None and pending.motions[0] is original[0] and pending.meta["prompt"] == "p"
+    assert not (tmp_path / "j1").exists()
+    sample_file = concurrent.futures.ThreadPoolExecutor(1).submit(store.sample_file, "j1", 1)
+    disk_free.set()
+    assert sample_file.result(timeout=10) == tmp_path / "j1" / "1.npz"
+    store.flush()
+    assert (tmp_path / "j1" / "job.json").is_file()
+
+
+def test_a_reloaded_job_has_bit_identical_rotations(tmp_path) -> None:
+    original = motions(seed=9, samples=2)
+    ResultStore(tmp_path).save("j1", original, {})
+    reloaded = ResultStore(tmp_path).load("j1")
+    for a, b in zip(original, reloaded.motions, strict=True):
+        assert a.rotations.tobytes() == b.rotations.tobytes() and a.root.tobytes() == b.root.tobytes()
+
+
+def test_export_cache_keeps_recent_files_within_its_byte_budget() -> None:
+    cache = ExportCache(capacity_bytes=10)
+    cache.put(("j", 0, "glb", "unity"), b"12345")
+    cache.put(("j", 1, "glb", "unity"), b"6789")
+    assert cache.get(("j", 0, "glb", "unity")) == b"12345"  # now the most recent
+    cache.put(("j", 0, "bvh", "unity"), b"abc")
+    assert cache.get(("j", 1, "glb", "unity")) is None
+    assert cache.get(("j", 0, "glb", "unity")) == b"12345" and cache.get(("j", 0, "bvh", "unity")) == b"abc"
+    cache.put(("j", 2, "glb", "unity"), b"x" * 11)  # larger than the whole budget: not kept
+    assert cache.get(("j", 2, "glb", "unity")) is None and cache.size_bytes == 8

@@ -94,3 +94,30 @@ def test_continuity_flips_sign_of_the_far_hemisphere():
     q = np.array([[0, 0, 0, 1.0], [0, 0, 0, -1.0], [0, 0, 0.1, -0.99]])
     out = R.quat_make_continuous(q)
     assert (out[:, 3] > 0).all()
+
+
+def _make_continuous_reference(q: torch.Tensor, dim: int = 0) -> torch.Tensor:
+    """The original frame-by-frame loop, kept as the reference the vectorised version must match exactly."""
+    q = q.movedim(dim, 0).clone()
+    for i in range(1, q.shape[0]):
+        flip = (q[i] * q[i - 1]).sum(-1, keepdim=True) < 0
+        q[i] = torch.where(flip, -q[i], q[i])
+    return q.movedim(0, dim)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_continuity_matches_the_frame_by_frame_loop_exactly(dtype):
+    gen = torch.Generator().manual_seed(7)
+    q = R.quat_normalize(torch.randn(240, 22, 4, generator=gen, dtype=dtype))
+    # Exactly orthogonal neighbours (dot == 0) never flip and end a run of flips: keep that corner exact too.
+    q[50, 3] = torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=dtype)
+    q[51, 3] = torch.tensor([0.0, 1.0, 0.0, 0.0], dtype=dtype)
+    q[120:130, 5] = -q[119, 5]
+    torch.testing.assert_close(R.quat_make_continuous(q, 0), _make_continuous_reference(q, 0), rtol=0, atol=0)
+    across = q.movedim(0, 1)  # time on dim 1
+    torch.testing.assert_close(R.quat_make_continuous(across, 1), _make_continuous_reference(across, 1), rtol=0, atol=0)
+    as_numpy = q.numpy().astype(np.float32)
+    expected = _make_continuous_reference(torch.from_numpy(as_numpy).double(), 0).numpy().astype(np.float32)
+    np.testing.assert_array_equal(R.quat_make_continuous(as_numpy, 0), expected)
+    assert R.quat_make_continuous(q[:1], 0).shape == (1, 22, 4)
+    assert R.quat_make_continuous(q[:0], 0).shape == (0, 22, 4)

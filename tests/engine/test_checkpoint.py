@@ -14,12 +14,16 @@ import yaml
 import engine
 from engine import checkpoint_convert
 from engine.checkpoint import (
+    PUBLISHED_STATS_SHA256,
     CheckpointError,
+    StatsChecksumError,
     UnsafeCheckpointError,
     WeightsMismatchError,
+    check_stats,
     load_torch_checkpoint,
     locate,
     read_config,
+    sha256_of,
 )
 from engine.configs import TEST
 from engine.dit import HunyuanMotionMMDiT
@@ -96,7 +100,7 @@ def test_upstream_config_yml_is_read(tmp_path):
 
 def test_hymotion_folder_loads_and_samples_without_text_encoder(tmp_path):
     state = _write_hymotion_dir(tmp_path)
-    model = engine.load_model(tmp_path / "HY-Motion-1.0", device="cpu", load_text_encoder=False)
+    model = engine.load_model(tmp_path / "HY-Motion-1.0", device="cpu", load_text_encoder=False, verify_stats=False)
     assert torch.equal(model.network.final_layer.linear.weight, state["motion_transformer.final_layer.linear.weight"])
     assert torch.equal(model.null_vtxt.cpu(), state["null_vtxt_feat"])
     assert (model.default_steps, model.default_cfg, model.name) == (12, 4.0, "HY-Motion-1.0")
@@ -104,10 +108,22 @@ def test_hymotion_folder_loads_and_samples_without_text_encoder(tmp_path):
     assert latent.shape == (1, 30, 201)
 
 
+def test_statistics_that_are_not_the_published_files_are_refused_with_what_to_do(tmp_path):
+    _write_hymotion_dir(tmp_path)
+    with pytest.raises(StatsChecksumError, match=r"Mean\.npy is not HY-Motion 1\.0's published file") as caught:
+        engine.load_model(tmp_path / "HY-Motion-1.0", device="cpu", load_text_encoder=False)
+    assert PUBLISHED_STATS_SHA256["Mean.npy"] in str(caught.value) and "fetch-weights" in str(caught.value)
+    stats = tmp_path / "stats"
+    check_stats(stats, {name: sha256_of(stats / name) for name in ("Mean.npy", "Std.npy")})  # the files' own digests
+    np.save(stats / "Std.npy", np.full((1, 201), 0.3, dtype=np.float32))
+    with pytest.raises(StatsChecksumError, match=r"Std\.npy"):
+        check_stats(stats, {"Mean.npy": sha256_of(stats / "Mean.npy"), "Std.npy": "0" * 64})
+
+
 def test_missing_text_encoders_are_a_clear_error(tmp_path):
     _write_hymotion_dir(tmp_path)
     with pytest.raises(TextEncoderError, match="Qwen3-8B"):
-        engine.load_model(tmp_path / "HY-Motion-1.0", device="cpu")
+        engine.load_model(tmp_path / "HY-Motion-1.0", device="cpu", verify_stats=False)
 
 
 def test_folder_without_config_names_what_to_pass(tmp_path):
@@ -122,20 +138,20 @@ def test_mis_shaped_checkpoint_is_reported_by_key(tmp_path):
     state["motion_transformer.input_encoder.weight"] = torch.zeros(32, 200)
     torch.save({"model_state_dict": state}, tmp_path / "HY-Motion-1.0" / "latest.ckpt")
     with pytest.raises(WeightsMismatchError, match=r"input_encoder\.weight has \(32, 200\)"):
-        engine.load_model(tmp_path / "HY-Motion-1.0", device="cpu", load_text_encoder=False)
+        engine.load_model(tmp_path / "HY-Motion-1.0", device="cpu", load_text_encoder=False, verify_stats=False)
 
 
 def test_convert_writes_safetensors_that_load_to_the_same_model(tmp_path, capsys):
     _write_hymotion_dir(tmp_path)
     folder = tmp_path / "HY-Motion-1.0"
-    before = engine.load_model(folder, device="cpu", load_text_encoder=False)
+    before = engine.load_model(folder, device="cpu", load_text_encoder=False, verify_stats=False)
     parser = argparse.ArgumentParser()
     checkpoint_convert.configure_parser(parser)
     assert checkpoint_convert.run(parser.parse_args([str(folder)])) == 0
     assert "latest.safetensors" in capsys.readouterr().out
     assert locate(folder).weights.name == "latest.safetensors"
     (folder / "latest.ckpt").unlink()
-    after = engine.load_model(folder, device="cpu", load_text_encoder=False)
+    after = engine.load_model(folder, device="cpu", load_text_encoder=False, verify_stats=False)
     for (k, a), (_, b) in zip(before.network.state_dict().items(), after.network.state_dict().items(), strict=True):
         assert torch.equal(a, b), k
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import math
+import re
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -43,6 +48,47 @@ def test_full_config_has_9_double_and_18_single_blocks():
     with torch.device("meta"):
         net = HunyuanMotionMMDiT(FULL.network)
     assert len(net.double_blocks) == 9 and len(net.single_blocks) == 18
+
+
+PUBLISHED = json.loads((Path(__file__).resolve().parents[1] / "data" / "hymotion_state_dict.json").read_text())
+"""Names and shapes of the published checkpoints, written from upstream's code and config (not from ours)."""
+
+
+def _without_block_numbers(names: set[str]) -> set[str]:
+    return {re.sub(r"\.(\d+)\.", ".N.", name) for name in names}
+
+
+def test_published_key_list_adds_up_to_the_published_parameter_counts():
+    for name, shapes in PUBLISHED["models"].items():
+        assert sum(math.prod(shape) for shape in shapes.values()) == PUBLISHED["parameters"][name]
+
+
+@pytest.mark.parametrize("config", [FULL, LITE], ids=["full", "lite"])
+def test_network_names_and_shapes_equal_the_published_checkpoint(config):
+    with torch.device("meta"):
+        net = HunyuanMotionMMDiT(config.network)
+    ours = {f"motion_transformer.{k}": list(v.shape) for k, v in net.state_dict().items()}
+    published = {k: v for k, v in PUBLISHED["models"][config.name].items() if k.startswith("motion_transformer.")}
+    assert sorted(set(published) - set(ours)) == [] and sorted(set(ours) - set(published)) == []
+    assert {k: v for k, v in ours.items() if published[k] != v} == {}
+
+
+@pytest.mark.parametrize("config", [FULL, LITE], ids=["full", "lite"])
+def test_a_checkpoint_with_the_published_keys_loads_with_nothing_missing(config):
+    state = {k: torch.empty(shape, device="meta") for k, shape in PUBLISHED["models"][config.name].items()}
+    weights, extras, ignored = split_state(state)
+    with torch.device("meta"):
+        net = HunyuanMotionMMDiT(config.network)
+    assert load_network_weights(net, weights) == []
+    assert set(extras) == {"null_vtxt_feat", "null_ctxt_input"}
+    assert ignored == ["special_game_ctxt_feat", "special_game_vtxt_feat"]
+
+
+def test_the_random_weight_test_config_uses_the_published_naming_scheme():
+    # The test network is HY-Motion scaled down (fewer, narrower blocks): the same names once block numbers go.
+    ours = {f"motion_transformer.{k}" for k in HunyuanMotionMMDiT(TEST.network).state_dict()}
+    published = {k for k in PUBLISHED["models"]["HY-Motion-1.0"] if k.startswith("motion_transformer.")}
+    assert _without_block_numbers(ours) == _without_block_numbers(published)
 
 
 def test_upstream_shaped_state_dict_loads_with_zero_missing_keys_and_ignores_extras():

@@ -14,6 +14,7 @@ import torch
 import yaml
 
 import engine
+from engine.checkpoint import StatsChecksumError
 from engine.configs import TEST
 from engine.dit import HunyuanMotionMMDiT
 from engine.text_encoders import MOTION_SYSTEM_PROMPT, HYMotionTextEncoder, TextEncoderError
@@ -157,7 +158,10 @@ def test_hymotion_folder_with_text_encoders_generates_from_a_prompt(encoder_root
     np.save(encoder_root / "stats" / "Mean.npy", np.zeros(201, np.float32))
     np.save(encoder_root / "stats" / "Std.npy", np.full(201, 0.1, np.float32))
 
-    model = engine.load_model(model_dir, device="cpu", text_device="cpu")
+    # Made-up statistics are not the published files: the checksum refuses them unless told they are ours.
+    with pytest.raises(StatsChecksumError):
+        engine.load_model(model_dir, device="cpu", text_device="cpu")
+    model = engine.load_model(model_dir, device="cpu", text_device="cpu", verify_stats=False)
     assert isinstance(model.text_encoder.inner, HYMotionTextEncoder)
     assert model.text_encoder.max_length == 16  # max_length_llm from config.yml
     motions = model.generate("a person walks forward", seconds=1.0, seed=0, steps=4)

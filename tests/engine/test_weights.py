@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import weights
+from engine.checkpoint import PUBLISHED_STATS_SHA256, sha256_of
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,9 +26,21 @@ def test_offline_download_fails_with_what_to_fetch_and_where(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 2, proc.stderr
-    assert "huggingface-cli download tencent/HY-Motion-1.0 --include 'HY-Motion-1.0-Lite/*'" in proc.stderr
+    assert "--include 'HY-Motion-1.0-Lite/*'" in proc.stderr
     assert str(tmp_path / "models" / "Qwen3-8B") in proc.stderr
     assert "stats" in proc.stderr
+    for repo, revision in weights.HUB_REVISIONS.items():
+        assert f"huggingface-cli download {repo} --revision {revision}" in proc.stderr
+
+
+def test_every_download_is_pinned_to_a_commit():
+    hex40 = re.compile(r"[0-9a-f]{40}")
+    for lite in (False, True):
+        for component in weights.components(lite):
+            assert hex40.fullmatch(component.revision), component.repo
+    assert set(weights.HUB_REVISIONS) == {c.repo for c in weights.components(False)}
+    assert f"/{weights.STATS_COMMIT}/stats/Mean.npy" in weights.STATS_URL.format(name="Mean.npy")
+    assert hex40.fullmatch(weights.STATS_COMMIT)
 
 
 def _complete_layout(root: Path) -> None:
@@ -44,7 +58,11 @@ def _complete_layout(root: Path) -> None:
 
 def test_verify_accepts_a_complete_layout_and_names_each_missing_piece(tmp_path):
     _complete_layout(tmp_path)
-    assert weights.verify(tmp_path, lite=False) == []
+    own = {name: sha256_of(tmp_path / "stats" / name) for name in ("Mean.npy", "Std.npy")}
+    assert weights.verify(tmp_path, lite=False, stats_sha256=own) == []
+    # Made-up statistics are not the published files: verify says which and what they should hash to.
+    problems = weights.verify(tmp_path, lite=False)
+    assert len(problems) == 2 and all(PUBLISHED_STATS_SHA256[p.split("/")[-1].split(" ")[0]] in p for p in problems)
     (tmp_path / "clip-vit-large-patch14" / "config.json").unlink()
     (tmp_path / "stats" / "Std.npy").write_text("version https://git-lfs.github.com/spec/v1\n")
     problems = weights.verify(tmp_path, lite=False)

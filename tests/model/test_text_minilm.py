@@ -41,3 +41,39 @@ def test_similar_prompts_are_closer_than_different_ones(encoder):
 def test_long_prompts_are_truncated_to_max_length(encoder):
     feats = encoder.encode(["walk " * 40])
     assert feats.ctxt_length.item() == 16
+
+
+def test_token_ids_and_hidden_states_equal_transformers_bert(encoder):
+    from transformers import AutoModel, AutoTokenizer
+
+    from engine.text_minilm import minilm_model_dir
+
+    folder = str(minilm_model_dir())
+    prompts = ["a person walks forward", "run", "Ünïcödé café: naïve JUMP!!", "walk " * 40, "spins 3x, then sits"]
+    batch = AutoTokenizer.from_pretrained(folder, local_files_only=True)(
+        prompts, padding="max_length", truncation=True, max_length=16, return_tensors="pt"
+    )
+    ids, mask = encoder.tokenize(prompts)
+    assert torch.equal(ids, batch["input_ids"]) and torch.equal(mask, batch["attention_mask"])
+    with torch.no_grad():
+        reference = AutoModel.from_pretrained(folder, local_files_only=True).eval()(**batch).last_hidden_state
+    feats = encoder.encode(prompts)
+    torch.testing.assert_close(feats.ctxt, reference * mask[..., None], atol=1e-5, rtol=1e-4)
+
+
+def test_loading_and_encoding_never_import_transformers():
+    # transformers' import alone took most of the daemon's start-up; the embedded model must not need it.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys\n"
+        "from engine.text_minilm import MiniLMTextEncoder\n"
+        "MiniLMTextEncoder(max_length=8).encode(['a person walks'])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('transformers', 'sentence_transformers')))\n"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repo, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -31,9 +31,11 @@ def test_editor_code_uses_no_api_missing_from_the_stand_ins(mono_tools: Any, run
     """The check has teeth: the same Editor sources against stand-ins lacking one member fail to compile."""
     stubs = (HERE / "stubs" / "UnityEngine.cs").read_text()
     broken = tmp_path / "UnityEngine.cs"
-    broken.write_text(stubs.replace("public void SetHumanPose(ref HumanPose humanPose) { }", ""))
+    member = "public static bool isBatchMode"
+    assert stubs.count(member) == 1
+    broken.write_text(stubs.replace(member, "private static bool isBatchMode"))
     crippled = mono_tools.compile([broken, HERE / "stubs" / "UnityEditor.cs"], tmp_path / "Crippled.dll",
                                   warnings_as_errors=False)
-    with pytest.raises(AssertionError, match="SetHumanPose"):
+    with pytest.raises(AssertionError, match="isBatchMode"):
         mono_tools.compile(sorted((PACKAGE / "Editor").rglob("*.cs")), tmp_path / "Editor.dll",
                            references=[runtime_dll, crippled])

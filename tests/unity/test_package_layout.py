@@ -89,6 +89,18 @@ def test_package_json_is_a_valid_upm_manifest() -> None:
     assert manifest["version"] in (PACKAGE / "CHANGELOG.md").read_text(), "CHANGELOG has no entry for this version"
 
 
+def test_package_json_declares_the_engine_modules_the_code_uses() -> None:
+    """Projects can disable built-in modules; without these the package would not compile there."""
+    dependencies = json.loads((PACKAGE / "package.json").read_text())["dependencies"]
+    assert dependencies == {"com.unity.modules.animation": "1.0.0", "com.unity.modules.imgui": "1.0.0"}
+
+
+@pytest.mark.parametrize("source", sorted(PACKAGE.rglob("*.cs")), ids=lambda p: p.name)
+def test_package_code_never_names_the_test_stand_ins(source: Path) -> None:
+    """tests/unity/stubs has a UnityStandIn namespace for tests to play the editor; Unity has none."""
+    assert "UnityStandIn" not in source.read_text(), source.name
+
+
 def test_asmdefs_are_valid_and_reference_known_assemblies() -> None:
     definitions = asmdefs()
     names = [d["name"] for d in definitions.values()]

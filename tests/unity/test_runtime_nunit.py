@@ -5,17 +5,15 @@ time, by Python's msgpack and by the daemon's own encoder (bridge.protocol); wha
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import struct
-import subprocess
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import msgpack
 import numpy as np
 import pytest
+from unity_test_support import run_nunit
 
 from bridge.protocol import (
     SUBPROTOCOL_MSGPACK,
@@ -151,24 +149,6 @@ def write_fixtures(folder: Path) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- running NUnit
 
 
-def count_results(xml_path: Path) -> tuple[int, int, int, list[str]]:
-    """(passed, failed, not run, failure texts) from an NUnit 2.6 or 3 result file."""
-    root = ET.parse(xml_path).getroot()
-    passed = failed = not_run = 0
-    failures: list[str] = []
-    for case in root.iter("test-case"):
-        result = case.get("result", "")
-        if case.get("executed") == "False" or result in ("Ignored", "Skipped", "NotRunnable", "Inconclusive"):
-            not_run += 1
-        elif case.get("success") == "True" or result == "Passed":
-            passed += 1
-        else:
-            failed += 1
-            message = case.find(".//message")
-            failures.append(f"{case.get('name')}: {message.text if message is not None else result}")
-    return passed, failed, not_run, failures
-
-
 @pytest.fixture(scope="module")
 def nunit_run(mono_tools: Any, runtime_dll: Path, build_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     fixtures = tmp_path_factory.mktemp("msgpack-fixtures")
@@ -180,17 +160,9 @@ def nunit_run(mono_tools: Any, runtime_dll: Path, build_dir: Path, tmp_path_fact
     files = sorted((PACKAGE / "Tests").rglob("*.cs")) + sorted((HERE / "csharp").rglob("*.cs"))
     references = [run_dir / runtime_dll.name, run_dir / "nunit.framework.dll"]
     tests_dll = mono_tools.compile(files, run_dir / "MotionBridge.Tests.dll", references=references)
-    result_xml = run_dir / "TestResult.xml"
-    env = {**os.environ, "MOTIONBRIDGE_MSGPACK_FIXTURES": str(fixtures)}
-    run = subprocess.run(
-        [mono_tools.nunit_console, str(tests_dll), "-nologo", f"-xml={result_xml}"],
-        capture_output=True, text=True, timeout=300, cwd=run_dir, env=env,
-    )
-    if not result_xml.exists():
-        pytest.fail(f"nunit-console produced no results (exit {run.returncode}):\n{run.stdout}\n{run.stderr}")
-    passed, failed, not_run, failures = count_results(result_xml)
-    return {"passed": passed, "failed": failed, "not_run": not_run, "failures": failures, "output": run.stdout,
-            "fixtures": fixtures, "expected": expected}
+    run = run_nunit(mono_tools, tests_dll, env={"MOTIONBRIDGE_MSGPACK_FIXTURES": str(fixtures)})
+    return {"passed": run.passed, "failed": run.failed, "not_run": run.not_run, "failures": run.failures,
+            "output": run.output, "fixtures": fixtures, "expected": expected}
 
 
 def test_csharp_nunit_suite_passes(nunit_run: dict, capsys: pytest.CaptureFixture) -> None:

@@ -1,12 +1,20 @@
-"""ue_adapter against a recording fake `unreal` module and the real daemon: menus, the Blueprint library, live
-preview on a PoseableMeshComponent and baking an AnimSequence, checked call by call against the engine's
-reference retarget of the same job fetched in the source convention."""
+"""ue_adapter against a recording fake `unreal` module and the real daemon: menus, the Blueprint library, the
+panel's Execute Python Script nodes, connecting off the game thread, live preview on a PoseableMeshComponent and
+baking an AnimSequence, checked call by call against the engine's reference retarget of the same job fetched in
+the source convention."""
 
 from __future__ import annotations
 
+import importlib
 import math
+import socket
+import sys
+import threading
 import time
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +29,7 @@ from engine.retarget import RigMotion
 from engine.retarget import retarget as engine_retarget
 from engine.rigs import manny
 
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "unreal.md"
 MANNY_PATH = "/Game/Characters/Mannequins/Meshes/SKM_Manny"
 TURN = quat_about_z(math.pi / 2)
 """Unreal skeletal meshes face +Y in component space; the engine's stand-in Manny faces +X."""
@@ -50,6 +59,16 @@ def _quat(q: Any) -> tuple:
 
 def _vec(v: Any) -> tuple:
     return (v.x, v.y, v.z)
+
+
+def _tick_until(done: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Run the editor's slate ticks (the plugin's post-tick callback) until `done`."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, f"waited for {what}; errors: {ue_fake_editor.errors}"
+        for tick in list(ue_fake_editor.tick_callbacks.values()):
+            tick(0.03)
+        time.sleep(0.005)
 
 
 @dataclass
@@ -164,6 +183,7 @@ def test_bake_calls_the_animation_data_controller_in_order_and_saves(editor_run:
         ("AnimSequenceFactory", "set_editor_property"),
         ("AnimSequenceFactory", "set_editor_property"),
         ("AssetToolsHelpers", "get_asset_tools"),
+        ("EditorAssetLibrary", "does_asset_exist"),
         ("AssetTools", "create_asset"),
         ("AnimationDataController", "open_bracket"),
         ("AnimationDataController", "set_frame_rate"),
@@ -253,6 +273,7 @@ def test_cancel_stops_a_running_generation(fake_unreal: tuple[Any, Any], live_da
     actors.selected.append(ue.SkeletalMeshActor(_manny_mesh(ue), ue.Vector(), ue.Vector(), 0.0))
     library = adapter.MotionBridgeLibrary
     assert library.Connect("127.0.0.1", live_daemon.port)
+    _tick_until(lambda: adapter.EDITOR.client is not None, "the connection")
     assert library.Cancel() is False, "nothing runs yet"
     assert library.Generate("a person walks in a long circle", 10.0, 1)
     assert library.Cancel() is True
@@ -269,12 +290,11 @@ def test_cancel_stops_a_running_generation(fake_unreal: tuple[Any, Any], live_da
 def test_user_errors_are_reported_not_raised(fake_unreal: tuple[Any, Any], live_daemon: Any) -> None:
     ue, adapter = fake_unreal
     library = adapter.MotionBridgeLibrary
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
-    assert library.Connect("127.0.0.1", closed_port) is False
+    assert library.Connect("127.0.0.1", closed_port) is True, "Connect only starts connecting"
+    _tick_until(lambda: library.Status().startswith("not connected"), "the refusal")
     assert "motionbridge serve" in ue_fake_editor.errors[-1]
     assert library.Connect("127.0.0.1", live_daemon.port) is True
     assert library.Generate("a person walks", 1.0, 0) == "", "no mesh selected and no Mannequin in the project"
@@ -310,3 +330,173 @@ def test_open_panel_uses_the_widget_when_built_and_the_dialog_otherwise(fake_unr
     ue.EditorAssetLibrary.assets[adapter.WIDGET_ASSET] = widget
     adapter.open_panel()
     assert ue_fake_editor.log.named("spawn_and_register_tab") == [(widget,)]
+
+
+def test_connect_returns_at_once_while_the_daemon_is_slow_to_answer(fake_unreal: tuple[Any, Any]) -> None:
+    """TCP connect, upgrade, hello and ready have 5 s timeouts each: none of that may freeze the game thread."""
+    ue, adapter = fake_unreal
+    library = adapter.MotionBridgeLibrary
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        assert library.Connect("127.0.0.1", port) is True
+        assert time.monotonic() - started < 0.5, "Connect waited for the daemon on the game thread"
+        assert library.Status() == f"connecting to ws://127.0.0.1:{port}/v1 | idle"
+        for tick in ue_fake_editor.tick_callbacks.values():
+            tick(0.03)
+        assert library.Status().startswith("connecting"), "a tick does not wait for the handshake either"
+        daemon_side, _ = silent.accept()
+        daemon_side.close()  # the "daemon" hangs up mid-handshake
+        _tick_until(lambda: library.Status().startswith("not connected"), "the failed handshake")
+    assert f"ws://127.0.0.1:{port}/v1" in ue_fake_editor.errors[-1]
+    assert adapter.EDITOR.client is None
+
+
+def test_a_generate_made_while_connecting_is_sent_once_connected(fake_unreal: tuple[Any, Any], live_daemon: Any,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    ue, adapter = fake_unreal
+    ue.get_editor_subsystem(ue.EditorActorSubsystem).selected.append(
+        ue.SkeletalMeshActor(_manny_mesh(ue), ue.Vector(), ue.Vector(), 0.0))
+    handshake_may_finish = threading.Event()
+    real_connect = adapter.BridgeClient.connect
+
+    def slow_connect(client: Any) -> Any:
+        handshake_may_finish.wait(30)
+        return real_connect(client)
+
+    monkeypatch.setattr(adapter.BridgeClient, "connect", slow_connect)
+    library = adapter.MotionBridgeLibrary
+    assert library.Connect("127.0.0.1", live_daemon.port)
+    cancelled = library.Generate("a person jumps", 1.0, 2)
+    assert cancelled and library.Cancel() is True, "a queued request can be cancelled before it is sent"
+    assert adapter.EDITOR.tracker.state == "cancelled"
+    request_id = library.Generate("a person waves", 1.0, 4)
+    assert request_id and adapter.EDITOR.tracker.state == "sent"
+    handshake_may_finish.set()
+    _tick_until(lambda: adapter.EDITOR.tracker.state == "done", "the queued request")
+    assert adapter.EDITOR.tracker.request_id == request_id
+    assert library.Status().startswith("connected to motionbridge/")
+
+
+@pytest.mark.parametrize("refusal", ["refused_tracks", "refused_keys"])
+def test_a_track_the_controller_refuses_fails_the_bake_and_nothing_is_saved(
+        fake_unreal: tuple[Any, Any], live_daemon: Any, refusal: str) -> None:
+    ue, adapter = fake_unreal
+    setattr(ue.AnimationDataController, refusal, {"hand_l"})
+    run = run_editor(ue, adapter, live_daemon.port)
+    assert run.baked_path == ""
+    assert "hand_l" in ue_fake_editor.errors[-1] and "nothing was saved" in ue_fake_editor.errors[-1]
+    assert ue.EditorAssetLibrary.saved == []
+    (deleted,) = ue.EditorAssetLibrary.deleted
+    assert deleted.get_path_name() == "/Game/MotionBridge/A_Wave.A_Wave" and run.baked is None
+    assert "baked" not in run.adapter.MotionBridgeLibrary.Status()
+
+
+def test_a_refused_bake_over_an_existing_asset_keeps_that_asset(fake_unreal: tuple[Any, Any],
+                                                                live_daemon: Any) -> None:
+    ue, adapter = fake_unreal
+    ue.EditorAssetLibrary.assets["/Game/MotionBridge/A_Wave"] = ue.AnimSequence("/Game/MotionBridge/A_Wave.A_Wave")
+    ue.AnimationDataController.refused_tracks = {"hand_l"}
+    run = run_editor(ue, adapter, live_daemon.port)
+    assert run.baked_path == "" and ue.EditorAssetLibrary.saved == []
+    assert ue.EditorAssetLibrary.deleted == [], "deleting would delete the saved asset it replaced"
+    assert "do not save it" in ue_fake_editor.errors[-1]
+
+
+def test_the_preview_component_is_the_instance_not_the_deprecated_lookup(fake_unreal: tuple[Any, Any]) -> None:
+    ue, adapter = fake_unreal
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        component = adapter._spawn_preview_component(_manny_mesh(ue), None)
+    assert isinstance(component, ue.PoseableMeshComponent)
+    assert ue_fake_editor.log.named("get_associated_object") and not ue_fake_editor.log.named("get_object")
+
+
+def test_an_engine_without_get_associated_object_uses_get_object(fake_unreal: tuple[Any, Any],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    ue, adapter = fake_unreal
+    monkeypatch.delattr(ue.SubobjectDataBlueprintFunctionLibrary, "get_associated_object")  # UE 5.3 to 5.5
+    with pytest.warns(DeprecationWarning):
+        component = adapter._spawn_preview_component(_manny_mesh(ue), None)
+    assert isinstance(component, ue.PoseableMeshComponent)
+
+
+def test_the_preview_mesh_hangs_under_the_spawned_actors_default_scene_root(fake_unreal: tuple[Any, Any]) -> None:
+    ue, adapter = fake_unreal
+    component = adapter._spawn_preview_component(_manny_mesh(ue), None)
+    (actor,) = ue.get_editor_subsystem(ue.EditorActorSubsystem).level
+    root = actor.root_component
+    assert root is not component and root.get_path_name().endswith(".DefaultSceneRoot")
+    assert component.get_attach_parent() is root
+    assert adapter._find_preview_component() is component
+
+
+# ---------------------------------------------------------------- the panel, restored before init_unreal.py
+
+
+def _doc_scripts() -> str:
+    return DOCS.read_text(encoding="utf-8")
+
+
+@pytest.fixture()
+def editor_at_startup() -> Iterator[tuple[Any, dict[str, Any]]]:
+    """The editor as it restores a panel left open: `unreal` exists, init_unreal.py has not run (the plugin's
+    module is not imported, no menu exists). Yields the fake `unreal` and the panel's nodes."""
+    saved = sys.modules.get("unreal")
+    sys.modules["unreal"] = ue_fake_editor.make_module()
+    sys.modules.pop("motionbridge_unreal.ue_adapter", None)
+    nodes = dict(importlib.import_module("motionbridge_unreal.ue_adapter").PANEL_NODES)
+    sys.modules.pop("motionbridge_unreal.ue_adapter", None)
+    sys.modules["unreal"] = ue_fake_editor.make_module()
+    try:
+        yield sys.modules["unreal"], nodes
+    finally:
+        adapter = sys.modules.pop("motionbridge_unreal.ue_adapter", None)
+        if adapter is not None:
+            adapter.EDITOR.disconnect()
+        if saved is None:
+            sys.modules.pop("unreal", None)
+        else:
+            sys.modules["unreal"] = saved
+
+
+def _run_node(node: Any, **inputs: Any) -> dict[str, Any]:
+    """What an Execute Python Script node does: its input pins become variables, its output pins read them back."""
+    assert set(inputs) == set(node.inputs)
+    scope = dict(inputs)
+    exec(node.script, scope)  # noqa: S102 - the node's script, as the editor runs it
+    return {name: scope[name] for name in node.outputs}
+
+
+def test_the_panel_scripts_are_the_ones_the_docs_tell_users_to_wire(editor_at_startup: tuple[Any, dict]) -> None:
+    _, nodes = editor_at_startup
+    docs = _doc_scripts()
+    assert set(nodes) == {"Connect", "Generate", "Cancel", "Bake", "Status"}
+    doc_lines = "\n".join(line.strip() for line in docs.splitlines())
+    for name, node in nodes.items():
+        assert node.script in doc_lines, f"docs/unreal.md does not show the {name} script as the code has it:\n" \
+                                         f"{node.script}"
+        for pin in node.inputs + node.outputs:
+            assert f"`{pin}`" in docs, f"docs/unreal.md does not name the {name} node's pin {pin}"
+
+
+def test_the_panel_works_when_restored_before_init_unreal_ran(editor_at_startup: tuple[Any, dict],
+                                                              live_daemon: Any) -> None:
+    ue, nodes = editor_at_startup
+    assert "motionbridge_unreal.ue_adapter" not in sys.modules
+    assert _run_node(nodes["Status"]) == {"status": "disconnected | idle"}, "the first use imports the plugin"
+    actors = ue.get_editor_subsystem(ue.EditorActorSubsystem)
+    actors.selected.append(ue.SkeletalMeshActor(_manny_mesh(ue), ue.Vector(), ue.Vector(), 0.0))
+    connect = nodes["Connect"]._replace(script=nodes["Connect"].script.replace("8747", str(live_daemon.port)))
+    _run_node(connect)
+    adapter = sys.modules["motionbridge_unreal.ue_adapter"]
+    _tick_until(lambda: adapter.EDITOR.client is not None, "the connection")
+    _run_node(nodes["Generate"], prompt="a person waves", seconds=1.0, seed=3.0)
+    _tick_until(lambda: adapter.EDITOR.tracker.state == "done", "the motion")
+    assert adapter.EDITOR.tracker.final.frames == 30
+    _run_node(nodes["Bake"], path="/Game/MotionBridge/A_Panel")
+    assert "baked /Game/MotionBridge/A_Panel.A_Panel" in _run_node(nodes["Status"])["status"]
+    assert _run_node(nodes["Cancel"]) == {}
+    assert ue.ToolMenus.get().find_menu(adapter.TOOLS_MENU).sections == {}, "init_unreal.py never ran"

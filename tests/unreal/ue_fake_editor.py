@@ -3,8 +3,10 @@
 Every public method call on a fake class or instance is appended to `log.calls` as (class, member, args);
 every public attribute read is added to `log.accessed` as (class, member), so a test can check each one
 against the UE 5 API stub. The fakes behave just enough like the editor for the adapter to run: a level
-with actors, a poseable mesh with a reference skeleton, asset creation and an AnimationDataController that
-stores what it is given.
+with actors (a spawned plain Actor gets a DefaultSceneRoot, as in the editor), a poseable mesh with a
+reference skeleton, asset creation and an AnimationDataController that stores what it is given (or refuses
+the bones a test names, answering False as the engine does). The API is UE 5.6's: SubobjectData's get_object
+warns that it is deprecated.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import functools
 import sys
 import types
+import warnings
 from typing import Any
 
 
@@ -186,7 +189,10 @@ class SkeletalMesh(Object):
 
 
 class SceneComponent(Object):
-    pass
+    _attach_parent: SceneComponent | None = None
+
+    def get_attach_parent(self) -> SceneComponent | None:
+        return self._attach_parent
 
 
 class PoseableMeshComponent(SceneComponent):
@@ -241,6 +247,7 @@ class Actor(Object):
         self._label = ""
         self._components: list[Any] = []
         self._location = Vector()
+        self.root_component: SceneComponent | None = None
 
     def set_actor_label(self, new_actor_label: str, mark_dirty: bool = True) -> None:
         self._label = new_actor_label
@@ -265,11 +272,16 @@ class SkeletalMeshActor(Actor):
         world = Vector(location.x + offset.x, location.y + offset.y, location.z + offset.z)
         self.skeletal_mesh_component = SkeletalMeshComponent(mesh, world, Rotator(yaw=mesh_yaw))
         self._components.append(self.skeletal_mesh_component)
+        self.root_component = self.skeletal_mesh_component
         self._location = location
 
 
 class AnimationDataController(Object):
-    """Stores what it is given, the way the data model would."""
+    """Stores what it is given, the way the data model would; answers False for the bones in `refused_tracks`
+    (add_bone_curve) and `refused_keys` (set_bone_track_keys), as the engine does for a bone it cannot take."""
+
+    refused_tracks: set[str] = set()
+    refused_keys: set[str] = set()
 
     def __init__(self) -> None:
         self.tracks: dict[str, tuple[list, list, list]] = {}
@@ -293,12 +305,15 @@ class AnimationDataController(Object):
         self.tracks.clear()
 
     def add_bone_curve(self, bone_name: str, should_transact: bool = True) -> bool:
+        if bone_name in AnimationDataController.refused_tracks:
+            return False
         self.tracks[bone_name] = ([], [], [])
         return True
 
     def set_bone_track_keys(self, bone_name: str, positional_keys: list, rotational_keys: list, scaling_keys: list,
                             should_transact: bool = True) -> bool:
-        assert bone_name in self.tracks, "keys set on a bone without a track"
+        if bone_name not in self.tracks or bone_name in AnimationDataController.refused_keys:
+            return False
         self.tracks[bone_name] = (list(positional_keys), list(rotational_keys), list(scaling_keys))
         return True
 
@@ -340,6 +355,7 @@ class AssetToolsHelpers(Object):
 class EditorAssetLibrary(BlueprintFunctionLibrary):
     assets: dict[str, Any] = {}
     saved: list[Any] = []
+    deleted: list[Any] = []
 
     @staticmethod
     def does_asset_exist(asset_path: str) -> bool:
@@ -352,6 +368,12 @@ class EditorAssetLibrary(BlueprintFunctionLibrary):
     @staticmethod
     def save_loaded_asset(asset_to_save: Any, only_if_is_dirty: bool = True) -> bool:
         EditorAssetLibrary.saved.append(asset_to_save)
+        return True
+
+    @staticmethod
+    def delete_loaded_asset(asset_to_delete: Any) -> bool:
+        EditorAssetLibrary.deleted.append(asset_to_delete)
+        AssetTools.created = {k: v for k, v in AssetTools.created.items() if v is not asset_to_delete}
         return True
 
 
@@ -379,6 +401,12 @@ class EditorActorSubsystem(Object):
         actor = actor_class()
         actor._location = location
         actor._rotation = rotation
+        if actor.root_component is None:
+            # What the editor does for a class without a root of its own (a plain Actor).
+            root = SceneComponent()
+            root._path = f"{actor.get_path_name()}.DefaultSceneRoot"
+            actor._components.append(root)
+            actor.root_component = root
         self.level.append(actor)
         return actor
 
@@ -405,9 +433,14 @@ class SubobjectDataSubsystem(Object):
         return [SubobjectDataHandle(context)]
 
     def add_new_subobject(self, params: AddNewSubobjectParams) -> tuple:
+        """Under an actor handle, a scene component is attached to the actor's root (or becomes it, if none)."""
         actor = params.parent_handle.owner
         component = params.new_class()
         actor._components.append(component)
+        if actor.root_component is None:
+            actor.root_component = component
+        else:
+            component._attach_parent = actor.root_component
         return SubobjectDataHandle(component), ""
 
 
@@ -418,6 +451,12 @@ class SubobjectDataBlueprintFunctionLibrary(BlueprintFunctionLibrary):
 
     @staticmethod
     def get_object(data: SubobjectData, even_if_pending_kill: bool = False) -> Any:
+        warnings.warn("SubobjectDataBlueprintFunctionLibrary.get_object is deprecated: use GetAssociatedObject",
+                      DeprecationWarning, stacklevel=2)
+        return data.obj
+
+    @staticmethod
+    def get_associated_object(data: SubobjectData) -> Any:
         return data.obj
 
 
@@ -560,6 +599,9 @@ def make_module() -> types.ModuleType:
     AssetTools.created = {}
     EditorAssetLibrary.assets = {}
     EditorAssetLibrary.saved = []
+    EditorAssetLibrary.deleted = []
+    AnimationDataController.refused_tracks = set()
+    AnimationDataController.refused_keys = set()
     EditorUtilityLibrary.selected_assets = []
     ToolMenus._instance = None
     EditorDialog.answer = True

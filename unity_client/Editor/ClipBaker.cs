@@ -10,62 +10,30 @@ namespace MotionBridge.Editor
     /// <summary>
     /// Bakes a take frame by frame through the source Avatar into Humanoid curves: RootT / RootQ (the body
     /// position, normalised by human scale, and rotation) and one curve per muscle under the clip property names
-    /// (fingers included, see <see cref="HumanoidCurveNames"/>). The clip plays on any Humanoid. Loop Pose and
-    /// Bake Into Pose stay off: they would alter the generated root motion.
+    /// (fingers included, see <see cref="HumanoidCurveNames"/>). Every key carries the curve's slope there
+    /// (<see cref="CurveSlopes"/>), so playback moves smoothly through the keys instead of pausing at each. The
+    /// clip plays on any Humanoid. Loop Pose and Bake Into Pose stay off: they would alter the generated root motion.
     /// </summary>
     public static class ClipBaker
     {
+        private const int RootCurves = 7;
+
         public static AnimationClip Bake(MotionTake take, SourceAvatar source, bool loopTime)
         {
             if (take == null || source == null)
             {
                 throw new ArgumentNullException(take == null ? "take" : "source");
             }
-            int frames = take.FrameCount;
-            int muscleCount = HumanTrait.MuscleCount;
-            var rootT = NewKeys(3, frames);
-            var rootQ = NewKeys(4, frames);
-            var muscles = NewKeys(muscleCount, frames);
-            var pose = new HumanPose();
-            Quaternion previous = Quaternion.identity;
-            for (int f = 0; f < frames; f++)
+            var values = Sample(take, source);
+            var bindings = Bindings();
+            var curves = new AnimationCurve[bindings.Length];
+            for (int c = 0; c < curves.Length; c++)
             {
-                source.Pose(take, f);
-                source.GetHumanPose(ref pose);
-                float time = (float)f / take.Fps;
-                var q = pose.bodyRotation;
-                // q and -q are the same rotation; curves interpolate component-wise, so keep neighbours on one side.
-                if (f > 0 && previous.x * q.x + previous.y * q.y + previous.z * q.z + previous.w * q.w < 0)
-                {
-                    q = new Quaternion(-q.x, -q.y, -q.z, -q.w);
-                }
-                previous = q;
-                rootT[0][f] = new Keyframe(time, pose.bodyPosition.x);
-                rootT[1][f] = new Keyframe(time, pose.bodyPosition.y);
-                rootT[2][f] = new Keyframe(time, pose.bodyPosition.z);
-                rootQ[0][f] = new Keyframe(time, q.x);
-                rootQ[1][f] = new Keyframe(time, q.y);
-                rootQ[2][f] = new Keyframe(time, q.z);
-                rootQ[3][f] = new Keyframe(time, q.w);
-                for (int m = 0; m < muscleCount; m++)
-                {
-                    muscles[m][f] = new Keyframe(time, pose.muscles[m]);
-                }
+                curves[c] = Curve(values[c], take.Fps);
             }
             var clip = new AnimationClip { frameRate = take.Fps };
-            for (int c = 0; c < 3; c++)
-            {
-                SetCurve(clip, HumanoidCurveNames.RootT[c], rootT[c]);
-            }
-            for (int c = 0; c < 4; c++)
-            {
-                SetCurve(clip, HumanoidCurveNames.RootQ[c], rootQ[c]);
-            }
-            var muscleNames = HumanTrait.MuscleName;
-            for (int m = 0; m < muscleCount; m++)
-            {
-                SetCurve(clip, HumanoidCurveNames.ForMuscle(muscleNames[m]), muscles[m]);
-            }
+            // One call: the clip is rebuilt once, not once per curve (102 of them).
+            AnimationUtility.SetEditorCurves(clip, bindings, curves);
             var settings = AnimationUtility.GetAnimationClipSettings(clip);
             settings.loopTime = loopTime;
             settings.loopBlend = false;
@@ -76,20 +44,76 @@ namespace MotionBridge.Editor
             return clip;
         }
 
-        private static Keyframe[][] NewKeys(int curves, int frames)
+        /// <summary>Per curve (RootT x y z, RootQ x y z w, then the muscles), its value at every frame.</summary>
+        private static float[][] Sample(MotionTake take, SourceAvatar source)
         {
-            var keys = new Keyframe[curves][];
-            for (int c = 0; c < curves; c++)
+            int frames = take.FrameCount;
+            var values = new float[RootCurves + HumanTrait.MuscleCount][];
+            for (int c = 0; c < values.Length; c++)
             {
-                keys[c] = new Keyframe[frames];
+                values[c] = new float[frames];
             }
-            return keys;
+            var pose = new HumanPose();
+            Quaternion previous = Quaternion.identity;
+            for (int f = 0; f < frames; f++)
+            {
+                source.Pose(take, f);
+                source.GetHumanPose(ref pose);
+                var q = pose.bodyRotation;
+                // q and -q are the same rotation; curves interpolate component-wise, so keep neighbours on one side.
+                if (f > 0 && previous.x * q.x + previous.y * q.y + previous.z * q.z + previous.w * q.w < 0)
+                {
+                    q = new Quaternion(-q.x, -q.y, -q.z, -q.w);
+                }
+                previous = q;
+                values[0][f] = pose.bodyPosition.x;
+                values[1][f] = pose.bodyPosition.y;
+                values[2][f] = pose.bodyPosition.z;
+                values[3][f] = q.x;
+                values[4][f] = q.y;
+                values[5][f] = q.z;
+                values[6][f] = q.w;
+                for (int m = 0; m < HumanTrait.MuscleCount; m++)
+                {
+                    values[RootCurves + m][f] = pose.muscles[m];
+                }
+            }
+            return values;
         }
 
-        private static void SetCurve(AnimationClip clip, string property, Keyframe[] keys)
+        private static EditorCurveBinding[] Bindings()
         {
-            var binding = EditorCurveBinding.FloatCurve("", typeof(Animator), property);
-            AnimationUtility.SetEditorCurve(clip, binding, new AnimationCurve(keys));
+            var muscleNames = HumanTrait.MuscleName;
+            var bindings = new EditorCurveBinding[RootCurves + muscleNames.Length];
+            for (int c = 0; c < 3; c++)
+            {
+                bindings[c] = Binding(HumanoidCurveNames.RootT[c]);
+            }
+            for (int c = 0; c < 4; c++)
+            {
+                bindings[3 + c] = Binding(HumanoidCurveNames.RootQ[c]);
+            }
+            for (int m = 0; m < muscleNames.Length; m++)
+            {
+                bindings[RootCurves + m] = Binding(HumanoidCurveNames.ForMuscle(muscleNames[m]));
+            }
+            return bindings;
+        }
+
+        private static EditorCurveBinding Binding(string property)
+        {
+            return EditorCurveBinding.FloatCurve("", typeof(Animator), property);
+        }
+
+        private static AnimationCurve Curve(float[] values, int fps)
+        {
+            var slopes = CurveSlopes.Of(values, fps);
+            var keys = new Keyframe[values.Length];
+            for (int f = 0; f < keys.Length; f++)
+            {
+                keys[f] = new Keyframe((float)f / fps, values[f], slopes[f], slopes[f]);
+            }
+            return new AnimationCurve(keys);
         }
 
         /// <summary>

@@ -13,7 +13,7 @@ namespace MotionBridge.Editor
     /// <see cref="Pump"/> runs in EditorApplication.update (which keeps running, throttled, while the editor is
     /// unfocused) and turns its events into <see cref="MotionBridgeState"/>. Before a domain reload the socket is
     /// closed with 1001; after it, this class is re-initialised, reconnects and fetches a result that finished
-    /// while scripts were reloading.
+    /// while scripts were reloading. Batch-mode editors and asset import workers never connect by themselves.
     /// </summary>
     [InitializeOnLoad]
     public static class MotionBridgeConnection
@@ -23,17 +23,26 @@ namespace MotionBridge.Editor
         private static StoredTake _cachedStored;
         private static MotionTake _cachedTake;
 
+        /// <summary>How long a domain reload waits for the socket to close: its 1001 must leave before the domain goes.</summary>
+        private static readonly TimeSpan ReloadCloseWait = TimeSpan.FromMilliseconds(500);
+
         /// <summary>Raised on the main thread whenever something the window shows changed.</summary>
         public static event Action Changed;
 
         static MotionBridgeConnection()
         {
+            if (AssetDatabase.IsAssetImportWorkerProcess())
+            {
+                // Import workers only import assets; a socket per worker would be one more editor to the daemon.
+                return;
+            }
             AssemblyReloadEvents.beforeAssemblyReload += OnBeforeAssemblyReload;
             EditorApplication.quitting += Disconnect;
             EditorApplication.update += Pump;
             var state = MotionBridgeState.instance;
             _resumeAfterReload = state.generating;
-            if (state.wantConnected)
+            // A batch-mode editor (CI, build scripts) connects only when a script asks it to.
+            if (state.wantConnected && !Application.isBatchMode)
             {
                 // Not in the static constructor itself: the editor is still initialising here.
                 EditorApplication.delayCall += Connect;
@@ -103,7 +112,15 @@ namespace MotionBridge.Editor
             {
                 return;
             }
-            _client.Close(goingAway, TimeSpan.FromSeconds(1));
+            if (goingAway)
+            {
+                _client.Close(true, ReloadCloseWait);
+            }
+            else
+            {
+                // Returns at once; the old connection finishes closing in the background.
+                _client.CloseAsync(false);
+            }
             _client = null;
         }
 
@@ -153,7 +170,7 @@ namespace MotionBridge.Editor
                 RaiseChanged();
                 return;
             }
-            if (previous != null)
+            if (!string.IsNullOrEmpty(previous))
             {
                 // Its final takes are already in the state; the buffer would otherwise grow with every request.
                 _client.Frames.Remove(previous);
@@ -172,7 +189,7 @@ namespace MotionBridge.Editor
         public static void Cancel()
         {
             var state = MotionBridgeState.instance;
-            if (_client == null || !state.generating || state.activeRequestId == null)
+            if (_client == null || !state.generating || !state.HasActiveRequest)
             {
                 return;
             }
@@ -192,7 +209,7 @@ namespace MotionBridge.Editor
         public static MotionTake CurrentTake(int sample)
         {
             var state = MotionBridgeState.instance;
-            if (_client != null && state.activeRequestId != null)
+            if (_client != null && state.HasActiveRequest)
             {
                 var live = _client.Frames.Latest(state.activeRequestId, sample);
                 if (live != null)
@@ -217,7 +234,7 @@ namespace MotionBridge.Editor
         public static int SampleCount()
         {
             var state = MotionBridgeState.instance;
-            int live = _client != null && state.activeRequestId != null ? _client.Frames.SampleCount(state.activeRequestId) : 0;
+            int live = _client != null && state.HasActiveRequest ? _client.Frames.SampleCount(state.activeRequestId) : 0;
             int stored = 0;
             foreach (var take in state.takes)
             {
@@ -228,6 +245,19 @@ namespace MotionBridge.Editor
 
         private static void Pump()
         {
+            // An exception escaping here would skip every later EditorApplication.update subscriber, every frame.
+            try
+            {
+                PumpOnce();
+            }
+            catch (Exception error)
+            {
+                OnPumpFailed(error);
+            }
+        }
+
+        private static void PumpOnce()
+        {
             bool changed = false;
             if (_client != null)
             {
@@ -235,8 +265,8 @@ namespace MotionBridge.Editor
                 // Bounded so a flood of previews cannot stall the editor for a whole frame.
                 for (int handled = 0; handled < 256 && _client != null && _client.TryDequeue(out clientEvent); handled++)
                 {
-                    Handle(clientEvent);
                     changed = true;
+                    Handle(clientEvent);
                 }
             }
             if (MotionBridgePlayback.Tick())
@@ -246,6 +276,18 @@ namespace MotionBridge.Editor
             if (changed)
             {
                 RaiseChanged();
+            }
+        }
+
+        /// <summary>Reports a bug in the pump and keeps the window usable: no request stays "generating" for ever.</summary>
+        private static void OnPumpFailed(Exception error)
+        {
+            Debug.LogException(error);
+            var state = MotionBridgeState.instance;
+            state.statusLine = "MotionBridge hit an error (see the Console): " + error.Message;
+            if (state.generating && (_client == null || !state.HasActiveRequest || !_client.IsPending(state.activeRequestId)))
+            {
+                state.generating = false;
             }
         }
 
@@ -326,7 +368,7 @@ namespace MotionBridge.Editor
             if (_resumeAfterReload)
             {
                 _resumeAfterReload = false;
-                if (state.activeJob == null)
+                if (!state.HasActiveJob)
                 {
                     state.generating = false;
                     state.statusLine = "the script reload interrupted the request before the daemon accepted it: generate again";
@@ -373,7 +415,7 @@ namespace MotionBridge.Editor
             {
                 state.statusLine = "cancelled";
             }
-            else if (error.Code == ErrorCodes.NotFound && state.activeJob != null)
+            else if (error.Code == ErrorCodes.NotFound && state.HasActiveJob)
             {
                 state.statusLine = "job " + state.activeJob + " is gone (it was still running when the connection closed): generate again";
             }

@@ -2,15 +2,20 @@
 using System;
 using MotionBridge.Motion;
 using UnityEditor;
+using UnityEditor.SceneManagement;
 using UnityEngine;
+using UnityEngine.SceneManagement;
 
 namespace MotionBridge.Editor
 {
     /// <summary>
     /// Each editor update: advance the playhead by wall-clock time, pose the source rig with the frame under
     /// it, read its muscles (GetHumanPose) and put them on the target Humanoid (SetHumanPose). Only a new frame
-    /// or a new take is applied, so an idle preview costs nothing.
+    /// or a new take is applied, so an idle preview costs nothing. The generated pose lives in the scene's own
+    /// transforms, so the character is put back before anything can record it: saving a scene and entering play
+    /// mode (the next update tick shows the frame again).
     /// </summary>
+    [InitializeOnLoad]
     public static class MotionBridgePlayback
     {
         private static readonly MotionPlayhead Playhead = new MotionPlayhead();
@@ -21,6 +26,26 @@ namespace MotionBridge.Editor
         private static int _shownFrame = -1;
         private static double _lastTick = -1;
         private static HumanPose _pose;
+
+        static MotionBridgePlayback()
+        {
+            EditorSceneManager.sceneSaving += OnSceneSaving;
+            EditorApplication.playModeStateChanged += OnPlayModeStateChanged;
+        }
+
+        private static void OnSceneSaving(Scene scene, string path)
+        {
+            StopPreview();
+        }
+
+        private static void OnPlayModeStateChanged(PlayModeStateChange change)
+        {
+            if (change == PlayModeStateChange.ExitingEditMode)
+            {
+                // Play mode starts from a copy of the scene made after this: it must hold the character's own pose.
+                Stop();
+            }
+        }
 
         /// <summary>Why nothing is shown on the target right now (null when the preview is running).</summary>
         public static string Problem { get; private set; }

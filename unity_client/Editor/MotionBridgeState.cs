@@ -104,7 +104,10 @@ namespace MotionBridge.Editor
         /// <summary>The user pressed Connect and not Disconnect: reconnect by ourselves after a reload.</summary>
         public bool wantConnected = true;
 
+        /// <summary>The request the window shows; test with <see cref="HasActiveRequest"/>.</summary>
         public string activeRequestId;
+
+        /// <summary>The daemon's job for it once accepted; test with <see cref="HasActiveJob"/>.</summary>
         public string activeJob;
         public bool generating;
         public float progress;
@@ -123,6 +126,17 @@ namespace MotionBridge.Editor
         public bool loopPlayback = true;
 
         public string bakeFolder = "Assets/MotionBridge";
+
+        // Unity's serializer brings a null string back as "" after a domain reload: both mean "none".
+        public bool HasActiveRequest
+        {
+            get { return !string.IsNullOrEmpty(activeRequestId); }
+        }
+
+        public bool HasActiveJob
+        {
+            get { return !string.IsNullOrEmpty(activeJob); }
+        }
 
         public string ServerUrl
         {

@@ -15,7 +15,58 @@ namespace MotionBridge.Editor
     /// </summary>
     public sealed class MotionBridgeWindow : EditorWindow
     {
+        /// <summary>
+        /// Everything that decides which controls a frame draws, read once per frame at the Layout event. IMGUI
+        /// draws a frame in several passes (Layout, then Repaint or the input event) that must draw the same
+        /// controls, and the receive thread changes the connection state and the frame buffer at any moment.
+        /// </summary>
+        private sealed class View
+        {
+            public ConnectionState Connection;
+            public string ConnectionLabel;
+            public float MaxSeconds;
+            public int MaxSamples;
+            public int MaxSteps;
+            public string[] History;
+            public string Status;
+            public string PreviewProblem;
+            public int Samples;
+            public MotionTake Take;
+
+            public static View Read(MotionBridgeState state)
+            {
+                var connection = MotionBridgeConnection.State;
+                var hello = MotionBridgeConnection.Hello;
+                string label = connection.ToString();
+                if (connection == ConnectionState.Ready && hello != null)
+                {
+                    label += " · " + hello.Model.Name + " on " + hello.Model.Device;
+                }
+                var client = MotionBridgeConnection.Client;
+                var nextAttempt = client == null ? null : client.NextAttemptUtc;
+                if (connection == ConnectionState.Reconnecting && nextAttempt.HasValue)
+                {
+                    double wait = Math.Max(0, (nextAttempt.Value - DateTime.UtcNow).TotalSeconds);
+                    label += " · next try in " + wait.ToString("0") + " s";
+                }
+                return new View
+                {
+                    Connection = connection,
+                    ConnectionLabel = label,
+                    MaxSeconds = hello != null ? (float)hello.Limits.MaxSeconds : 12f,
+                    MaxSamples = hello != null ? hello.Limits.MaxSamples : 8,
+                    MaxSteps = hello != null ? hello.Limits.MaxSteps : 200,
+                    History = state.History,
+                    Status = state.statusLine,
+                    PreviewProblem = MotionBridgePlayback.Problem,
+                    Samples = MotionBridgeConnection.SampleCount(),
+                    Take = MotionBridgeConnection.CurrentTake(state.selectedSample),
+                };
+            }
+        }
+
         private Vector2 _scroll;
+        private View _view;
 
         [MenuItem("Window/MotionBridge")]
         public static void Open()
@@ -58,16 +109,21 @@ namespace MotionBridge.Editor
         private void OnGUI()
         {
             var state = MotionBridgeState.instance;
+            if (_view == null || Event.current.type == EventType.Layout)
+            {
+                _view = View.Read(state);
+            }
+            var view = _view;
             _scroll = EditorGUILayout.BeginScrollView(_scroll);
-            DrawConnection(state);
+            DrawConnection(state, view);
             EditorGUILayout.Space();
-            DrawPrompt(state);
+            DrawPrompt(state, view);
             EditorGUILayout.Space();
-            DrawResult(state);
+            DrawResult(state, view);
             EditorGUILayout.EndScrollView();
         }
 
-        private static void DrawConnection(MotionBridgeState state)
+        private static void DrawConnection(MotionBridgeState state, View view)
         {
             EditorGUILayout.LabelField("Daemon", EditorStyles.boldLabel);
             EditorGUI.BeginChangeCheck();
@@ -78,22 +134,9 @@ namespace MotionBridge.Editor
                 state.ServerUrl = url;
                 state.Token = token;
             }
-            var connection = MotionBridgeConnection.State;
-            var hello = MotionBridgeConnection.Hello;
-            string label = connection.ToString();
-            if (connection == ConnectionState.Ready && hello != null)
-            {
-                label += " · " + hello.Model.Name + " on " + hello.Model.Device;
-            }
-            var client = MotionBridgeConnection.Client;
-            if (connection == ConnectionState.Reconnecting && client != null && client.NextAttemptUtc.HasValue)
-            {
-                double wait = Math.Max(0, (client.NextAttemptUtc.Value - DateTime.UtcNow).TotalSeconds);
-                label += " · next try in " + wait.ToString("0") + " s";
-            }
-            EditorGUILayout.LabelField("State", label);
+            EditorGUILayout.LabelField("State", view.ConnectionLabel);
             EditorGUILayout.BeginHorizontal();
-            if (connection == ConnectionState.Disconnected || connection == ConnectionState.Failed)
+            if (view.Connection == ConnectionState.Disconnected || view.Connection == ConnectionState.Failed)
             {
                 if (GUILayout.Button("Connect"))
                 {
@@ -112,11 +155,11 @@ namespace MotionBridge.Editor
             EditorGUILayout.EndHorizontal();
         }
 
-        private static void DrawPrompt(MotionBridgeState state)
+        private static void DrawPrompt(MotionBridgeState state, View view)
         {
             EditorGUILayout.LabelField("Prompt", EditorStyles.boldLabel);
             state.prompt = EditorGUILayout.TextArea(state.prompt, GUILayout.MinHeight(48));
-            var history = state.History;
+            var history = view.History;
             if (history.Length > 0)
             {
                 int picked = EditorGUILayout.Popup("History", -1, history);
@@ -126,11 +169,7 @@ namespace MotionBridge.Editor
                     GUI.FocusControl(null);
                 }
             }
-            var hello = MotionBridgeConnection.Hello;
-            float maxSeconds = hello != null ? (float)hello.Limits.MaxSeconds : 12f;
-            int maxSamples = hello != null ? hello.Limits.MaxSamples : 8;
-            int maxSteps = hello != null ? hello.Limits.MaxSteps : 200;
-            state.seconds = EditorGUILayout.Slider("Seconds", state.seconds, 0.7f, maxSeconds);
+            state.seconds = EditorGUILayout.Slider("Seconds", state.seconds, 0.7f, view.MaxSeconds);
             EditorGUILayout.BeginHorizontal();
             state.seed = Math.Max(0, EditorGUILayout.IntField("Seed", state.seed));
             if (GUILayout.Button("Random", GUILayout.Width(64)))
@@ -139,12 +178,12 @@ namespace MotionBridge.Editor
                 GUI.FocusControl(null);
             }
             EditorGUILayout.EndHorizontal();
-            state.samples = EditorGUILayout.IntSlider("Variations", state.samples, 1, maxSamples);
+            state.samples = EditorGUILayout.IntSlider("Variations", state.samples, 1, view.MaxSamples);
             EditorGUILayout.BeginHorizontal();
             state.useModelSteps = EditorGUILayout.Toggle("Model's steps", state.useModelSteps);
             if (!state.useModelSteps)
             {
-                state.steps = EditorGUILayout.IntSlider(state.steps, 1, maxSteps);
+                state.steps = EditorGUILayout.IntSlider(state.steps, 1, view.MaxSteps);
             }
             EditorGUILayout.EndHorizontal();
             EditorGUILayout.BeginHorizontal();
@@ -159,7 +198,7 @@ namespace MotionBridge.Editor
             state.inPlace = EditorGUILayout.Toggle("In place", state.inPlace);
 
             EditorGUILayout.BeginHorizontal();
-            using (new EditorGUI.DisabledScope(MotionBridgeConnection.State != ConnectionState.Ready || state.generating))
+            using (new EditorGUI.DisabledScope(view.Connection != ConnectionState.Ready || state.generating))
             {
                 if (GUILayout.Button("Generate", GUILayout.Height(28)))
                 {
@@ -176,13 +215,13 @@ namespace MotionBridge.Editor
             EditorGUILayout.EndHorizontal();
             var bar = EditorGUILayout.GetControlRect(false, 18);
             EditorGUI.ProgressBar(bar, state.progress, state.generating ? Mathf.RoundToInt(state.progress * 100) + " %" : "");
-            if (!string.IsNullOrEmpty(state.statusLine))
+            if (!string.IsNullOrEmpty(view.Status))
             {
-                EditorGUILayout.HelpBox(state.statusLine, MessageType.None);
+                EditorGUILayout.HelpBox(view.Status, MessageType.None);
             }
         }
 
-        private static void DrawResult(MotionBridgeState state)
+        private static void DrawResult(MotionBridgeState state, View view)
         {
             EditorGUILayout.LabelField("Preview", EditorStyles.boldLabel);
             state.target = (Animator)EditorGUILayout.ObjectField("Humanoid", state.target, typeof(Animator), true);
@@ -191,11 +230,11 @@ namespace MotionBridge.Editor
             {
                 MotionBridgePlayback.Stop();
             }
-            if (MotionBridgePlayback.Problem != null)
+            if (view.PreviewProblem != null)
             {
-                EditorGUILayout.HelpBox(MotionBridgePlayback.Problem, MessageType.Info);
+                EditorGUILayout.HelpBox(view.PreviewProblem, MessageType.Info);
             }
-            int samples = MotionBridgeConnection.SampleCount();
+            int samples = view.Samples;
             if (samples > 1)
             {
                 var labels = new string[samples];
@@ -205,7 +244,7 @@ namespace MotionBridge.Editor
                 }
                 state.selectedSample = GUILayout.Toolbar(Math.Min(state.selectedSample, samples - 1), labels);
             }
-            var take = MotionBridgeConnection.CurrentTake(state.selectedSample);
+            var take = view.Take;
             if (take == null)
             {
                 EditorGUILayout.LabelField(" ", "no motion yet");

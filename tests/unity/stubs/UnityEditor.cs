@@ -1,8 +1,13 @@
 // Stand-ins for the UnityEditor API the MotionBridge editor code uses, so mcs can type-check it without Unity.
-// Signatures follow Unity 2021.3's public API. Bodies are placeholders, except the few pieces of editor plumbing
-// that tests/unity/editor_probe drives (singleton, prefs, update loop, clock), which behave like the editor's.
+// Signatures follow Unity 2021.3's public API. Bodies are placeholders, except the pieces of editor plumbing that
+// tests/unity/editor_probe and editor_tests drive (singleton, prefs, update loop, clock, events sent to a window,
+// curves stored in a clip, scene-save and play-mode callbacks), which behave like the editor's. UnityStandIn
+// at the end is how those tests play the editor's part; the package never names it.
 using System;
+using System.Collections.Generic;
+using System.Reflection;
 using UnityEngine;
+using UnityEngine.SceneManagement;
 using Object = UnityEngine.Object;
 
 namespace UnityEditor
@@ -46,6 +51,27 @@ namespace UnityEditor
         public void Show() { }
         public void Close() { }
         public void Repaint() { }
+
+        /// <summary>Like the editor's event dispatch: makes the event current and runs the window's OnGUI with it.</summary>
+        public bool SendEvent(Event e)
+        {
+            Event.current = e;
+            LayoutCache.BeginEvent(e);
+            var onGui = GetType().GetMethod("OnGUI", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
+            try
+            {
+                onGui.Invoke(this, null);
+            }
+            catch (TargetInvocationException error)
+            {
+                throw error.InnerException;
+            }
+            finally
+            {
+                Event.current = null;
+            }
+            return true;
+        }
     }
 
     public static class EditorPrefs
@@ -85,6 +111,14 @@ namespace UnityEditor
 
     }
 
+    public enum PlayModeStateChange
+    {
+        EnteredEditMode,
+        ExitingEditMode,
+        EnteredPlayMode,
+        ExitingPlayMode,
+    }
+
     public sealed class EditorApplication
     {
         public delegate void CallbackFunction();
@@ -93,6 +127,16 @@ namespace UnityEditor
         public static CallbackFunction delayCall;
 
         public static event Action quitting;
+        public static event Action<PlayModeStateChange> playModeStateChanged;
+
+        internal static void RaisePlayModeStateChanged(PlayModeStateChange change)
+        {
+            var handler = playModeStateChanged;
+            if (handler != null)
+            {
+                handler(change);
+            }
+        }
 
         private static readonly System.Diagnostics.Stopwatch Clock = System.Diagnostics.Stopwatch.StartNew();
 
@@ -138,27 +182,27 @@ namespace UnityEditor
 
     public class EditorGUILayout
     {
-        public static Vector2 BeginScrollView(Vector2 scrollPosition, params GUILayoutOption[] options) { return scrollPosition; }
-        public static void EndScrollView() { }
-        public static void BeginHorizontal(params GUILayoutOption[] options) { }
-        public static void EndHorizontal() { }
-        public static void Space() { }
-        public static void LabelField(string label, params GUILayoutOption[] options) { }
-        public static void LabelField(string label, GUIStyle style, params GUILayoutOption[] options) { }
-        public static void LabelField(string label, string label2, params GUILayoutOption[] options) { }
-        public static string TextField(string label, string text, params GUILayoutOption[] options) { return text; }
-        public static string PasswordField(string label, string password, params GUILayoutOption[] options) { return password; }
-        public static string TextArea(string text, params GUILayoutOption[] options) { return text; }
-        public static int Popup(string label, int selectedIndex, string[] displayedOptions, params GUILayoutOption[] options) { return selectedIndex; }
-        public static float Slider(string label, float value, float leftValue, float rightValue, params GUILayoutOption[] options) { return value; }
-        public static float Slider(float value, float leftValue, float rightValue, params GUILayoutOption[] options) { return value; }
-        public static int IntField(string label, int value, params GUILayoutOption[] options) { return value; }
-        public static int IntSlider(string label, int value, int leftValue, int rightValue, params GUILayoutOption[] options) { return value; }
-        public static int IntSlider(int value, int leftValue, int rightValue, params GUILayoutOption[] options) { return value; }
-        public static bool Toggle(string label, bool value, params GUILayoutOption[] options) { return value; }
-        public static Rect GetControlRect(bool hasLabel, float height, params GUILayoutOption[] options) { return new Rect(); }
-        public static void HelpBox(string message, MessageType type) { }
-        public static Object ObjectField(string label, Object obj, Type objType, bool allowSceneObjects, params GUILayoutOption[] options) { return obj; }
+        public static Vector2 BeginScrollView(Vector2 scrollPosition, params GUILayoutOption[] options) { LayoutCache.Control(); return scrollPosition; }
+        public static void EndScrollView() { LayoutCache.Control(); }
+        public static void BeginHorizontal(params GUILayoutOption[] options) { LayoutCache.Control(); }
+        public static void EndHorizontal() { LayoutCache.Control(); }
+        public static void Space() { LayoutCache.Control(); }
+        public static void LabelField(string label, params GUILayoutOption[] options) { LayoutCache.Control(); }
+        public static void LabelField(string label, GUIStyle style, params GUILayoutOption[] options) { LayoutCache.Control(); }
+        public static void LabelField(string label, string label2, params GUILayoutOption[] options) { LayoutCache.Control(); }
+        public static string TextField(string label, string text, params GUILayoutOption[] options) { LayoutCache.Control(); return text; }
+        public static string PasswordField(string label, string password, params GUILayoutOption[] options) { LayoutCache.Control(); return password; }
+        public static string TextArea(string text, params GUILayoutOption[] options) { LayoutCache.Control(); return text; }
+        public static int Popup(string label, int selectedIndex, string[] displayedOptions, params GUILayoutOption[] options) { LayoutCache.Control(); return selectedIndex; }
+        public static float Slider(string label, float value, float leftValue, float rightValue, params GUILayoutOption[] options) { LayoutCache.Control(); return value; }
+        public static float Slider(float value, float leftValue, float rightValue, params GUILayoutOption[] options) { LayoutCache.Control(); return value; }
+        public static int IntField(string label, int value, params GUILayoutOption[] options) { LayoutCache.Control(); return value; }
+        public static int IntSlider(string label, int value, int leftValue, int rightValue, params GUILayoutOption[] options) { LayoutCache.Control(); return value; }
+        public static int IntSlider(int value, int leftValue, int rightValue, params GUILayoutOption[] options) { LayoutCache.Control(); return value; }
+        public static bool Toggle(string label, bool value, params GUILayoutOption[] options) { LayoutCache.Control(); return value; }
+        public static Rect GetControlRect(bool hasLabel, float height, params GUILayoutOption[] options) { LayoutCache.Control(); return new Rect(); }
+        public static void HelpBox(string message, MessageType type) { LayoutCache.Control(); }
+        public static Object ObjectField(string label, Object obj, Type objType, bool allowSceneObjects, params GUILayoutOption[] options) { LayoutCache.Control(); return obj; }
     }
 
     public sealed class EditorGUIUtility
@@ -168,7 +212,15 @@ namespace UnityEditor
 
     public sealed class EditorUtility
     {
-        public static GameObject CreateGameObjectWithHideFlags(string name, HideFlags flags, params Type[] components) { return null; }
+        public static GameObject CreateGameObjectWithHideFlags(string name, HideFlags flags, params Type[] components)
+        {
+            var gameObject = new GameObject(name) { hideFlags = flags };
+            if (components.Length > 0)
+            {
+                throw new NotSupportedException("the stand-in adds no components here");
+            }
+            return gameObject;
+        }
         public static string OpenFolderPanel(string title, string folder, string defaultName) { return ""; }
         public static bool DisplayDialog(string title, string message, string ok) { return true; }
         public static void SetDirty(Object target) { }
@@ -182,6 +234,14 @@ namespace UnityEditor
         public static bool IsValidFolder(string path) { return false; }
         public static string CreateFolder(string parentFolder, string newFolderName) { return ""; }
         public static T LoadAssetAtPath<T>(string assetPath) where T : Object { return null; }
+
+        /// <summary>Stand-in: true when started as Unity starts its import workers (-name AssetImportWorkerN).</summary>
+        public static bool IsAssetImportWorkerProcess()
+        {
+            var args = Environment.GetCommandLineArgs();
+            int name = Array.IndexOf(args, "-name");
+            return name >= 0 && name + 1 < args.Length && args[name + 1].StartsWith("AssetImportWorker", StringComparison.Ordinal);
+        }
     }
 
     public sealed class AnimationClipSettings
@@ -205,18 +265,113 @@ namespace UnityEditor
         public string path;
         public Type type;
         public string propertyName;
-        public static EditorCurveBinding FloatCurve(string inPath, Type inType, string inPropertyName) { return new EditorCurveBinding(); }
+        public static EditorCurveBinding FloatCurve(string inPath, Type inType, string inPropertyName)
+        {
+            return new EditorCurveBinding { path = inPath, type = inType, propertyName = inPropertyName };
+        }
     }
 
     public class AnimationUtility
     {
         public static AnimationClipSettings GetAnimationClipSettings(AnimationClip clip) { return new AnimationClipSettings(); }
         public static void SetAnimationClipSettings(AnimationClip clip, AnimationClipSettings srcClipInfo) { }
-        public static void SetEditorCurve(AnimationClip clip, EditorCurveBinding binding, AnimationCurve curve) { }
+
+        public static void SetEditorCurve(AnimationClip clip, EditorCurveBinding binding, AnimationCurve curve)
+        {
+            clip.curves[binding.path + "/" + binding.propertyName] = curve;
+        }
+
+        public static void SetEditorCurves(AnimationClip clip, EditorCurveBinding[] bindings, AnimationCurve[] curves)
+        {
+            if (bindings.Length != curves.Length)
+            {
+                throw new InvalidOperationException("bindings and curves must be of equal length");
+            }
+            for (int i = 0; i < bindings.Length; i++)
+            {
+                SetEditorCurve(clip, bindings[i], curves[i]);
+            }
+        }
+
+        public static AnimationCurve GetEditorCurve(AnimationClip clip, EditorCurveBinding binding)
+        {
+            AnimationCurve curve;
+            return clip.curves.TryGetValue(binding.path + "/" + binding.propertyName, out curve) ? curve : null;
+        }
+
+        public static EditorCurveBinding[] GetCurveBindings(AnimationClip clip)
+        {
+            var bindings = new List<EditorCurveBinding>();
+            foreach (var key in clip.curves.Keys)
+            {
+                int slash = key.IndexOf('/');
+                bindings.Add(EditorCurveBinding.FloatCurve(key.Substring(0, slash), typeof(Animator), key.Substring(slash + 1)));
+            }
+            return bindings.ToArray();
+        }
     }
 
     public class SceneView : EditorWindow
     {
         public static void RepaintAll() { }
+    }
+}
+
+namespace UnityEditor.SceneManagement
+{
+    public sealed class EditorSceneManager
+    {
+        public delegate void SceneSavingCallback(Scene scene, string path);
+
+        public static event SceneSavingCallback sceneSaving;
+
+        internal static void RaiseSceneSaving(Scene scene, string path)
+        {
+            var handler = sceneSaving;
+            if (handler != null)
+            {
+                handler(scene, path);
+            }
+        }
+    }
+}
+
+namespace UnityStandIn
+{
+    /// <summary>What the editor does around the package, for tests to replay: never called by package code.</summary>
+    public static class EditorActions
+    {
+        /// <summary>Unity's domain load: every [InitializeOnLoad] class's static constructor, in the given assembly.</summary>
+        public static void RunInitializeOnLoad(Assembly assembly)
+        {
+            foreach (var type in assembly.GetTypes())
+            {
+                if (type.GetCustomAttributes(typeof(UnityEditor.InitializeOnLoadAttribute), false).Length > 0)
+                {
+                    System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(type.TypeHandle);
+                }
+            }
+        }
+
+        /// <summary>File ▸ Save: the sceneSaving callbacks run before the scene is written.</summary>
+        public static void SaveScene(string path)
+        {
+            UnityEditor.SceneManagement.EditorSceneManager.RaiseSceneSaving(new Scene(), path);
+        }
+
+        public static void ChangePlayMode(UnityEditor.PlayModeStateChange change)
+        {
+            UnityEditor.EditorApplication.RaisePlayModeStateChanged(change);
+        }
+
+        /// <summary>One editor frame's EditorApplication.update.</summary>
+        public static void Update()
+        {
+            var update = UnityEditor.EditorApplication.update;
+            if (update != null)
+            {
+                update();
+            }
+        }
     }
 }

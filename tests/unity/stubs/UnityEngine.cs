@@ -1,7 +1,10 @@
 // Stand-ins for the UnityEngine API the MotionBridge editor code uses, so mcs can type-check unity_client/Editor
-// and Samples~ without a Unity install. Signatures follow Unity 2021.3's public API; bodies are placeholders
-// (Debug writes to stderr so tests/unity/editor_probe shows the editor code's warnings).
+// and Samples~ without a Unity install. Signatures follow Unity 2021.3's public API. Bodies are placeholders except
+// where tests/unity/editor_tests and editor_probe run the editor code: a scene graph (GameObject, Transform,
+// components), curves that keep their keys, IMGUI's Layout/Repaint control bookkeeping, and a Mecanim stand-in
+// that is not Mecanim (see HumanPoseHandler). Debug writes to stderr so the probes show the editor code's warnings.
 using System;
+using System.Collections.Generic;
 
 namespace UnityEngine
 {
@@ -20,16 +23,47 @@ namespace UnityEngine
 
     public class Object
     {
+        internal bool destroyed;
+
         public string name { get; set; }
         public HideFlags hideFlags { get; set; }
 
-        public static void DestroyImmediate(Object obj) { }
+        public static void DestroyImmediate(Object obj)
+        {
+            if (ReferenceEquals(obj, null))
+            {
+                return;
+            }
+            obj.destroyed = true;
+            var gameObject = obj as GameObject;
+            if (gameObject != null)
+            {
+                foreach (var child in gameObject.transform.children.ToArray())
+                {
+                    DestroyImmediate(child.gameObject);
+                }
+                foreach (var component in gameObject.components)
+                {
+                    component.destroyed = true;
+                }
+            }
+        }
 
-        public static implicit operator bool(Object exists) { return !ReferenceEquals(exists, null); }
+        private static bool IsAlive(Object o) { return !ReferenceEquals(o, null) && !o.destroyed; }
 
-        public static bool operator ==(Object x, Object y) { return ReferenceEquals(x, y); }
+        // Unity's "fake null": a destroyed object compares equal to null.
+        public static implicit operator bool(Object exists) { return IsAlive(exists); }
 
-        public static bool operator !=(Object x, Object y) { return !ReferenceEquals(x, y); }
+        public static bool operator ==(Object x, Object y)
+        {
+            if (ReferenceEquals(x, null) || ReferenceEquals(y, null))
+            {
+                return IsAlive(x) == IsAlive(y);
+            }
+            return ReferenceEquals(x, y);
+        }
+
+        public static bool operator !=(Object x, Object y) { return !(x == y); }
 
         public override bool Equals(object other) { return ReferenceEquals(this, other); }
 
@@ -38,14 +72,17 @@ namespace UnityEngine
 
     public class ScriptableObject : Object
     {
+        public static T CreateInstance<T>() where T : ScriptableObject { return Activator.CreateInstance<T>(); }
     }
 
     public class Component : Object
     {
-        public Transform transform { get { return null; } }
-        public GameObject gameObject { get { return null; } }
-        public T GetComponentInParent<T>() { return default(T); }
-        public T[] GetComponentsInChildren<T>(bool includeInactive) { return new T[0]; }
+        internal GameObject owner;
+
+        public Transform transform { get { return owner == null ? null : owner.transform; } }
+        public GameObject gameObject { get { return owner; } }
+        public T GetComponentInParent<T>() { return owner.GetComponentInParent<T>(); }
+        public T[] GetComponentsInChildren<T>(bool includeInactive) { return owner.GetComponentsInChildren<T>(includeInactive); }
     }
 
     public class Behaviour : Component
@@ -55,33 +92,115 @@ namespace UnityEngine
 
     public sealed class GameObject : Object
     {
-        public GameObject(string name) { }
-        public Transform transform { get { return null; } }
-        public T GetComponent<T>() { return default(T); }
-        public T GetComponentInParent<T>() { return default(T); }
+        internal readonly List<Component> components = new List<Component>();
+        private readonly Transform _transform;
+
+        public GameObject(string name)
+        {
+            this.name = name;
+            _transform = new Transform { owner = this };
+            components.Add(_transform);
+        }
+
+        public Transform transform { get { return _transform; } }
+
+        public T AddComponent<T>() where T : Component
+        {
+            var component = Activator.CreateInstance<T>();
+            component.owner = this;
+            components.Add(component);
+            return component;
+        }
+
+        public T GetComponent<T>()
+        {
+            foreach (var component in components)
+            {
+                if (component is T)
+                {
+                    return (T)(object)component;
+                }
+            }
+            return default(T);
+        }
+
+        public T GetComponentInParent<T>()
+        {
+            for (var t = _transform; t != null; t = t.parent)
+            {
+                var found = t.gameObject.GetComponent<T>();
+                if (found != null)
+                {
+                    return found;
+                }
+            }
+            return default(T);
+        }
+
+        public T[] GetComponentsInChildren<T>(bool includeInactive)
+        {
+            var found = new List<T>();
+            Collect(_transform, found);
+            return found.ToArray();
+        }
+
+        private static void Collect<T>(Transform transform, List<T> found)
+        {
+            foreach (var component in transform.gameObject.components)
+            {
+                if (component is T)
+                {
+                    found.Add((T)(object)component);
+                }
+            }
+            foreach (var child in transform.children)
+            {
+                Collect(child, found);
+            }
+        }
     }
 
     public class Transform : Component
     {
+        internal readonly List<Transform> children = new List<Transform>();
+        private Transform _parent;
+
         public Vector3 localPosition { get; set; }
         public Quaternion localRotation { get; set; }
         public Vector3 localScale { get; set; }
         public Vector3 position { get; set; }
         public Quaternion rotation { get; set; }
-        public Transform parent { get; set; }
-        public void SetParent(Transform parent, bool worldPositionStays) { }
+        public Transform parent { get { return _parent; } set { SetParent(value, true); } }
+        public int childCount { get { return children.Count; } }
+
+        public Transform GetChild(int index) { return children[index]; }
+
+        public void SetParent(Transform parent, bool worldPositionStays)
+        {
+            if (_parent != null)
+            {
+                _parent.children.Remove(this);
+            }
+            _parent = parent;
+            if (parent != null)
+            {
+                parent.children.Add(this);
+            }
+        }
     }
 
     public sealed class Avatar : Object
     {
-        public bool isValid { get { return false; } }
-        public bool isHuman { get { return false; } }
+        internal string hipsBone;
+
+        public bool isValid { get { return hipsBone != null; } }
+        public bool isHuman { get { return hipsBone != null; } }
     }
 
     public class Animator : Behaviour
     {
         public Avatar avatar { get; set; }
-        public bool isHuman { get { return false; } }
+        public bool isHuman { get { return avatar != null && avatar.isHuman; } }
     }
 
     public struct Vector2
@@ -126,6 +245,9 @@ namespace UnityEngine
     {
         public static string unityVersion { get { return ""; } }
         public static string dataPath { get { return ""; } }
+
+        /// <summary>As in Unity: true when the process was started with -batchmode.</summary>
+        public static bool isBatchMode { get { return Array.IndexOf(Environment.GetCommandLineArgs(), "-batchmode") >= 0; } }
     }
 
     public static class Debug
@@ -138,15 +260,27 @@ namespace UnityEngine
 
     public struct Keyframe
     {
-        public Keyframe(float time, float value) { }
-        public float time { get { return 0; } set { } }
-        public float value { get { return 0; } set { } }
+        public Keyframe(float time, float value) : this(time, value, 0, 0) { }
+
+        public Keyframe(float time, float value, float inTangent, float outTangent)
+        {
+            this.time = time;
+            this.value = value;
+            this.inTangent = inTangent;
+            this.outTangent = outTangent;
+        }
+
+        public float time { get; set; }
+        public float value { get; set; }
+        public float inTangent { get; set; }
+        public float outTangent { get; set; }
     }
 
     public sealed class AnimationCurve
     {
-        public AnimationCurve(params Keyframe[] keys) { }
-        public Keyframe[] keys { get { return new Keyframe[0]; } set { } }
+        public AnimationCurve(params Keyframe[] keys) { this.keys = (Keyframe[])keys.Clone(); }
+        public Keyframe[] keys { get; set; }
+        public int length { get { return keys.Length; } }
     }
 
     public class Motion : Object
@@ -155,6 +289,8 @@ namespace UnityEngine
 
     public sealed class AnimationClip : Motion
     {
+        internal readonly Dictionary<string, AnimationCurve> curves = new Dictionary<string, AnimationCurve>();
+
         public float frameRate { get; set; }
         public float length { get { return 0; } }
         public bool humanMotion { get { return false; } }
@@ -179,9 +315,36 @@ namespace UnityEngine
     public static class HumanTrait
     {
         public static int MuscleCount { get { return 95; } }
-        public static string[] MuscleName { get { return new string[95]; } }
+
+        /// <summary>Placeholder names ("Muscle 0", ...): the stand-in has no muscle model.</summary>
+        public static string[] MuscleName
+        {
+            get
+            {
+                var names = new string[MuscleCount];
+                for (int m = 0; m < names.Length; m++)
+                {
+                    names[m] = "Muscle " + m;
+                }
+                return names;
+            }
+        }
+
         public static int BoneCount { get { return 55; } }
-        public static string[] BoneName { get { return new string[55]; } }
+
+        /// <summary>HumanBodyBones' names, as Unity's body bone names are (fingers differ there; unused here).</summary>
+        public static string[] BoneName
+        {
+            get
+            {
+                var names = new string[BoneCount];
+                for (int b = 0; b < names.Length; b++)
+                {
+                    names[b] = ((HumanBodyBones)b).ToString();
+                }
+                return names;
+            }
+        }
     }
 
     public struct SkeletonBone
@@ -194,33 +357,45 @@ namespace UnityEngine
 
     public struct HumanLimit
     {
-        public bool useDefaultValues { get { return true; } set { } }
+        public bool useDefaultValues { get; set; }
     }
 
     public struct HumanBone
     {
         public HumanLimit limit;
-        public string boneName { get { return null; } set { } }
-        public string humanName { get { return null; } set { } }
+        public string boneName { get; set; }
+        public string humanName { get; set; }
     }
 
     public struct HumanDescription
     {
         public HumanBone[] human;
         public SkeletonBone[] skeleton;
-        public float upperArmTwist { get { return 0; } set { } }
-        public float lowerArmTwist { get { return 0; } set { } }
-        public float upperLegTwist { get { return 0; } set { } }
-        public float lowerLegTwist { get { return 0; } set { } }
-        public float armStretch { get { return 0; } set { } }
-        public float legStretch { get { return 0; } set { } }
-        public float feetSpacing { get { return 0; } set { } }
-        public bool hasTranslationDoF { get { return false; } set { } }
+        public float upperArmTwist { get; set; }
+        public float lowerArmTwist { get; set; }
+        public float upperLegTwist { get; set; }
+        public float lowerLegTwist { get; set; }
+        public float armStretch { get; set; }
+        public float legStretch { get; set; }
+        public float feetSpacing { get; set; }
+        public bool hasTranslationDoF { get; set; }
     }
 
     public class AvatarBuilder
     {
-        public static Avatar BuildHumanAvatar(GameObject go, HumanDescription humanDescription) { return null; }
+        /// <summary>Stand-in: a Humanoid Avatar whenever the description maps a bone to Hips.</summary>
+        public static Avatar BuildHumanAvatar(GameObject go, HumanDescription humanDescription)
+        {
+            var avatar = new Avatar();
+            foreach (var bone in humanDescription.human ?? new HumanBone[0])
+            {
+                if (bone.humanName == "Hips")
+                {
+                    avatar.hipsBone = bone.boneName;
+                }
+            }
+            return avatar;
+        }
     }
 
     public struct HumanPose
@@ -230,11 +405,57 @@ namespace UnityEngine
         public float[] muscles;
     }
 
+    /// <summary>
+    /// Not Mecanim: the "body" is the Hips bone's local position and rotation, and every muscle reads the Hips
+    /// rotation's y. Enough to see a pose go onto a character, come off it again, and move a baked curve.
+    /// </summary>
     public class HumanPoseHandler : IDisposable
     {
-        public HumanPoseHandler(Avatar avatar, Transform root) { }
-        public void GetHumanPose(ref HumanPose humanPose) { }
-        public void SetHumanPose(ref HumanPose humanPose) { }
+        private readonly Transform _hips;
+
+        public HumanPoseHandler(Avatar avatar, Transform root)
+        {
+            _hips = Find(root, avatar.hipsBone);
+            if (_hips == null)
+            {
+                throw new ArgumentException("no " + avatar.hipsBone + " under " + root.name);
+            }
+        }
+
+        private static Transform Find(Transform transform, string name)
+        {
+            if (transform.name == name || transform.gameObject.name == name)
+            {
+                return transform;
+            }
+            foreach (var child in transform.children)
+            {
+                var found = Find(child, name);
+                if (found != null)
+                {
+                    return found;
+                }
+            }
+            return null;
+        }
+
+        public void GetHumanPose(ref HumanPose humanPose)
+        {
+            humanPose.bodyPosition = _hips.localPosition;
+            humanPose.bodyRotation = _hips.localRotation;
+            humanPose.muscles = new float[HumanTrait.MuscleCount];
+            for (int m = 0; m < humanPose.muscles.Length; m++)
+            {
+                humanPose.muscles[m] = _hips.localRotation.y;
+            }
+        }
+
+        public void SetHumanPose(ref HumanPose humanPose)
+        {
+            _hips.localPosition = humanPose.bodyPosition;
+            _hips.localRotation = humanPose.bodyRotation;
+        }
+
         public void Dispose() { }
     }
 
@@ -251,6 +472,66 @@ namespace UnityEngine
     {
     }
 
+    public enum EventType
+    {
+        MouseDown = 0,
+        MouseUp = 1,
+        MouseMove = 2,
+        MouseDrag = 3,
+        KeyDown = 4,
+        KeyUp = 5,
+        ScrollWheel = 6,
+        Repaint = 7,
+        Layout = 8,
+        Used = 12,
+    }
+
+    public sealed class Event
+    {
+        public static Event current { get; set; }
+        public EventType type { get; set; }
+    }
+
+    /// <summary>
+    /// IMGUI's layout cache, as far as the stand-ins need it: the Layout event records each control's place and
+    /// every later event of the frame takes them back in order; asking for one more than Layout recorded fails the
+    /// way Unity's GUILayoutUtility does.
+    /// </summary>
+    internal static class LayoutCache
+    {
+        private static int _recorded;
+        private static int _cursor;
+
+        internal static void BeginEvent(Event e)
+        {
+            if (e.type == EventType.Layout)
+            {
+                _recorded = 0;
+            }
+            _cursor = 0;
+        }
+
+        internal static void Control()
+        {
+            var e = Event.current;
+            if (e == null || e.type == EventType.Used)
+            {
+                return;
+            }
+            if (e.type == EventType.Layout)
+            {
+                _recorded++;
+                return;
+            }
+            if (_cursor >= _recorded)
+            {
+                throw new ArgumentException("Getting control " + _cursor + "'s position in a group with only " + _recorded
+                    + " controls when doing " + e.type + "\nAborting");
+            }
+            _cursor++;
+        }
+    }
+
     public class GUI
     {
         public static void FocusControl(string name) { }
@@ -258,11 +539,20 @@ namespace UnityEngine
 
     public class GUILayout
     {
-        public static bool Button(string text, params GUILayoutOption[] options) { return false; }
-        public static bool Toggle(bool value, string text, params GUILayoutOption[] options) { return value; }
-        public static int Toolbar(int selected, string[] texts, params GUILayoutOption[] options) { return selected; }
+        public static bool Button(string text, params GUILayoutOption[] options) { LayoutCache.Control(); return false; }
+        public static bool Toggle(bool value, string text, params GUILayoutOption[] options) { LayoutCache.Control(); return value; }
+        public static int Toolbar(int selected, string[] texts, params GUILayoutOption[] options) { LayoutCache.Control(); return selected; }
         public static GUILayoutOption Width(float width) { return null; }
         public static GUILayoutOption Height(float height) { return null; }
         public static GUILayoutOption MinHeight(float minHeight) { return null; }
+    }
+}
+
+namespace UnityEngine.SceneManagement
+{
+    public struct Scene
+    {
+        public string path { get { return ""; } }
+        public string name { get { return ""; } }
     }
 }

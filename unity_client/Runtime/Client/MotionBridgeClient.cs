@@ -52,8 +52,12 @@ namespace MotionBridge.Client
         private readonly string _idPrefix;
         private readonly MotionFrameBuffer _frames = new MotionFrameBuffer();
 
+        /// <summary>How long a close waits for its close frame to leave before it stops the connection anyway.</summary>
+        private static readonly TimeSpan CloseFrameWait = TimeSpan.FromMilliseconds(500);
+
         private ClientWebSocket _socket;
         private Task _run;
+        private Task _closing;
         private Task _sendTail = Task.FromResult(0);
         private long _nextId;
         private volatile int _state = (int)ConnectionState.Disconnected;
@@ -204,46 +208,75 @@ namespace MotionBridge.Client
             }
         }
 
-        /// <summary>Closes the connection (1000, or 1001 when <paramref name="goingAway"/>) and stops reconnecting.</summary>
-        public void Close(bool goingAway, TimeSpan wait)
+        /// <summary>
+        /// Starts closing the connection (1000, or 1001 when <paramref name="goingAway"/>) and stops reconnecting;
+        /// returns at once. The task completes when the background loop has ended, which can take a while: Mono's
+        /// ClientWebSocket ignores cancellation while it waits for the daemon's HTTP upgrade answer.
+        /// </summary>
+        public Task CloseAsync(bool goingAway)
         {
-            ClientWebSocket socket;
-            Task run;
             lock (_lock)
             {
-                socket = _socket;
-                run = _run;
-            }
-            if (socket != null && socket.State == WebSocketState.Open)
-            {
-                try
+                if (_closing != null)
                 {
-                    var status = goingAway ? WebSocketCloseStatus.EndpointUnavailable : WebSocketCloseStatus.NormalClosure;
-                    socket.CloseOutputAsync(status, goingAway ? "editor reloading" : "client closing", CancellationToken.None)
-                        .Wait(wait);
+                    return _closing;
                 }
-                catch (Exception)
-                {
-                    // The socket may already be failing; the stop below ends the loop either way.
-                }
-            }
-            _stop.Cancel();
-            if (run != null)
-            {
-                try
-                {
-                    run.Wait(wait);
-                }
-                catch (AggregateException)
-                {
-                    // RunAsync reports its own failures as events; nothing more to say here.
-                }
+                var run = _run ?? Task.FromResult(0);
+                // Cancelling a pending receive aborts a ClientWebSocket, and the close frame with it: let the
+                // frame leave first, but never wait long for it.
+                var closeFrame = SendCloseFrame(_socket, goingAway);
+                _closing = Task.WhenAny(closeFrame, Task.Delay(CloseFrameWait))
+                    .ContinueWith(sent =>
+                    {
+                        _stop.Cancel();
+                        return run;
+                    }, TaskScheduler.Default)
+                    .Unwrap();
+                return _closing;
             }
         }
 
+        /// <summary>
+        /// Closes as <see cref="CloseAsync"/> does and waits at most <paramref name="wait"/> in all for the
+        /// background loop to end (e.g. so the 1001 of a domain reload leaves before the domain unloads).
+        /// </summary>
+        public void Close(bool goingAway, TimeSpan wait)
+        {
+            try
+            {
+                CloseAsync(goingAway).Wait(wait);
+            }
+            catch (AggregateException)
+            {
+                // RunAsync reports its own failures as events; nothing more to say here.
+            }
+        }
+
+        /// <summary>Closes and waits at most a second in all; on the editor's main thread use <see cref="CloseAsync"/>.</summary>
         public void Dispose()
         {
             Close(false, TimeSpan.FromSeconds(1));
+        }
+
+        private static Task SendCloseFrame(ClientWebSocket socket, bool goingAway)
+        {
+            if (socket == null || socket.State != WebSocketState.Open)
+            {
+                return Task.FromResult(0);
+            }
+            try
+            {
+                var status = goingAway ? WebSocketCloseStatus.EndpointUnavailable : WebSocketCloseStatus.NormalClosure;
+                var sending = socket.CloseOutputAsync(status, goingAway ? "editor reloading" : "client closing", CancellationToken.None);
+                // Observed, so a failed close frame is not reported later as an unobserved task exception.
+                sending.ContinueWith(failed => failed.Exception, TaskContinuationOptions.OnlyOnFaulted);
+                return sending;
+            }
+            catch (Exception)
+            {
+                // The socket is already failing (or mid-send); stopping the loop ends it either way.
+                return Task.FromResult(0);
+            }
         }
 
         private string NextRequestId()
@@ -485,7 +518,15 @@ namespace MotionBridge.Client
             var resume = new List<KeyValuePair<string, PendingRequest>>();
             lock (_lock)
             {
-                resume.AddRange(_pending);
+                foreach (var entry in _pending)
+                {
+                    // Only accepted requests have a job to fetch; one made while reconnecting has not been
+                    // answered yet and goes out as itself (a fetch without a job is a bad_request).
+                    if (!string.IsNullOrEmpty(entry.Value.Job))
+                    {
+                        resume.Add(entry);
+                    }
+                }
             }
             foreach (var entry in resume)
             {

@@ -354,6 +354,36 @@ namespace MotionBridge.Tests
         }
 
         [Test]
+        public void Closing_returns_at_once_while_the_daemon_has_not_answered_the_upgrade()
+        {
+            // Mono's ClientWebSocket ignores cancellation while it waits for the HTTP upgrade answer.
+            var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var client = Connect(new Uri("ws://127.0.0.1:" + ((IPEndPoint)listener.LocalEndpoint).Port + "/v1"), "");
+            var accepting = listener.AcceptTcpClientAsync();
+            Assert.IsTrue(accepting.Wait(Patience), "the client never connected");
+            var daemon = accepting.Result;
+            try
+            {
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                var closing = client.CloseAsync(false);
+                Assert.Less(watch.ElapsedMilliseconds, 250, "closing blocked the caller");
+                Assert.AreSame(closing, client.CloseAsync(false), "closing twice is the same close");
+                watch.Restart();
+                client.Close(false, TimeSpan.FromMilliseconds(300));
+                Assert.Less(watch.ElapsedMilliseconds, 1000, "Close waits at most its budget, in all");
+                daemon.Close();
+                Assert.IsTrue(closing.Wait(Patience), "the connection loop never ended");
+                Assert.AreEqual(ConnectionState.Disconnected, client.State);
+            }
+            finally
+            {
+                daemon.Close();
+                listener.Stop();
+            }
+        }
+
+        [Test]
         public void Closing_for_a_reload_sends_going_away()
         {
             var closes = new BlockingCollection<int>();

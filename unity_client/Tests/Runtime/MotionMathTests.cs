@@ -1,4 +1,4 @@
-// MotionBridge tests: backoff, playback, curve names and the source skeleton in Unity's convention.
+// MotionBridge tests: backoff, playback, curve names and slopes, and the source skeleton in Unity's convention.
 using System;
 using MotionBridge.Client;
 using MotionBridge.MessagePack;
@@ -157,6 +157,48 @@ namespace MotionBridge.Tests
         {
             CollectionAssert.AreEqual(new[] { "RootT.x", "RootT.y", "RootT.z" }, HumanoidCurveNames.RootT);
             CollectionAssert.AreEqual(new[] { "RootQ.x", "RootQ.y", "RootQ.z", "RootQ.w" }, HumanoidCurveNames.RootQ);
+        }
+    }
+
+    [TestFixture]
+    public class CurveSlopesTests
+    {
+        [Test]
+        public void A_steady_motion_keeps_its_speed_through_every_key()
+        {
+            var slopes = CurveSlopes.Of(new[] { 0f, 0.1f, 0.2f, 0.3f, 0.4f }, 30);
+            foreach (var slope in slopes)
+            {
+                Assert.AreEqual(3.0, slope, 1e-4, "0.1 per frame at 30 fps is 3 per second");
+            }
+        }
+
+        [Test]
+        public void Inner_keys_take_the_central_difference_and_the_ends_look_one_way()
+        {
+            // v = t² sampled at 10 fps: the central difference is exact for a parabola (2t).
+            var values = new float[6];
+            for (int f = 0; f < values.Length; f++)
+            {
+                float t = f / 10f;
+                values[f] = t * t;
+            }
+            var slopes = CurveSlopes.Of(values, 10);
+            for (int f = 1; f < values.Length - 1; f++)
+            {
+                Assert.AreEqual(2.0 * f / 10.0, slopes[f], 1e-4, "frame " + f);
+            }
+            Assert.AreEqual((values[1] - values[0]) * 10, slopes[0], 1e-5);
+            Assert.AreEqual((values[5] - values[4]) * 10, slopes[5], 1e-5);
+        }
+
+        [Test]
+        public void A_single_key_is_flat_and_bad_input_is_refused()
+        {
+            CollectionAssert.AreEqual(new[] { 0f }, CurveSlopes.Of(new[] { 5f }, 30));
+            Assert.AreEqual(0, CurveSlopes.Of(new float[0], 30).Length);
+            Assert.Throws<ArgumentNullException>(() => CurveSlopes.Of(null, 30));
+            Assert.Throws<ArgumentOutOfRangeException>(() => CurveSlopes.Of(new[] { 1f, 2f }, 0));
         }
     }
 

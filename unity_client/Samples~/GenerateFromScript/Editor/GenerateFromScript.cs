@@ -81,7 +81,8 @@ namespace MotionBridge.Samples
             EditorApplication.update -= Poll;
             if (_client != null)
             {
-                _client.Dispose();
+                // Not Dispose: that waits for the close, and this runs in the editor's update.
+                _client.CloseAsync(false);
                 _client = null;
             }
         }

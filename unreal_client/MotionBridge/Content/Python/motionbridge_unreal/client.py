@@ -64,7 +64,7 @@ class _InFlight:
         self.recovering = False
 
 
-Event = Union[dict[str, Any], ConnectionEvent]
+Event = Union[dict[str, Any], ConnectionEvent]  # noqa: UP007 - a runtime alias: `X | Y` needs Python 3.10, UE 5.3 has 3.9
 
 
 class BridgeClient:
@@ -172,8 +172,12 @@ class BridgeClient:
 
     def generate(self, prompt: str, seconds: float = 5.0, seed: int = 0, **options: Any) -> str:
         """Send a `generate` for the `unreal` target; returns its request id."""
-        request_id = self.next_id()
-        message = protocol.generate(request_id, prompt, seconds, seed, **options)
+        return self.submit(protocol.generate(self.next_id(), prompt, seconds, seed, **options))
+
+    def submit(self, message: dict[str, Any]) -> str:
+        """Send a `generate` made earlier with `protocol.generate` and an id from `next_id()` (e.g. one validated
+        and queued while the connection was still being made); returns its request id."""
+        request_id = str(message["id"])
         with self._lock:
             self._inflight[request_id] = _InFlight(message)
         try:

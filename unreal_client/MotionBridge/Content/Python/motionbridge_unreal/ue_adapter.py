@@ -2,12 +2,14 @@
 
 - Tools ▸ MotionBridge (ToolMenus) opens the Editor Utility Widget (built once, see docs/unreal.md) or, while
   it does not exist yet, a details dialog that asks for the prompt.
-- `MotionBridgeLibrary` (Blueprint-callable, static): Connect, Generate, Cancel, Status, Bake. The widget's
-  buttons call these.
-- Live preview: a slate post-tick callback drains the client's event queue on the game thread and poses a
-  `PoseableMeshComponent` on a preview actor with the retargeted frame (component-space rotations).
+- `MotionBridgeLibrary` (Blueprint-callable, static): Connect, Generate, Cancel, Status, Bake. The widget calls
+  them through the engine's own "Execute Python Script" nodes (`PANEL_NODES`), never as nodes of this class: a
+  widget left open is restored at editor start before init_unreal.py runs, when this class does not exist yet.
+- Connecting runs on a worker thread. A slate post-tick callback takes its outcome, drains the client's event
+  queue on the game thread and poses a `PoseableMeshComponent` on a preview actor with the retargeted frame
+  (component-space rotations).
 - Bake: an AnimSequence for the preview mesh's skeleton, filled through its AnimationDataController with
-  local bone keys, saved with EditorAssetLibrary.
+  local bone keys and saved with EditorAssetLibrary, only if the controller accepted every track.
 
 All networking and math live in the `unreal`-free modules next to this one; this file only moves values
 between them and the editor.
@@ -15,7 +17,8 @@ between them and the editor.
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from typing import Any, NamedTuple
 
 import unreal
 
@@ -100,17 +103,27 @@ def _spawn_preview_component(mesh: Any, near: Any | None) -> Any:
         actor = actors.spawn_actor_from_class(unreal.Actor, unreal.Vector(0.0, 0.0, 0.0))
     actor.set_actor_label(PREVIEW_ACTOR_LABEL)
     # Components are added to a placed actor through the subobject subsystem (what the Details panel's
-    # "+ Add" button does); a plain Actor has no root, so the new component becomes its root.
+    # "+ Add" button does). The editor gives a spawned plain Actor a DefaultSceneRoot at the spawn transform;
+    # added under the actor (handles[0]), the new component is attached to that root, so it sits there too.
     subobjects = unreal.get_engine_subsystem(unreal.SubobjectDataSubsystem)
     handles = subobjects.k2_gather_subobject_data_for_instance(actor)
     params = unreal.AddNewSubobjectParams(parent_handle=handles[0], new_class=unreal.PoseableMeshComponent)
     handle, failure = subobjects.add_new_subobject(params)
     if str(failure):
         raise MotionBridgeEditorError(f"could not add a PoseableMeshComponent to the preview actor: {failure}")
-    data = unreal.SubobjectDataBlueprintFunctionLibrary.get_data(handle)
-    component = unreal.SubobjectDataBlueprintFunctionLibrary.get_object(data)
+    component = _subobject_instance(unreal.SubobjectDataBlueprintFunctionLibrary.get_data(handle))
     component.set_skinned_asset_and_update(mesh)
     return component
+
+
+def _subobject_instance(data: Any) -> Any:
+    """The component a subobject handle stands for. UE 5.6 deprecates get_object (it can answer with the class
+    default template instead of the placed actor's component) for get_associated_object, which 5.3 lacks."""
+    library = unreal.SubobjectDataBlueprintFunctionLibrary
+    get_associated_object = getattr(library, "get_associated_object", None)
+    if get_associated_object is not None:
+        return get_associated_object(data)
+    return library.get_object(data)
 
 
 class PreviewRig:
@@ -199,11 +212,13 @@ def bake_anim_sequence(rig: PreviewRig, retargeter: WorldDeltaRetargeter, clip: 
     factory.set_editor_property("target_skeleton", rig.skeleton)
     factory.set_editor_property("preview_skeletal_mesh", rig.mesh)
     asset_tools = unreal.AssetToolsHelpers.get_asset_tools()
+    replacing = unreal.EditorAssetLibrary.does_asset_exist(f"{folder}/{name}")
     sequence = asset_tools.create_asset(name, folder, unreal.AnimSequence, factory)
     if sequence is None:
         raise MotionBridgeEditorError(f"could not create {folder}/{name} (does an asset of another type exist there?)")
     keys = bake_keys(retargeter, clip)
     controller = sequence.controller
+    refused: list[str] = []
     controller.open_bracket("MotionBridge bake")
     try:
         controller.set_frame_rate(unreal.FrameRate(clip.fps, 1))
@@ -212,21 +227,68 @@ def bake_anim_sequence(rig: PreviewRig, retargeter: WorldDeltaRetargeter, clip: 
         controller.remove_all_bone_tracks()
         for bone in retargeter.bones:
             positions, rotations = keys[bone]
-            controller.add_bone_curve(bone)
-            controller.set_bone_track_keys(
-                bone,
-                [unreal.Vector(*p) for p in positions],
-                [unreal.Quat(*q) for q in rotations],
-                [unreal.Vector(1.0, 1.0, 1.0) for _ in positions],
-            )
+            # Both answer False instead of raising (e.g. a bone the skeleton lacks): a sequence missing a track
+            # would play with that bone frozen in its reference pose.
+            if not controller.add_bone_curve(bone) or not controller.set_bone_track_keys(
+                    bone,
+                    [unreal.Vector(*p) for p in positions],
+                    [unreal.Quat(*q) for q in rotations],
+                    [unreal.Vector(1.0, 1.0, 1.0) for _ in positions]):
+                refused.append(bone)
     finally:
         controller.close_bracket()
+    if refused:
+        problem = (f"the animation data controller refused the tracks of {', '.join(refused)} for {folder}/{name}, "
+                   f"so nothing was saved: check that {rig.skeleton.get_path_name()} has those bones (Output Log, "
+                   "LogAnimation)")
+        if replacing:
+            # Deleting would delete the saved sequence this one replaced in memory.
+            raise MotionBridgeEditorError(problem + "; the open copy is incomplete, so do not save it")
+        unreal.EditorAssetLibrary.delete_loaded_asset(sequence)
+        raise MotionBridgeEditorError(problem)
     if not unreal.EditorAssetLibrary.save_loaded_asset(sequence):
         raise MotionBridgeEditorError(f"created {folder}/{name} but saving it failed (read-only folder?)")
     return sequence
 
 
 # ---------------------------------------------------------------- the editor session
+
+
+class ConnectAttempt:
+    """A `BridgeClient` connecting on a worker thread (TCP connect, upgrade, hello and ready can take seconds
+    each); the game thread looks at `finished` on its ticks and then takes `hello` or `error`."""
+
+    def __init__(self, client: BridgeClient) -> None:
+        self.client = client
+        self.hello: protocol.Hello | None = None
+        self.error: Exception | None = None
+        self._finished = threading.Event()
+        self._lock = threading.Lock()
+        self._abandoned = False
+        threading.Thread(target=self._connect, name="MotionBridgeConnect", daemon=True).start()
+
+    @property
+    def finished(self) -> bool:
+        return self._finished.is_set()
+
+    def _connect(self) -> None:
+        try:
+            self.hello = self.client.connect()
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the game thread reports it; a thread cannot
+            self.error = exc
+        with self._lock:
+            self._finished.set()
+            abandoned = self._abandoned
+        if abandoned and self.error is None:
+            self.client.close()
+
+    def abandon(self) -> None:
+        """Nobody wants this connection any more: close it now, or as soon as it is made."""
+        with self._lock:
+            self._abandoned = True
+            finished = self._finished.is_set()
+        if finished and self.error is None:
+            self.client.close()
 
 
 class MotionBridgeEditor:
@@ -240,22 +302,27 @@ class MotionBridgeEditor:
         self.notice = ""
         self.playback_time = 0.0
         self.server_status: dict[str, Any] = {}
+        self._attempt: ConnectAttempt | None = None
+        self._queued: dict[str, Any] | None = None
         self._tick_handle: Any | None = None
 
     # -- commands
 
     def connect(self, host: str = protocol.DEFAULT_HOST, port: int = protocol.DEFAULT_PORT,
-                token: str | None = None) -> protocol.Hello:
+                token: str | None = None) -> None:
+        """Start connecting and return at once; the tick takes the outcome (see `status`)."""
         self.disconnect()
         client = BridgeClient(host or protocol.DEFAULT_HOST, port or protocol.DEFAULT_PORT, token=token or None)
-        hello = client.connect()
-        self.client = client
-        self.connection = f"connected to {hello.server} ({hello.model_name})"
+        self._attempt = ConnectAttempt(client)
+        self.connection = f"connecting to ws://{client.host}:{client.port}{protocol.PATH}"
         if self._tick_handle is None:
             self._tick_handle = unreal.register_slate_post_tick_callback(self.tick)
-        return hello
 
     def disconnect(self) -> None:
+        if self._attempt is not None:
+            self._attempt.abandon()
+            self._attempt = None
+        self._drop_queued("cancelled", "disconnected before the request was sent")
         if self.client is not None:
             self.client.close()
             self.client = None
@@ -265,25 +332,43 @@ class MotionBridgeEditor:
         self.connection = "disconnected"
 
     def generate(self, prompt: str, seconds: float, seed: int) -> str:
-        if self.client is None or not self.client.connected:
-            self.connect()
-        assert self.client is not None
+        """Send a request, or queue it until the connection (started here if none is) is made."""
         if self.rig is None:
             self.rig = self._preview_rig()
+        if self._attempt is None and (self.client is None or not self.client.connected):
+            self.connect()
         if self.tracker.busy and self.tracker.request_id is not None:
             # One request at a time: the panel shows one motion, so a new prompt replaces the running one.
-            self.client.cancel(self.tracker.request_id)
-        request_id = self.client.generate(prompt, seconds, seed, preview_every=5)
+            self.cancel()
+        client = self.client if self._attempt is None else self._attempt.client
+        assert client is not None
+        message = protocol.generate(client.next_id(), prompt, seconds, seed, preview_every=5)
+        if self._attempt is None:
+            request_id = client.submit(message)
+        else:
+            request_id = str(message["id"])
+            self._queued = message
         self.tracker.start(request_id)
         self.notice = ""
         self.playback_time = 0.0
         return request_id
 
     def cancel(self) -> bool:
-        if self.client is None or self.tracker.request_id is None or not self.tracker.busy:
+        if self.tracker.request_id is None or not self.tracker.busy:
+            return False
+        if self._queued is not None:
+            self._drop_queued("cancelled", "cancelled before it was sent")
+            return True
+        if self.client is None:
             return False
         self.client.cancel(self.tracker.request_id)
         return True
+
+    def _drop_queued(self, code: str, why: str) -> None:
+        """End the request still waiting for the connection, as the daemon would have ended it."""
+        queued, self._queued = self._queued, None
+        if queued is not None:
+            self.tracker.handle({"op": "error", "id": queued["id"], "code": code, "message": why})
 
     def status(self) -> str:
         parts = [self.connection, self.tracker.describe()]
@@ -305,7 +390,12 @@ class MotionBridgeEditor:
     # -- game thread
 
     def tick(self, delta_seconds: float) -> None:
-        """Slate post-tick: apply what the receive thread queued, then show the current frame."""
+        """Slate post-tick: take a finished connection attempt, apply what the receive thread queued, then show
+        the current frame."""
+        attempt = self._attempt
+        if attempt is not None and attempt.finished:
+            self._attempt = None
+            self._take_connection(attempt)
         client = self.client
         if client is None:
             return
@@ -321,6 +411,24 @@ class MotionBridgeEditor:
         except Exception as exc:  # noqa: BLE001 - a failing tick would repeat every frame: stop the preview once
             self.rig = None
             _report(MotionBridgeEditorError(f"preview stopped: {exc}"))
+
+    def _take_connection(self, attempt: ConnectAttempt) -> None:
+        if attempt.error is not None or attempt.hello is None:
+            where = f"ws://{attempt.client.host}:{attempt.client.port}{protocol.PATH}"
+            self.connection = f"not connected to {where}"
+            self._drop_queued("connection_lost", f"could not connect: {attempt.error}")
+            _report(attempt.error if isinstance(attempt.error, _USER_ERRORS)
+                    else MotionBridgeEditorError(f"connecting to {where} failed: {attempt.error}"))
+            return
+        self.client = attempt.client
+        self.connection = f"connected to {attempt.hello.server} ({attempt.hello.model_name})"
+        queued, self._queued = self._queued, None
+        if queued is not None:
+            try:
+                self.client.submit(queued)
+            except BridgeConnectionError as exc:
+                self.tracker.handle({"op": "error", "id": queued["id"], "code": "connection_lost", "message": str(exc)})
+                _report(exc)
 
     def _apply_event(self, event: Any) -> None:
         if isinstance(event, ConnectionEvent):
@@ -372,7 +480,8 @@ class MotionBridgeLibrary(unreal.BlueprintFunctionLibrary):
 
     @unreal.ufunction(static=True, params=[str, int], ret=bool, meta=dict(Category="MotionBridge"))
     def Connect(host, port):  # noqa: N802,N805 - Blueprint node names; static, so no self
-        """Connect to the daemon (empty host / port 0 = 127.0.0.1:8747). False on failure; see Status."""
+        """Start connecting to the daemon (empty host / port 0 = 127.0.0.1:8747) and return at once; Status
+        says when it is connected or why not. False if it could not even start."""
         try:
             EDITOR.connect(host, port)
         except _USER_ERRORS as exc:
@@ -382,7 +491,8 @@ class MotionBridgeLibrary(unreal.BlueprintFunctionLibrary):
 
     @unreal.ufunction(static=True, params=[str, float, int], ret=str, meta=dict(Category="MotionBridge"))
     def Generate(prompt, seconds, seed):  # noqa: N802,N805
-        """Start generating; returns the request id, or an empty string on failure (see Status)."""
+        """Start generating (connecting first if needed, without waiting); returns the request id, or an empty
+        string on failure (see Status)."""
         try:
             return EDITOR.generate(prompt, seconds, seed)
         except _USER_ERRORS as exc:
@@ -411,6 +521,32 @@ class MotionBridgeLibrary(unreal.BlueprintFunctionLibrary):
         except _USER_ERRORS as exc:
             _report(exc)
             return ""
+
+
+# ---------------------------------------------------------------- the panel's nodes
+
+
+class PanelNode(NamedTuple):
+    """One "Execute Python Script" node of the Editor Utility Widget: its input and output pins (Python variables
+    of those names) and its script. The script imports this module when it first runs, so the widget works
+    whenever it is opened, even restored at editor start before init_unreal.py."""
+
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    script: str
+
+
+_IMPORT = "import motionbridge_unreal.ue_adapter as mb\n"
+
+PANEL_NODES = {
+    "Connect": PanelNode((), (), _IMPORT + 'mb.MotionBridgeLibrary.Connect("127.0.0.1", 8747)'),
+    "Generate": PanelNode(("prompt", "seconds", "seed"), (),
+                          _IMPORT + "mb.MotionBridgeLibrary.Generate(prompt, seconds, int(round(seed)))"),
+    "Cancel": PanelNode((), (), _IMPORT + "mb.MotionBridgeLibrary.Cancel()"),
+    "Bake": PanelNode(("path",), (), _IMPORT + "mb.MotionBridgeLibrary.Bake(path)"),
+    "Status": PanelNode((), ("status",), _IMPORT + "status = mb.MotionBridgeLibrary.Status()"),
+}
+"""docs/unreal.md has the user put these scripts, verbatim, into the widget's graph."""
 
 
 # ---------------------------------------------------------------- dialog fallback and menus

@@ -362,7 +362,7 @@ def _read_http_response(sock: socket.socket, deadline: float) -> tuple[int, dict
         sock.settimeout(max(0.01, deadline - time.monotonic()))
         try:
             chunk = sock.recv(4096)
-        except socket.timeout:
+        except socket.timeout:  # noqa: UP041 - only an alias of TimeoutError from Python 3.10; UE 5.3 has 3.9
             raise HandshakeError("no HTTP response to the WebSocket upgrade in time") from None
         if not chunk:
             raise HandshakeError("the server closed the connection during the WebSocket upgrade")
