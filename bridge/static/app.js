@@ -699,6 +699,14 @@ function updatePromptCount() {
 
 ui.form.addEventListener("submit", (e) => { e.preventDefault(); generate(); });
 ui.prompt.addEventListener("input", updatePromptCount);
+// Example prompts (docs/prompting.md): a click puts one in the box, ready to edit or generate.
+for (const b of document.querySelectorAll("#examples button[data-prompt]")) {
+  b.addEventListener("click", () => {
+    ui.prompt.value = b.dataset.prompt;
+    updatePromptCount();
+    ui.prompt.focus();
+  });
+}
 ui.prompt.addEventListener("keydown", (e) => {
   if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); generate(); }
 });

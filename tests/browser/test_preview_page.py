@@ -334,3 +334,15 @@ def test_page_loads_without_network_access(browser: Browser, daemon) -> None:
     urls = [ev["params"]["request"]["url"] for ev in browser.events
             if ev["method"] == "Network.requestWillBeSent" and ev.get("sessionId") == page.session]
     assert urls and all(u.startswith(daemon.http_url) or u.startswith("ws://127.0.0.1") for u in urls), urls
+
+
+def test_example_prompts_fill_the_box_and_generate(browser: Browser, daemon) -> None:
+    page = open_page(browser, daemon.http_url + "/")
+    examples = page.evaluate("[...document.querySelectorAll('#examples button')].map(b => b.dataset.prompt)")
+    assert len(examples) >= 6 and all(examples)
+    page.click("#examples button:nth-child(2)")
+    assert page.evaluate("document.querySelector('#prompt').value") == examples[1]
+    assert page.evaluate("document.querySelector('#prompt-count').textContent").startswith(f"{len(examples[1])} /")
+    page.click("#generate")
+    page.wait_for("document.body.dataset.state === 'done'", timeout=60)
+    assert page.exceptions() == []
