@@ -25,7 +25,9 @@ from collections.abc import Sequence
 import msgpack
 import numpy as np
 
-from engine.generation import (
+from engine.core.motion import Motion
+from engine.core.skeleton import FPS, NUM_BODY_JOINTS
+from engine.model.generation import (
     CancelCheck,
     Cancelled,
     GenerationRequest,
@@ -34,8 +36,6 @@ from engine.generation import (
     StepEvent,
     frames_for_seconds,
 )
-from engine.motion import Motion
-from engine.skeleton import FPS, NUM_BODY_JOINTS
 
 
 class ZeroCostModel(MotionModel):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Hashable
 
-from engine.motion import Motion
+from engine.core.motion import Motion
 
 
 class MotionCache:

@@ -41,17 +41,19 @@ COMMANDS: tuple[Command, ...] = (
     Command(("generate",), "bridge.cli", "generate a motion from a prompt (daemon at --url, else in-process)"),
     Command(("status",), "bridge.cli", "show a running daemon's status"),
     Command(("bench", "bridge"), "bridge.bench", "benchmark the daemon with a zero-cost model"),
-    Command(("bench", "engine"), "engine.bench", "benchmark the model"),
-    Command(("bench", "threads"), "engine.bench_threads", "time the model per CPU thread layout and count"),
+    Command(("bench", "engine"), "engine.commands.bench", "benchmark the model"),
+    Command(("bench", "threads"), "engine.commands.bench_threads", "time the model per CPU thread layout and count"),
     Command(("bench", "startup"), "bridge.bench_startup", "time serve from launch to healthy to the first clip"),
-    Command(("bench", "gpu"), "engine.bench_gpu", "every GPU figure the docs list, as one JSON + markdown report"),
-    Command(("fetch-weights",), "engine.weights", "download model weights"),
-    Command(("convert",), "engine.checkpoint_convert", "convert a checkpoint"),
-    Command(("dataset", "build"), "engine.dataset", "build the training dataset"),
-    Command(("train",), "engine.training", "train the embedded model"),
-    Command(("eval",), "engine.evaluation", "evaluate a model"),
-    Command(("retrieval",), "engine.retrieval", "train the text–motion evaluator / score R-precision and FID"),
-    Command(("export",), "engine.export_cli", "export a motion to npz/BVH/glTF"),
+    Command(
+        ("bench", "gpu"), "engine.commands.bench_gpu", "every GPU figure the docs list, as one JSON + markdown report"
+    ),
+    Command(("fetch-weights",), "engine.io.hymotion_download", "download model weights"),
+    Command(("convert",), "engine.io.checkpoint_convert", "convert a checkpoint"),
+    Command(("dataset", "build"), "engine.train.dataset", "build the training dataset"),
+    Command(("train",), "engine.train.training", "train the embedded model"),
+    Command(("eval",), "engine.train.evaluation", "evaluate a model"),
+    Command(("retrieval",), "engine.train.retrieval", "train the text–motion evaluator / score R-precision and FID"),
+    Command(("export",), "engine.commands.export", "export a motion to npz/BVH/glTF"),
     Command(("worker",), "bridge.mqtt_worker", "serve jobs from an MQTT broker as a worker"),
 )
 
@@ -96,9 +98,9 @@ def load_model_spec(spec: str, device: str | None, dtype: str | None) -> Any:
 
 
 def load_on_model_thread(spec: str, device: str | None, dtype: str | None, threads: int | None) -> tuple[Any, Any]:
-    """Start the model thread (`engine.threads.ModelThread`, `threads` intra-op threads) and load the model on
+    """Start the model thread (`engine.model.threads.ModelThread`, `threads` intra-op threads) and load the model on
     it, so that loading and every later batch share one torch thread team; returns (model, thread)."""
-    from engine.threads import ModelThread
+    from engine.model.threads import ModelThread
 
     thread = ModelThread(threads)
     try:
@@ -188,8 +190,8 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
 
 
 def model_threads(args: argparse.Namespace) -> int:
-    """--threads, or the default (`engine.threads.default_threads`)."""
-    from engine.threads import default_threads
+    """--threads, or the default (`engine.model.threads.default_threads`)."""
+    from engine.model.threads import default_threads
 
     return args.threads or default_threads()
 
@@ -393,7 +395,7 @@ def _daemon_reachable(url: str) -> bool:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    from engine.targets import TARGETS
+    from engine.core.targets import TARGETS
 
     if args.target not in (*TARGETS, "mixamo"):
         print(f"error: unknown --target {args.target!r}: use smplh, unity, unreal or mixamo", file=sys.stderr)
@@ -456,7 +458,7 @@ def _generate_with_daemon(args: argparse.Namespace, url: str, bar: ProgressBar) 
 
 
 def _generate_in_process(args: argparse.Namespace, bar: ProgressBar) -> list[Any]:
-    from engine.generation import GenerationError
+    from engine.model.generation import GenerationError
 
     print(f"generating in-process: loading model {args.model!r} ...", file=sys.stderr)
     model = load_model_spec(args.model, args.device, None)

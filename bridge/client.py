@@ -34,7 +34,7 @@ from bridge.protocol import (
     decode_motion_arrays,
     encode_message,
 )
-from engine.motion import Motion
+from engine.core.motion import Motion
 
 DEFAULT_URL = "ws://127.0.0.1:8747/v1"
 CLIENT_NAME = f"motionbridge-python/{SERVER_VERSION}"

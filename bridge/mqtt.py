@@ -33,7 +33,7 @@ import msgpack
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from engine.motion import Motion
+from engine.core.motion import Motion
 
 log = logging.getLogger("motionbridge.mqtt")
 

@@ -56,7 +56,7 @@ from bridge.protocol import ErrorCode, Limits, check_limits, narrowest
 from bridge.scheduler import Failed, Finished, Job, JobState, NotAccepting, Preview, Progress, QueueFull
 from bridge.scheduler import JobEvent as SchedulerEvent
 from bridge.server import MotionBridgeServer, ServerConfig
-from engine.skeleton import FPS
+from engine.core.skeleton import FPS
 
 log = logging.getLogger("motionbridge.gateway")
 
@@ -65,7 +65,7 @@ log = logging.getLogger("motionbridge.gateway")
 class PoolModel:
     """The model the worker pool serves, as its workers describe it in their status (`model_info`).
 
-    Quacks like the descriptive part of `engine.generation.MotionModel` (name, fps, limits, defaults,
+    Quacks like the descriptive part of `engine.model.generation.MotionModel` (name, fps, limits, defaults,
     `info()`), which is all a server without a local model needs for `hello` and request validation.
     """
 

@@ -59,8 +59,8 @@ from bridge.protocol import (
 )
 from bridge.scheduler import Failed, Finished, Job, NotAccepting, Preview, Progress, QueueFull, Scheduler
 from bridge.scheduler import JobEvent as SchedulerEvent
-from engine.generation import MotionModel
-from engine.threads import ModelThread
+from engine.model.generation import MotionModel
+from engine.model.threads import ModelThread
 
 log = logging.getLogger("motionbridge.worker")
 

@@ -22,9 +22,9 @@ import msgpack
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from engine.generation import frames_for_seconds
-from engine.skeleton import FPS, SMPLH_BODY
-from engine.targets import TARGETS, get_target
+from engine.core.skeleton import FPS, SMPLH_BODY
+from engine.core.targets import TARGETS, get_target
+from engine.model.generation import frames_for_seconds
 
 PROTOCOL_VERSION = 1
 SERVER_VERSION = "0.1.0"

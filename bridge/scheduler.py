@@ -23,10 +23,10 @@ from typing import Any, Protocol
 
 from bridge.cache import MotionCache
 from bridge.protocol import ErrorCode, GenerateJob, Limits
-from engine import clip_ops
-from engine.generation import Cancelled, GenerationRequest, MotionModel, StepEvent
-from engine.motion import Motion
-from engine.threads import ModelThread
+from engine.core.motion import Motion
+from engine.model.generation import Cancelled, GenerationRequest, MotionModel, StepEvent
+from engine.model.threads import ModelThread
+from engine.post import clip_ops
 
 log = logging.getLogger("motionbridge.scheduler")
 
@@ -156,7 +156,7 @@ class Scheduler:
         cache: MotionCache | None = None,
         model_thread: ModelThread | None = None,
     ) -> None:
-        """`model_thread`: the thread the model was loaded on (`engine.threads`), so sampling runs on it too;
+        """`model_thread`: the thread the model was loaded on (`engine.model.threads`), so sampling runs on it too;
         by default the scheduler starts a thread of its own."""
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")

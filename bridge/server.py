@@ -74,10 +74,10 @@ from bridge.protocol import (
 )
 from bridge.scheduler import Failed, Finished, Job, JobBackend, NotAccepting, Preview, Progress, QueueFull, Scheduler
 from bridge.store import ResultStore, StoredJob
-from engine.generation import MotionModel
-from engine.motion import Motion
-from engine.targets import TARGETS
-from engine.threads import ModelThread
+from engine.core.motion import Motion
+from engine.core.targets import TARGETS
+from engine.model.generation import MotionModel
+from engine.model.threads import ModelThread
 
 log = logging.getLogger("motionbridge.server")
 
@@ -144,19 +144,19 @@ def check_bind(host: str, token: str | None) -> None:
 
 
 def _export_bytes() -> Callable[[Motion, str, str], bytes] | None:
-    """engine.exporters.export_bytes(motion, fmt, target) if this build has it."""
+    """engine.io.exporters.export_bytes(motion, fmt, target) if this build has it."""
     try:
-        exporters = importlib.import_module("engine.exporters")
+        exporters = importlib.import_module("engine.io.exporters")
     except ImportError:
         return None
     return getattr(exporters, "export_bytes", None)
 
 
 def export_formats() -> list[str]:
-    """Download formats this build can produce: npz always, bvh and glb once engine.exporters has them."""
+    """Download formats this build can produce: npz always, bvh and glb once engine.io.exporters has them."""
     if _export_bytes() is None:
         return ["npz"]
-    exporters = importlib.import_module("engine.exporters")
+    exporters = importlib.import_module("engine.io.exporters")
     offered = getattr(exporters, "FORMATS", ("npz", "bvh", "glb"))
     return ["npz", *(f for f in ("bvh", "glb") if f in offered)]
 
@@ -292,7 +292,7 @@ class MotionBridgeServer:
         model_thread: ModelThread | None = None,
     ) -> None:
         """`scheduler` replaces the local model thread with another job backend (the MQTT gateway's pool);
-        `model_thread` is the thread `model` was loaded on, which then runs every batch (`engine.threads`)."""
+        `model_thread` is the thread `model` was loaded on, which then runs every batch (`engine.model.threads`)."""
         self.config = config or ServerConfig()
         check_bind(self.config.host, self.config.token)
         self.model = model
@@ -531,7 +531,7 @@ class MotionBridgeServer:
             return _bytes(200, data, CONTENT_TYPES[fmt], filename=f"{job}_{sample}.npz")
         export = _export_bytes()
         if export is None or fmt not in self.formats:
-            return _text(501, f"{fmt} export is not available in this build (engine.exporters lacks it); use npz")
+            return _text(501, f"{fmt} export is not available in this build (engine.io.exporters lacks it); use npz")
         key = (job, sample, fmt, target)
         data = self.exports.get(key) if self.store.has(job) else None
         if data is None:

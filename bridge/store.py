@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.motion import Motion
+from engine.core.motion import Motion
 
 log = logging.getLogger("motionbridge.store")
 

@@ -13,7 +13,7 @@ __all__ = ["load_model"]
 
 def __getattr__(name: str) -> Any:
     if name == "load_model":
-        from engine.loading import load_model
+        from engine.io.loading import load_model
 
         return load_model
     raise AttributeError(f"module 'engine' has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """Write tests/data/retarget_cases.json: world-delta retarget cases onto the UE5 Manny A-pose rig.
 
 The Unreal plugin's pure-Python retarget (no numpy) must reproduce these numbers; the table is generated from
-`engine.retarget`, so regenerate it whenever the method or the rig changes:
+`engine.retarget.rig`, so regenerate it whenever the method or the rig changes:
 
     python scripts/make_retarget_cases.py            # writes tests/data/retarget_cases.json
     python scripts/make_retarget_cases.py --check    # exits 1 if the committed file is stale
@@ -18,11 +18,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from engine import rotations as R  # noqa: E402
-from engine.motion import Motion  # noqa: E402
-from engine.retarget import retarget  # noqa: E402
-from engine.rigs import manny  # noqa: E402
-from engine.skeleton import BODY_JOINTS, SMPLH_BODY  # noqa: E402
+from engine.core import rotations as R  # noqa: E402
+from engine.core.motion import Motion  # noqa: E402
+from engine.core.skeleton import BODY_JOINTS, SMPLH_BODY  # noqa: E402
+from engine.retarget.rig import retarget  # noqa: E402
+from engine.retarget.rigs import manny  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "retarget_cases.json"
 
@@ -130,7 +130,7 @@ def build() -> dict:
         )
     return {
         "format": FORMAT,
-        "generator": "scripts/make_retarget_cases.py (engine.retarget.retarget, engine.rigs.manny)",
+        "generator": "scripts/make_retarget_cases.py (engine.retarget.rig.retarget, engine.retarget.rigs.manny)",
         "source": {
             "name": SMPLH_BODY.name,
             "joints": list(SMPLH_BODY.joints),

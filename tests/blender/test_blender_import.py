@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import rotations as R
-from engine.exporters import export_bytes, export_file
-from engine.exporters.fbx import bpy_python, bpy_venv
-from engine.motion import Motion
-from engine.retarget import retarget
-from engine.rigs import get_rig
-from engine.skeleton import BODY_JOINTS, SMPLH_BODY
+from engine.core import rotations as R
+from engine.core.motion import Motion
+from engine.core.skeleton import BODY_JOINTS, SMPLH_BODY
+from engine.io.exporters import export_bytes, export_file
+from engine.io.exporters.fbx import bpy_python, bpy_venv
+from engine.retarget.rig import retarget
+from engine.retarget.rigs import get_rig
 
 pytestmark = pytest.mark.blender
 

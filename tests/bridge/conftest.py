@@ -18,9 +18,9 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from bridge.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, decode_message, encode_message
 from bridge.server import MotionBridgeServer, ServerConfig
-from engine.generation import CancelCheck, GenerationRequest, MotionModel, StepCallback, StepEvent
-from engine.motion import Motion
-from engine.testing import tiny_random_model
+from engine.core.motion import Motion
+from engine.model.generation import CancelCheck, GenerationRequest, MotionModel, StepCallback, StepEvent
+from engine.model.testing import tiny_random_model
 
 # The test machine is small and shared; one intra-op thread keeps the model's speed predictable.
 torch.set_num_threads(1)

@@ -19,7 +19,7 @@ import pytest
 
 from bridge import bench, cli
 from bridge.cli import COMMANDS, Command, available_commands, main
-from engine.motion import Motion
+from engine.core.motion import Motion
 
 REPO = Path(__file__).resolve().parents[2]
 

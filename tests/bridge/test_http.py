@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-import engine.exporters
+import engine.io.exporters
 from bridge.bench import ZeroCostModel
 
 RunningDaemon = Any  # tests/bridge/conftest.py's RunningDaemon (conftest modules are not importable by name)
@@ -140,14 +140,14 @@ def test_repeated_downloads_of_a_sample_export_it_once(zero_daemon, raw, monkeyp
         pytest.skip("this build has no glb export")
     calls: list[tuple[str, str]] = []
     lock = threading.Lock()
-    real_export = engine.exporters.export_bytes
+    real_export = engine.io.exporters.export_bytes
 
     def counting_export(motion, fmt, target="smplh"):
         with lock:
             calls.append((fmt, target))
         return real_export(motion, fmt, target)
 
-    monkeypatch.setattr(engine.exporters, "export_bytes", counting_export)
+    monkeypatch.setattr(engine.io.exporters, "export_bytes", counting_export)
     job = finished_job(zero_daemon, raw, samples=2)
     first = [request(zero_daemon, "GET", f"/v1/jobs/{job}/0.glb?target=unity") for _ in range(3)]
     assert [status for status, _, _ in first] == [200, 200, 200]

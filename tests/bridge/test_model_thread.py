@@ -10,11 +10,11 @@ import pytest
 from bridge.cli import build_parser, load_on_model_thread, model_threads
 from bridge.client import MotionBridgeClient
 from bridge.server import MotionBridgeServer, ServerConfig
-from engine.threads import ModelThread, default_threads
+from engine.model.threads import ModelThread, default_threads
 
 
 def test_serve_loads_and_samples_the_model_on_one_thread_with_the_requested_thread_count(tmp_path):
-    argv = ["serve", "--model", "engine.testing:thread_probe_model", "--threads", "1"]
+    argv = ["serve", "--model", "engine.model.testing:thread_probe_model", "--threads", "1"]
     args = build_parser(argv).parse_args(argv)
     model, thread = load_on_model_thread(args.model, args.device, args.dtype, model_threads(args))
 

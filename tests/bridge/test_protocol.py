@@ -40,8 +40,8 @@ from bridge.protocol import (
     serving_limits,
     validate_generate,
 )
-from engine.skeleton import BODY_JOINTS
-from engine.targets import UNITY_BONES, UNREAL_BONES, to_target
+from engine.core.skeleton import BODY_JOINTS
+from engine.core.targets import UNITY_BONES, UNREAL_BONES, to_target
 
 MODEL = ModelDefaults("test-model", 30, default_steps=50, default_cfg=5.0)
 LIMITS = Limits(max_seconds=12.0)

@@ -11,7 +11,7 @@ import urllib.request
 import numpy as np
 
 from bridge.bench import ZeroCostModel
-from engine import clip_ops
+from engine.post import clip_ops
 
 REQUEST = {"op": "generate", "prompt": "a person turns", "seconds": 1.0, "seed": 5, "steps": 3, "samples": 2}
 

@@ -18,9 +18,9 @@ from websockets.exceptions import InvalidStatus
 from bridge.bench import ZeroCostModel
 from bridge.protocol import SUBPROTOCOL_JSON, Limits, decode_message
 from bridge.server import InsecureBind, MotionBridgeServer, ServerConfig
-from engine.motion import Motion
-from engine.skeleton import BODY_JOINTS, BODY_PARENTS, SMPLH_BODY
-from engine.targets import to_target
+from engine.core.motion import Motion
+from engine.core.skeleton import BODY_JOINTS, BODY_PARENTS, SMPLH_BODY
+from engine.core.targets import to_target
 
 
 def run(coro):

@@ -14,9 +14,9 @@ from bridge.bench import ZeroCostModel
 from bridge.cache import ExportCache, MotionCache
 from bridge.scheduler import compatible
 from bridge.store import ResultStore, StoreError
-from engine import clip_ops
-from engine.generation import GenerationRequest
-from engine.motion import Motion
+from engine.core.motion import Motion
+from engine.model.generation import GenerationRequest
+from engine.post import clip_ops
 
 
 def motions(seed: int = 0, samples: int = 2, seconds: float = 1.0) -> list[Motion]:

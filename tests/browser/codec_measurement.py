@@ -23,8 +23,8 @@ sys.path[:0] = [str(REPO), str(HERE)]
 from headless_chromium import Browser, find_chromium  # noqa: E402
 
 from bridge.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, MotionPayload, encode_message, motion_messages  # noqa: E402
-from engine import rotations as R  # noqa: E402
-from engine.skeleton import FPS, NUM_BODY_JOINTS  # noqa: E402
+from engine.core import rotations as R  # noqa: E402
+from engine.core.skeleton import FPS, NUM_BODY_JOINTS  # noqa: E402
 
 REPEATS = 40
 BATCH = 25

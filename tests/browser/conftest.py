@@ -1,6 +1,6 @@
 """Fixtures for the browser-page tests: a live daemon on a free loopback port and headless Chromium.
 
-The daemon is the real `bridge.server.MotionBridgeServer` around `engine.testing.tiny_random_model` (the real
+The daemon is the real `bridge.server.MotionBridgeServer` around `engine.model.testing.tiny_random_model` (the real
 DiT pipeline with random weights), run on its own asyncio loop in a background thread because the CDP
 driver in `headless_chromium.py` is synchronous. `MOTIONBRIDGE_BROWSER_TEST_MODEL=tiny` (or a model path)
 serves a real model instead, e.g. to refresh docs/img/browser.png with meaningful motion:
@@ -51,7 +51,7 @@ class LiveDaemon:
         import torch
 
         from bridge.server import MotionBridgeServer, ServerConfig
-        from engine.testing import tiny_random_model
+        from engine.model.testing import tiny_random_model
 
         torch.set_num_threads(1)
         try:

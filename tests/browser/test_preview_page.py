@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from headless_chromium import Browser, Page
 
-from engine import rotations as R
-from engine.bvh import parse_bvh
-from engine.motion import Motion
-from engine.skeleton import FPS, SMPLH_BODY
+from engine.core import rotations as R
+from engine.core.motion import Motion
+from engine.core.skeleton import FPS, SMPLH_BODY
+from engine.io.bvh import parse_bvh
 
 pytestmark = pytest.mark.browser
 

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from engine import rotations as R
-from engine.motion import Motion
-from engine.representation import FEATURE_DIM, Normalizer, decode_features, encode_features
-from engine.skeleton import ALL_JOINTS, ALL_PARENTS, BODY_JOINTS, BODY_PARENTS, LEFT_RIGHT_BODY, SMPLH_BODY
-from engine.targets import TARGETS, UnknownTarget, get_target, to_target
+from engine.core import rotations as R
+from engine.core.motion import Motion
+from engine.core.skeleton import ALL_JOINTS, ALL_PARENTS, BODY_JOINTS, BODY_PARENTS, LEFT_RIGHT_BODY, SMPLH_BODY
+from engine.core.targets import TARGETS, UnknownTarget, get_target, to_target
+from engine.model.representation import FEATURE_DIM, Normalizer, decode_features, encode_features
 
 
 def raise_right_arm_sideways() -> np.ndarray:

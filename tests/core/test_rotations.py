@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine import rotations as R
+from engine.core import rotations as R
 
 
 def rz(deg: float) -> np.ndarray:

@@ -1,10 +1,10 @@
-"""Generated captions (`engine.mocap.captioning`): CMU's words through our phrase banks, checked against
+"""Generated captions (`engine.train.mocap.captioning`): CMU's words through our phrase banks, checked against
 what the motion measurably does."""
 
 import numpy as np
 
-from engine.mocap.captioning import Measures, action_keys, captions, clean_description, measure
-from engine.mocap.clip import MocapClip
+from engine.train.mocap.captioning import Measures, action_keys, captions, clean_description, measure
+from engine.train.mocap.clip import MocapClip
 
 
 def measures(**changes) -> Measures:

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import dataset
-from engine.dataset import CAPTIONS_PATH, build, load_auto_captions, load_captions, mirror_caption, segments
-from engine.evaluation import HELD_OUT, VALIDATION
-from engine.everyday_checks import EVERYDAY, EVERYDAY_VALIDATION
-from engine.mocap.clip import MocapClip, MocapError, facing_yaw
-from engine.mocap.sources import Take, all_takes
-from engine.representation import FEATURE_DIM
+from engine.model.representation import FEATURE_DIM
+from engine.train import dataset
+from engine.train.dataset import CAPTIONS_PATH, build, load_auto_captions, load_captions, mirror_caption, segments
+from engine.train.evaluation import HELD_OUT, VALIDATION
+from engine.train.everyday_checks import EVERYDAY, EVERYDAY_VALIDATION
+from engine.train.mocap.clip import MocapClip, MocapError, facing_yaw
+from engine.train.mocap.sources import Take, all_takes
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 needs_data = pytest.mark.skipif(not (DATA / "cmu" / "trials.csv").exists(),

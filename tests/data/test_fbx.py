@@ -1,4 +1,4 @@
-"""The ASCII FBX reader (`engine.mocap.fbx`): text tree, transform chain, malformed files, and the
+"""The ASCII FBX reader (`engine.train.mocap.fbx`): text tree, transform chain, malformed files, and the
 cross-check against the BVH importer.
 
 The CMU FBX files themselves may not be committed, so the cross-check in CI writes a Blender-style FBX
@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import rotations as R
-from engine.bvh import read_bvh
-from engine.mocap.bvh_import import import_bvh
-from engine.mocap.fbx import (
+from engine.core import rotations as R
+from engine.io.bvh import read_bvh
+from engine.train.mocap.bvh_import import import_bvh
+from engine.train.mocap.fbx import (
     TICKS_PER_SECOND,
     FbxError,
     euler_xyz_to_quat,

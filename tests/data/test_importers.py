@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import rotations as R
-from engine.bvh import parse_bvh, read_bvh
-from engine.mocap.bvh_import import bvh_source, import_bvh
-from engine.mocap.clip import (
+from engine.core import rotations as R
+from engine.core.skeleton import BODY_JOINTS, SMPLH_BODY
+from engine.io.bvh import parse_bvh, read_bvh
+from engine.train.mocap.bvh_import import bvh_source, import_bvh
+from engine.train.mocap.clip import (
     SOLE_HEIGHT,
     MocapClip,
     MocapError,
@@ -23,10 +24,9 @@ from engine.mocap.clip import (
     rotate_about_y,
     split,
 )
-from engine.mocap.deepmimic import import_deepmimic_text, wheel_motion_files
-from engine.mocap.retarget import retarget
-from engine.mocap.rigs import BVH_RIGS, CMU_ASF, DAZ, REALLUSION, detect_rig
-from engine.skeleton import BODY_JOINTS, SMPLH_BODY
+from engine.train.mocap.deepmimic import import_deepmimic_text, wheel_motion_files
+from engine.train.mocap.retarget import retarget
+from engine.train.mocap.rigs import BVH_RIGS, CMU_ASF, DAZ, REALLUSION, detect_rig
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 J = {n: i for i, n in enumerate(BODY_JOINTS)}
@@ -146,7 +146,7 @@ def test_root_translation_is_scaled_to_metres_by_leg_length(tmp_path):
 
 
 def _hand_rotation(z: float, x: float, y: float) -> np.ndarray:
-    """Rz·Rx·Ry from degrees, written out by hand (independent of engine.rotations)."""
+    """Rz·Rx·Ry from degrees, written out by hand (independent of engine.core.rotations)."""
     a, b, c = np.radians([z, x, y])
     rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
     rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])

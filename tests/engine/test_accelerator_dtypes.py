@@ -8,9 +8,9 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from engine.device import auto_device_type, default_dtype
-from engine.generation import GenerationRequest
-from engine.testing import tiny_random_model
+from engine.model.device import auto_device_type, default_dtype
+from engine.model.generation import GenerationRequest
+from engine.model.testing import tiny_random_model
 
 torch.set_num_threads(1)
 aten = torch.ops.aten

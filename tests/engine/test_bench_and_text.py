@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 
-from engine import bench
-from engine.text_encoders import CachedTextEncoder, HashTextEncoder, TextFeatures
+from engine.commands import bench
+from engine.model.text_encoders import CachedTextEncoder, HashTextEncoder, TextFeatures
 
 torch.set_num_threads(1)
 

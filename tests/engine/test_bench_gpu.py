@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from engine import bench_gpu
+from engine.commands import bench_gpu
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from engine import bench_threads
+from engine.commands import bench_threads
 
 
 def test_one_layout_is_measured_in_this_process():

@@ -12,8 +12,8 @@ import torch
 import yaml
 
 import engine
-from engine import checkpoint_convert
-from engine.checkpoint import (
+from engine.io import checkpoint_convert
+from engine.io.checkpoint import (
     PUBLISHED_STATS_SHA256,
     CheckpointError,
     StatsChecksumError,
@@ -25,16 +25,16 @@ from engine.checkpoint import (
     read_config,
     sha256_of,
 )
-from engine.configs import TEST
-from engine.dit import HunyuanMotionMMDiT
-from engine.loading import (
+from engine.io.loading import (
     ModelNotFoundError,
     load_embedded_model,
     read_embedded_config,
     save_embedded_model,
 )
-from engine.testing import tiny_random_model
-from engine.text_encoders import TextEncoderError
+from engine.model.configs import TEST
+from engine.model.dit import HunyuanMotionMMDiT
+from engine.model.testing import tiny_random_model
+from engine.model.text_encoders import TextEncoderError
 
 torch.set_num_threads(1)
 
@@ -181,7 +181,7 @@ def test_embedded_model_round_trip_gives_identical_motion(tmp_path):
 
 
 def test_embedded_model_carries_its_post_processing(tmp_path):
-    from engine.postprocess import PostProcess
+    from engine.post.postprocess import PostProcess
 
     model = tiny_random_model(seed=4)
     assert model.postprocess == PostProcess()  # upstream's steps unless the model says otherwise
@@ -215,10 +215,10 @@ def test_non_embedded_safetensors_is_refused(tmp_path):
 
 
 def test_tiny_without_weights_says_how_to_get_them(tmp_path, monkeypatch):
-    import engine.loading
+    import engine.io.loading
 
     # A checkout whose weights file is missing (e.g. a partial clone): point the loader at an empty folder.
-    monkeypatch.setattr(engine.loading, "TINY_PATH", tmp_path / "tiny.safetensors")
+    monkeypatch.setattr(engine.io.loading, "TINY_PATH", tmp_path / "tiny.safetensors")
     with pytest.raises(ModelNotFoundError, match="tiny.safetensors"):
         engine.load_model("tiny")
 

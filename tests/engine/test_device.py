@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.device import DeviceError, dtype_name, resolve_device, resolve_dtype
+from engine.model.device import DeviceError, dtype_name, resolve_device, resolve_dtype
 
 
 def test_auto_device_is_an_available_one():

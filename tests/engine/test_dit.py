@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.checkpoint import WeightsMismatchError, load_network_weights, split_state
-from engine.configs import FULL, LITE, TEST
-from engine.dit import DiTConfig, HunyuanMotionMMDiT, NetworkConfigError, count_parameters
+from engine.io.checkpoint import WeightsMismatchError, load_network_weights, split_state
+from engine.model.configs import FULL, LITE, TEST
+from engine.model.dit import DiTConfig, HunyuanMotionMMDiT, NetworkConfigError, count_parameters
 
 NULL_FEATURES = 2 * (768 + 4096)  # null_* and special_game_* parameters that sit beside the network upstream
 

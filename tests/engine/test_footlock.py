@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import rotations as R
-from engine.footlock import LEGS, FootLock, carried_speed, lock_feet, planted_runs, two_bone_ik
-from engine.postprocess import PostProcess, apply, lift_to_ground
-from engine.skeleton import BODY_JOINTS, FPS, NUM_BODY_JOINTS, SMPLH_BODY
+from engine.core import rotations as R
+from engine.core.skeleton import BODY_JOINTS, FPS, NUM_BODY_JOINTS, SMPLH_BODY
+from engine.post.footlock import LEGS, FootLock, carried_speed, lock_feet, planted_runs, two_bone_ik
+from engine.post.postprocess import PostProcess, apply, lift_to_ground
 
 J = {name: i for i, name in enumerate(BODY_JOINTS)}
 

@@ -9,14 +9,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine import rotations as R
-from engine.generation import Cancelled, GenerationError, GenerationRequest
-from engine.pipeline import seed_noise
-from engine.postprocess import PostProcess
-from engine.representation import decode_features, encode_features
-from engine.skeleton import NUM_BODY_JOINTS
-from engine.testing import tiny_random_model
-from engine.text_encoders import TextEncoderError
+from engine.core import rotations as R
+from engine.core.skeleton import NUM_BODY_JOINTS
+from engine.model.generation import Cancelled, GenerationError, GenerationRequest
+from engine.model.pipeline import seed_noise
+from engine.model.representation import decode_features, encode_features
+from engine.model.testing import tiny_random_model
+from engine.model.text_encoders import TextEncoderError
+from engine.post.postprocess import PostProcess
 
 torch.set_num_threads(1)
 
@@ -277,7 +277,7 @@ def test_cuda_bf16_stays_within_one_degree_of_fp32():
 
 
 def test_window_frame_change_puts_the_tail_at_the_origin_facing_z_and_inverts_exactly():
-    from engine.pipeline import _heading_frame, _to_local, _to_world
+    from engine.model.pipeline import _heading_frame, _to_local, _to_world
 
     rng = np.random.default_rng(0)
     quats = R.quat_normalize(rng.normal(size=(10, NUM_BODY_JOINTS, 4)))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import rotations as R
-from engine.postprocess import (
+from engine.core import rotations as R
+from engine.core.skeleton import NUM_BODY_JOINTS, SMPLH_BODY
+from engine.post.postprocess import (
     PostProcess,
     apply,
     gaussian_kernel,
@@ -14,7 +15,6 @@ from engine.postprocess import (
     savgol_filter,
     smooth_quaternions,
 )
-from engine.skeleton import NUM_BODY_JOINTS, SMPLH_BODY
 
 
 def test_gaussian_kernel_sigma_1_has_radius_4_and_sums_to_1():

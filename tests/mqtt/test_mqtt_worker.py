@@ -13,7 +13,7 @@ from mqtt_observer import STARTUP_S, Observer
 from bridge.bench import ZeroCostModel
 from bridge.mqtt import JobRequest, NodeStatus, pack, unpack, unpack_reply
 from bridge.mqtt_worker import Worker
-from engine.generation import GenerationRequest
+from engine.model.generation import GenerationRequest
 
 pytestmark = pytest.mark.mqtt
 
@@ -129,7 +129,7 @@ def test_malformed_payloads_on_the_request_topic_are_dropped_and_the_worker_keep
 
 
 def test_a_worker_serving_the_real_tiny_dit_returns_finite_motions_of_the_requested_length(broker) -> None:
-    from engine.testing import tiny_random_model
+    from engine.model.testing import tiny_random_model
 
     async def scenario() -> list:
         worker = Worker(broker.url(), tiny_random_model(seed=0, device="cpu"), node="wdit", heartbeat_s=0.5)

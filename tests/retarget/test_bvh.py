@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import rotations as R
-from engine.bvh import BvhClip, BvhError, format_bvh, parse_bvh, read_bvh, write_bvh
-from engine.skeleton import SMPLH_BODY
+from engine.core import rotations as R
+from engine.core.skeleton import SMPLH_BODY
+from engine.io.bvh import BvhClip, BvhError, format_bvh, parse_bvh, read_bvh, write_bvh
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cmu"
 

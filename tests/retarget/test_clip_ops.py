@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import rotations as R
-from engine.clip_ops import ClipError, in_place, loop, resample, trim
-from engine.motion import Motion
-from engine.skeleton import BODY_JOINTS, SMPLH_BODY
+from engine.core import rotations as R
+from engine.core.motion import Motion
+from engine.core.skeleton import BODY_JOINTS, SMPLH_BODY
+from engine.post.clip_ops import ClipError, in_place, loop, resample, trim
 
 
 def turning_walk(frames: int = 31, fps: float = 30.0) -> Motion:

@@ -9,16 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import rotations as R
-from engine.bvh import parse_bvh
-from engine.export_cli import configure_parser, run
-from engine.exporters import FORMATS, ExportError, export_bytes, export_file
-from engine.exporters.fbx import BlenderMissing
-from engine.exporters.gltf import GltfError, parse_glb
-from engine.motion import Motion
-from engine.retarget import retarget
-from engine.rigs import get_rig
-from engine.skeleton import BODY_JOINTS, SMPLH_BODY
+from engine.commands.export import configure_parser, run
+from engine.core import rotations as R
+from engine.core.motion import Motion
+from engine.core.skeleton import BODY_JOINTS, SMPLH_BODY
+from engine.io.bvh import parse_bvh
+from engine.io.exporters import FORMATS, ExportError, export_bytes, export_file
+from engine.io.exporters.fbx import BlenderMissing
+from engine.io.exporters.gltf import GltfError, parse_glb
+from engine.retarget.rig import retarget
+from engine.retarget.rigs import get_rig
 
 
 def clip(frames: int = 12, seed: int = 5) -> Motion:
@@ -134,7 +134,7 @@ def test_corrupt_glb_raises_gltf_error(corrupt, message: str) -> None:
 def test_glb_with_an_accessor_past_its_view_is_rejected() -> None:
     import json
 
-    from engine.exporters.gltf import GlbDocument, validate_gltf
+    from engine.io.exporters.gltf import GlbDocument, validate_gltf
 
     glb = parse_glb(export_bytes(clip(), "glb"))
     doc = json.loads(json.dumps(glb.json))

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import rotations as R
-from engine.motion import Motion
-from engine.retarget import Rig, RigError, retarget
-from engine.rigs import RIG_BUILDERS, UnknownRig, get_rig, manny, unity_humanoid
-from engine.skeleton import BODY_JOINTS, SMPLH_BODY
-from engine.targets import TARGETS, to_target
+from engine.core import rotations as R
+from engine.core.motion import Motion
+from engine.core.skeleton import BODY_JOINTS, SMPLH_BODY
+from engine.core.targets import TARGETS, to_target
+from engine.retarget.rig import Rig, RigError, retarget
+from engine.retarget.rigs import RIG_BUILDERS, UnknownRig, get_rig, manny, unity_humanoid
 
 REPO = Path(__file__).resolve().parents[2]
 

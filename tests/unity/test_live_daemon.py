@@ -23,9 +23,9 @@ import torch
 
 from bridge.client import MotionBridgeSyncClient
 from bridge.server import MotionBridgeServer, ServerConfig
-from engine.generation import MotionModel
-from engine.targets import TARGETS
-from engine.testing import tiny_random_model
+from engine.core.targets import TARGETS
+from engine.model.generation import MotionModel
+from engine.model.testing import tiny_random_model
 
 pytestmark = pytest.mark.mono
 

@@ -27,8 +27,8 @@ from bridge.protocol import (
     motion_messages,
     parse_request,
 )
-from engine.skeleton import FPS, NUM_BODY_JOINTS
-from engine.targets import TARGETS
+from engine.core.skeleton import FPS, NUM_BODY_JOINTS
+from engine.core.targets import TARGETS
 
 pytestmark = pytest.mark.mono
 

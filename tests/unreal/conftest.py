@@ -16,7 +16,7 @@ from ue_test_support import LiveDaemon
 def live_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveDaemon]:
     try:
         import bridge.server  # noqa: F401
-        import engine.testing  # noqa: F401
+        import engine.model.testing  # noqa: F401
     except ImportError as exc:
         pytest.skip(f"the daemon cannot be imported here ({exc}); it is needed for the live tests")
     daemon = LiveDaemon(tmp_path_factory.mktemp("motionbridge-store")).start()

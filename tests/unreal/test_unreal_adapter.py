@@ -24,10 +24,10 @@ from motionbridge_unreal import protocol
 from motionbridge_unreal.clips import DONE, GenerationTracker
 from motionbridge_unreal.retarget import quat_about_z, quat_mul, quat_rotate
 
-from engine.motion import Motion
-from engine.retarget import RigMotion
-from engine.retarget import retarget as engine_retarget
-from engine.rigs import manny
+from engine.core.motion import Motion
+from engine.retarget.rig import RigMotion
+from engine.retarget.rig import retarget as engine_retarget
+from engine.retarget.rigs import manny
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "unreal.md"
 MANNY_PATH = "/Game/Characters/Mannequins/Meshes/SKM_Manny"

@@ -12,8 +12,8 @@ from motionbridge_unreal.client import BridgeClient, BridgeConnectionError, Conn
 from motionbridge_unreal.clips import CANCELLED, DONE, GenerationTracker
 from motionbridge_unreal.websocket import WebSocketConnection
 
-from engine.skeleton import BODY_JOINTS, FPS
-from engine.targets import TARGETS, UNREAL_BONES
+from engine.core.skeleton import BODY_JOINTS, FPS
+from engine.core.targets import TARGETS, UNREAL_BONES
 
 STEPS = 6
 

@@ -8,8 +8,8 @@ from motionbridge_unreal import protocol
 from motionbridge_unreal.clips import CANCELLED, DONE, FAILED, GENERATING, QUEUED, GenerationTracker
 
 from bridge import protocol as daemon_protocol
-from engine.skeleton import FPS, SMPLH_BODY
-from engine.targets import TARGETS, UNREAL_BONES
+from engine.core.skeleton import FPS, SMPLH_BODY
+from engine.core.targets import TARGETS, UNREAL_BONES
 
 
 def test_restated_constants_agree_with_the_daemon_and_engine() -> None:

@@ -21,12 +21,12 @@ from motionbridge_unreal.retarget import (
     quat_slerp,
 )
 
-from engine import rotations as R
-from engine.motion import Motion
-from engine.retarget import retarget as engine_retarget
-from engine.rigs import manny
-from engine.skeleton import BODY_JOINTS, SMPLH_BODY
-from engine.targets import TARGETS, UNREAL_BONES
+from engine.core import rotations as R
+from engine.core.motion import Motion
+from engine.core.skeleton import BODY_JOINTS, SMPLH_BODY
+from engine.core.targets import TARGETS, UNREAL_BONES
+from engine.retarget.rig import retarget as engine_retarget
+from engine.retarget.rigs import manny
 
 CASES_PATH = Path(__file__).resolve().parents[1] / "data" / "retarget_cases.json"
 UNREAL = TARGETS["unreal"]
@@ -37,7 +37,7 @@ def _same_rotation(a, b, tol: float = 1e-5) -> bool:
 
 
 def _to_wire(root_m, local_rotations):
-    """Source-frame motion → the protocol's unreal target, through engine.targets (the daemon's conversion)."""
+    """Source-frame motion → the protocol's unreal target, through engine.core.targets (the daemon's conversion)."""
     return UNREAL.convert_positions(np.asarray(root_m)), UNREAL.convert_rotations(np.asarray(local_rotations))
 
 

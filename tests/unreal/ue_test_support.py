@@ -22,7 +22,7 @@ class LiveDaemon:
         import torch
 
         from bridge.server import ServerConfig, run_server
-        from engine.testing import tiny_random_model
+        from engine.model.testing import tiny_random_model
 
         torch.set_num_threads(1)
         self.model = model if model is not None else tiny_random_model(seed=0, device="cpu")

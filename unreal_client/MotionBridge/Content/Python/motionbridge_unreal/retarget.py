@@ -6,7 +6,7 @@ Output: for every mapped bone of the target skeleton its component-space rotatio
 local rotation/translation (baking), in Unreal's own quaternion convention (x, y, z, w; FQuat algebra is
 the Hamilton product, so the same numbers work in both places).
 
-Method (the engine's reference `engine/retarget.py`, restated in the wire frame), per mapped bone b:
+Method (the engine's reference `engine/retarget/rig.py`, restated in the wire frame), per mapped bone b:
     target_world(b) = C · delta(b) · C⁻¹ · align(b) · rest_world(b)
 - delta(b) is the world rotation of the source joint that drives b: the product of the source local rotations
   from the root down (the source rest is the identity, so this is the joint's change from its T-pose); a

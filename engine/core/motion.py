@@ -1,0 +1,115 @@
+"""`Motion`: the value every part of MotionBridge passes around once a model has produced a clip.
+
+A Motion holds root positions and local joint rotations of the source skeleton (see `engine.core.skeleton`),
+always in the source convention (right-handed, Y up, faces +Z, metres, quaternions x,y,z,w relative to the
+T-pose). Conversions to engine targets happen at the edges (`engine.core.targets`), never in here.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from engine.core import rotations as R
+from engine.core.skeleton import ALL_JOINTS, BODY_JOINTS, FPS, NUM_ALL_JOINTS, SMPLH_BODY, Skeleton
+
+
+@dataclass(frozen=True)
+class Motion:
+    """A clip of the source skeleton.
+
+    root: (L, 3) float32 root (pelvis) world position, metres.
+    rotations: (L, J, 4) float32 local quaternions (x, y, z, w) relative to the rest pose; joint 0's is global.
+    """
+
+    root: np.ndarray
+    rotations: np.ndarray
+    fps: float = FPS
+    joints: tuple[str, ...] = BODY_JOINTS
+    text: str = ""
+    seed: int = 0
+    model: str = ""
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.root.ndim != 2 or self.root.shape[1] != 3:
+            raise ValueError(f"root must be (L, 3), got {self.root.shape}")
+        if self.rotations.shape != (self.root.shape[0], len(self.joints), 4):
+            raise ValueError(
+                f"rotations must be (L, {len(self.joints)}, 4) to match root and joints, got {self.rotations.shape}"
+            )
+
+    @property
+    def frames(self) -> int:
+        return int(self.root.shape[0])
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / float(self.fps)
+
+    @property
+    def skeleton(self) -> Skeleton:
+        if self.joints != SMPLH_BODY.joints:
+            raise ValueError("this motion is not on the SMPL-H body skeleton")
+        return SMPLH_BODY
+
+    def with_(self, **changes: object) -> Motion:
+        return replace(self, **changes)
+
+    def world_positions(self) -> np.ndarray:
+        """(L, J, 3) joint positions by forward kinematics on the source rest skeleton."""
+        sk = self.skeleton
+        pos, _ = R.forward_kinematics(self.rotations, self.root, sk.offsets, sk.parents)
+        return pos
+
+    # ------------------------------------------------------------ upstream-compatible npz
+
+    def save_npz(self, path: str | os.PathLike) -> Path:
+        """Write an upstream-compatible .npz atomically (temp file in the same folder, then rename).
+
+        Keys: poses (L, 156) axis-angle for the 52 SMPL-H joints (root first, fingers identity),
+        trans (L, 3), Rh (L, 3) root axis-angle, betas zeros (1, 16), gender "neutral",
+        mocap_framerate, text, seed, model.
+        """
+        path = Path(path)
+        aa = R.quat_to_axis_angle(self.rotations.astype(np.float64))
+        poses = np.zeros((self.frames, NUM_ALL_JOINTS, 3), dtype=np.float32)
+        idx = [ALL_JOINTS.index(j) for j in self.joints]
+        poses[:, idx] = aa
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent or ".")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(
+                    f,
+                    poses=poses.reshape(self.frames, -1),
+                    trans=self.root.astype(np.float32),
+                    Rh=aa[:, 0].astype(np.float32),
+                    betas=np.zeros((1, 16), dtype=np.float32),
+                    gender=np.array("neutral"),
+                    mocap_framerate=np.array(float(self.fps)),
+                    text=np.array(self.text),
+                    seed=np.array(int(self.seed)),
+                    model=np.array(self.model),
+                )
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load_npz(cls, path: str | os.PathLike) -> Motion:
+        """Read an .npz written by `save_npz` or by upstream HY-Motion (body joints only are kept)."""
+        with np.load(path, allow_pickle=False) as data:
+            poses = data["poses"].reshape(data["poses"].shape[0], -1, 3)
+            trans = data["trans"].astype(np.float32)
+            fps = float(data["mocap_framerate"]) if "mocap_framerate" in data else float(FPS)
+            text = str(data["text"]) if "text" in data else ""
+            seed = int(data["seed"]) if "seed" in data else 0
+            model = str(data["model"]) if "model" in data else ""
+        quats = R.axis_angle_to_quat(poses[:, : len(BODY_JOINTS)].astype(np.float64)).astype(np.float32)
+        return cls(root=trans, rotations=quats, fps=fps, text=text, seed=seed, model=model)

@@ -1,0 +1,11 @@
+"""The text-to-motion model: one interface, the DiT, the sampler and what feeds them (torch lives here).
+
+- `generation`: `MotionModel`, the interface every backend implements, and its request/step types;
+- `dit`: the HY-Motion MMDiT network; `sampler`: the flow-matching Euler sampler (no text, no I/O);
+- `pipeline`: `DiTMotionModel`, text → sampler → decoded `Motion`s, batching and long-clip windows;
+- `configs`: network and sampling configs (full, Lite, the embedded model's, tests');
+- `representation`: the 201-d feature layout and its normaliser (torch);
+- `text_encoders`, `text_minilm`: HY-Motion's Qwen3 + CLIP encoders, the embedded MiniLM one, a hash one;
+- `device`, `threads`: device/precision choice and the one thread that owns a torch model;
+- `testing`: small real models with random weights for tests elsewhere.
+"""

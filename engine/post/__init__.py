@@ -1,0 +1,6 @@
+"""Post-processing of decoded clips, in numpy.
+
+- `postprocess`: upstream HY-Motion's steps (smoothing, root filter, ground lift) as a `PostProcess` setting;
+- `footlock`: planting feet that should not slide;
+- `clip_ops`: clip options (resample, trim, in place, loop).
+"""

@@ -1,0 +1,7 @@
+"""Training the embedded model and measuring it (never imported by the daemon or the clients).
+
+- `mocap`: motion-capture importers (CMU BVH/FBX, DeepMimic) → SMPL-H training clips;
+- `dataset`: the training dataset and its caption manifests; `training`: `motionbridge train`;
+- `evaluation`, `everyday_checks`: `motionbridge eval` and its physical checks;
+- `retrieval`: the text–motion evaluator for R-precision and FID.
+"""
