@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import msgpack
 import numpy as np
 
-from engine.core.motion import Motion
+from engine.core.motion import Motion, frames_for_seconds
 from engine.core.skeleton import FPS, NUM_BODY_JOINTS
 from engine.model.generation import (
     CancelCheck,
@@ -34,7 +34,6 @@ from engine.model.generation import (
     MotionModel,
     StepCallback,
     StepEvent,
-    frames_for_seconds,
 )
 
 

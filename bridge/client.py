@@ -37,6 +37,8 @@ from bridge.protocol import (
 from engine.core.motion import Motion
 
 DEFAULT_URL = "ws://127.0.0.1:8747/v1"
+TOKEN_ENV = "MOTIONBRIDGE_TOKEN"
+"""The environment variable `motionbridge` commands read a daemon token from."""
 CLIENT_NAME = f"motionbridge-python/{SERVER_VERSION}"
 _END = object()
 
@@ -440,4 +442,5 @@ __all__ = [
     "MotionBridgeError",
     "MotionBridgeSyncClient",
     "SampleMotion",
+    "TOKEN_ENV",
 ]

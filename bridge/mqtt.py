@@ -8,6 +8,9 @@ MotionBridge uses an existing MQTT 5 broker for two things (see docs/scaling.md)
 
 Everything that crosses the broker is validated with the pydantic models below; a payload that does not
 validate raises `BadPayload`, which every receiver logs and drops (one bad publisher never stops a node).
+
+Long module: topic schema, payload codec and the broker link used by both the gateway and the worker; to become a
+package (schema, link) next to `mqtt_gateway` and `mqtt_worker`.
 """
 
 from __future__ import annotations

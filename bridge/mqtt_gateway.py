@@ -14,6 +14,8 @@ exactly one terminal event (`Finished` or `Failed`), whatever the broker deliver
 - a job nobody accepts within `accept_timeout_s` is sent again; after `busy_timeout_s` it fails `busy`;
 - the first result for a job that is still open finishes it; every later reply for it is dropped, so a
   client never sees two results; cancel is broadcast to the workers on `<prefix>/cancel/<job>`.
+
+Long module: the gateway's job backend (pool of workers, leases, retries) is one state machine.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.cli import serve_until_signal
 from bridge.mqtt import (
     AcceptedReply,
     AnyReply,
@@ -56,6 +57,7 @@ from bridge.protocol import ErrorCode, Limits, check_limits, narrowest
 from bridge.scheduler import Failed, Finished, Job, JobState, NotAccepting, Preview, Progress, QueueFull
 from bridge.scheduler import JobEvent as SchedulerEvent
 from bridge.server import MotionBridgeServer, ServerConfig
+from bridge.serving import serve_until_signal
 from engine.core.skeleton import FPS
 
 log = logging.getLogger("motionbridge.gateway")

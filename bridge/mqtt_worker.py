@@ -22,7 +22,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from bridge.cache import MotionCache
-from bridge.cli import add_model_arguments, load_on_model_thread, model_threads
 from bridge.mqtt import (
     AcceptedReply,
     BadPayload,
@@ -59,6 +58,7 @@ from bridge.protocol import (
 )
 from bridge.scheduler import Failed, Finished, Job, NotAccepting, Preview, Progress, QueueFull, Scheduler
 from bridge.scheduler import JobEvent as SchedulerEvent
+from bridge.serving import add_model_arguments, load_on_model_thread, model_threads
 from engine.model.generation import MotionModel
 from engine.model.threads import ModelThread
 

@@ -3,6 +3,9 @@
 Nothing here touches a socket, a thread or a clock it was not given: the server (`bridge.server`) feeds
 received frames into a `ServerSession` and sends whatever comes back; the client (`bridge.client`) uses
 the same codecs. The authoritative text is `docs/protocol.md`; names and numbers here follow it.
+
+Long module: the whole sans-I/O protocol v1 (messages, validation, codec, handshake state), kept in one file so it
+reads like docs/protocol.md; splitting the codec from the validation is the next step if it grows.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ import msgpack
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from engine.core.motion import frames_for_seconds
 from engine.core.skeleton import FPS, SMPLH_BODY
 from engine.core.targets import TARGETS, get_target
-from engine.model.generation import frames_for_seconds
 
 PROTOCOL_VERSION = 1
 SERVER_VERSION = "0.1.0"

@@ -8,6 +8,9 @@ job, so one bad job never fails another client's. Cancellation (explicit or on d
 flag the model reads before every sampler step. Events go back to the loop with `call_soon_threadsafe`
 and are delivered to the job's `emit` callback; every job gets exactly one terminal event
 (`Finished` or `Failed`).
+
+Long module: the one model thread's queue, batching, cancellation and fairness, whose invariants are checked
+together.
 """
 
 from __future__ import annotations

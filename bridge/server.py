@@ -9,6 +9,9 @@ One port serves
 
 Security defaults: bind 127.0.0.1; refuse a non-loopback bind without a token; browsers (requests with an
 `Origin` header) only from the daemon's own page or `--allow-origin` origins.
+
+Long module: the asyncio shell (connections, outboxes, HTTP on the same port, shutdown); the next split moves the
+HTTP routes to a module of their own and the per-connection rules into bridge.protocol.
 """
 
 from __future__ import annotations
@@ -75,7 +78,8 @@ from bridge.protocol import (
 from bridge.scheduler import Failed, Finished, Job, JobBackend, NotAccepting, Preview, Progress, QueueFull, Scheduler
 from bridge.store import ResultStore, StoredJob
 from engine.core.motion import Motion
-from engine.core.targets import TARGETS
+from engine.core.targets import EXPORT_TARGETS
+from engine.io.formats import EXPORT_FORMATS, MEDIA_TYPES
 from engine.model.generation import MotionModel
 from engine.model.threads import ModelThread
 
@@ -85,15 +89,13 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8747
 WS_PATH = "/v1"
 STATIC_DIR = Path(__file__).with_name("static")
-DOWNLOAD_PATH = re.compile(r"^/v1/jobs/([A-Za-z0-9_-]{1,64})/(\d{1,3})\.(npz|bvh|glb)$")
-DOWNLOAD_TARGETS: tuple[str, ...] = (*TARGETS, "mixamo")
+DOWNLOAD_PATH = re.compile(rf"^/v1/jobs/([A-Za-z0-9_-]{{1,64}})/(\d{{1,3}})\.({'|'.join(EXPORT_FORMATS)})$")
 DEFAULT_MAX_CONNECTIONS = 256
 """WebSocket connections served at once; more are refused (HTTP 503). Well below the usual 1024 open files."""
 CLOSE_TIMEOUT_S = 5.0
 """How long a peer gets to answer our close frame before its TCP connection is cut (one that stopped reading)."""
 PENDING_CLOSE_LIMIT_S = 60.0
 """How long a closing connection may take to receive its last replies and the close before it is cut."""
-CONTENT_TYPES = {"npz": "application/octet-stream", "bvh": "text/plain; charset=utf-8", "glb": "model/gltf-binary"}
 
 SendHook = Callable[[], None]
 JobListener = Callable[..., None]
@@ -156,9 +158,7 @@ def export_formats() -> list[str]:
     """Download formats this build can produce: npz always, bvh and glb once engine.io.exporters has them."""
     if _export_bytes() is None:
         return ["npz"]
-    exporters = importlib.import_module("engine.io.exporters")
-    offered = getattr(exporters, "FORMATS", ("npz", "bvh", "glb"))
-    return ["npz", *(f for f in ("bvh", "glb") if f in offered)]
+    return list(EXPORT_FORMATS)
 
 
 class _LimitedServerProtocol(ServerProtocol):
@@ -521,14 +521,14 @@ class MotionBridgeServer:
         return _bytes(200, path.read_bytes(), content_type)
 
     async def _download(self, job: str, sample: int, fmt: str, target: str) -> Response:
-        if target not in DOWNLOAD_TARGETS:
-            return _text(400, f"unknown target {target[:40]!r}: use one of {', '.join(DOWNLOAD_TARGETS)}")
+        if target not in EXPORT_TARGETS:
+            return _text(400, f"unknown target {target[:40]!r}: use one of {', '.join(EXPORT_TARGETS)}")
         if fmt == "npz":
             path = await asyncio.to_thread(self.store.sample_file, job, sample)
             if path is None:
                 return _text(404, f"no stored sample {sample} of job {job}")
             data = await asyncio.to_thread(path.read_bytes)
-            return _bytes(200, data, CONTENT_TYPES[fmt], filename=f"{job}_{sample}.npz")
+            return _bytes(200, data, MEDIA_TYPES[fmt], filename=f"{job}_{sample}.npz")
         export = _export_bytes()
         if export is None or fmt not in self.formats:
             return _text(501, f"{fmt} export is not available in this build (engine.io.exporters lacks it); use npz")
@@ -543,7 +543,7 @@ class MotionBridgeServer:
             except ValueError as exc:
                 return _text(400, f"cannot export {fmt} for target {target}: {exc}")
             self.exports.put(key, data)
-        return _bytes(200, data, CONTENT_TYPES[fmt], filename=f"{job}_{sample}_{target}.{fmt}")
+        return _bytes(200, data, MEDIA_TYPES[fmt], filename=f"{job}_{sample}_{target}.{fmt}")
 
     # ------------------------------------------------------------------ WebSocket side
 

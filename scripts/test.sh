@@ -10,7 +10,7 @@ python3 -m venv .venv
 . .venv/bin/activate
 # The CPU build of torch first: anything that depends on torch would otherwise pull a CUDA build.
 pip install -qq torch==2.13.0
-pip install -qq -e '.[test,mqtt]'
+pip install -qq -e '.[serve,test,mqtt]'
 # Blender (bpy) lives in its own venv (it pins numpy<2); its tests are skipped when it cannot be set up.
 bash scripts/setup_blender.sh || echo "warning: Blender venv could not be set up; Blender tests will be skipped" >&2
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.model.configs import CONFIGS, SMALL, ModelConfig
+from engine.model.configs import CONFIGS, TINY, ModelConfig
 from engine.model.device import dtype_name, resolve_device, resolve_dtype
 from engine.model.dit import count_parameters
 from engine.model.generation import GenerationRequest
@@ -57,10 +57,6 @@ def bench_config(name: str) -> ModelConfig:
                 text_encoder="hash",
                 postprocess=embedded_postprocess(cfg, TINY_PATH),  # its foot lock is part of every clip's cost
             )
-        try:
-            from engine.train.training import TINY
-        except ImportError:
-            return SMALL.with_(name="tiny(small)", text_encoder="hash")
         return TINY.with_(text_encoder="hash")
     return CONFIGS[name].with_(text_encoder="hash")
 

@@ -1,7 +1,7 @@
-"""The motion value and its conventions: what every other part builds on.
+"""The motion value and its conventions, in numpy only (no torch, no model): what a client needs too.
 
 - `skeleton`: the SMPL-H body (joint order, parents, rest offsets), fps, units and axes;
-- `rotations`: quaternion order, the 6D layout, Euler angles and forward kinematics;
+- `rotations`: quaternion order, the 6D layout, Euler angles and forward kinematics (numpy, float64 inside);
 - `motion`: `Motion`, the clip every part passes around, and the clip-length rule;
 - `targets`: the wire targets (`smplh`, `unity`, `unreal`): basis, units and joint names.
 """

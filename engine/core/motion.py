@@ -17,6 +17,14 @@ import numpy as np
 from engine.core import rotations as R
 from engine.core.skeleton import ALL_JOINTS, BODY_JOINTS, FPS, NUM_ALL_JOINTS, SMPLH_BODY, Skeleton
 
+MIN_FRAMES = 20
+"""Shortest clip a model produces (upstream clamps to [20, 360] frames)."""
+
+
+def frames_for_seconds(seconds: float, max_frames: int, fps: int = FPS) -> int:
+    """Frame count for a duration: round(seconds × fps), clamped to [MIN_FRAMES, max_frames]."""
+    return max(MIN_FRAMES, min(max_frames, int(round(seconds * fps))))
+
 
 @dataclass(frozen=True)
 class Motion:

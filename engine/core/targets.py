@@ -95,6 +95,11 @@ class UnknownTarget(ValueError):
     """The requested target name is not one of TARGETS."""
 
 
+EXPORT_TARGETS: tuple[str, ...] = (*TARGETS, "mixamo")
+"""Rigs a file export or download can be retargeted to: the wire targets and Mixamo
+(`engine.retarget.rigs.RIG_BUILDERS`, in this order)."""
+
+
 def get_target(name: str) -> Target:
     try:
         return TARGETS[name]

@@ -22,13 +22,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-HYMOTION_REPO = "tencent/HY-Motion-1.0"
-HUB_REVISIONS: dict[str, str] = {
-    HYMOTION_REPO: "620dd559f8d964aac2f82f1204fe6a35ad8ad14d",
-    "Qwen/Qwen3-8B": "b968826d9c46dd6066d109eabc6255188de91218",
-    "openai/clip-vit-large-patch14": "32bd64288804d66eefd0ccbe215aa642df71cc41",
-}
-"""The hub commit each repository is downloaded at (`huggingface-cli download ... --revision`)."""
+from engine.model.configs import HUB_REVISIONS, HYMOTION_REPO
+
 STATS_COMMIT = "9993ccd8aeba1f2d34c1061cc2282d14d5193055"
 """Commit of github.com/Tencent-Hunyuan/HY-Motion-1.0 the statistics come from (they are git-lfs files there,
 so the plain `raw` URL would return a pointer; media.githubusercontent.com serves the content)."""

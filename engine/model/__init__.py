@@ -5,6 +5,7 @@
 - `pipeline`: `DiTMotionModel`, text → sampler → decoded `Motion`s, batching and long-clip windows;
 - `configs`: network and sampling configs (full, Lite, the embedded model's, tests');
 - `representation`: the 201-d feature layout and its normaliser (torch);
+- `tensor_rotations`: the rotation functions the network needs on tensors (twin of `engine.core.rotations`);
 - `text_encoders`, `text_minilm`: HY-Motion's Qwen3 + CLIP encoders, the embedded MiniLM one, a hash one;
 - `device`, `threads`: device/precision choice and the one thread that owns a torch model;
 - `testing`: small real models with random weights for tests elsewhere.

@@ -21,6 +21,15 @@ class UnknownConfig(KeyError):
         return str(self.args[0])
 
 
+HYMOTION_REPO = "tencent/HY-Motion-1.0"
+HUB_REVISIONS: dict[str, str] = {
+    HYMOTION_REPO: "620dd559f8d964aac2f82f1204fe6a35ad8ad14d",
+    "Qwen/Qwen3-8B": "b968826d9c46dd6066d109eabc6255188de91218",
+    "openai/clip-vit-large-patch14": "32bd64288804d66eefd0ccbe215aa642df71cc41",
+}
+"""The hub commit each repository is downloaded at (`huggingface-cli download ... --revision`)."""
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Network arguments plus the pipeline settings that make a model behave like upstream."""
@@ -116,3 +125,18 @@ def get_config(name: str) -> ModelConfig:
         return CONFIGS[name]
     except KeyError:
         raise UnknownConfig(f"unknown model config {name!r}; choose one of {', '.join(CONFIGS)}") from None
+
+TINY = ModelConfig(
+    name="tiny",
+    network={**SMALL.network, "feat_dim": 128, "num_heads": 2, "num_layers": 3, "text_refiner_cfg": {"num_layers": 1}},
+    train_frames=150,
+    text_max_length=24,
+    default_steps=20,
+    default_cfg=3.0,
+    text_encoder="minilm",
+    meta={"text_encoder_options": {"max_length": 24}},
+    postprocess=PostProcess(foot_lock=True),
+)
+"""The shipped embedded model: 128-d, 3 blocks (1 double + 2 single), 5 s windows, MiniLM text, planted feet
+held by leg IK after upstream's smoothing (its feet slide far more than mocap's without it). Chosen by
+measurement on the 2-core CPU this was trained on (see docs/model-tiny.md)."""

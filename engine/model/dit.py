@@ -11,6 +11,9 @@ without renaming. Two things differ on purpose and leave the math unchanged:
 - `forward` takes `text_position_offset`: upstream places the text tokens' RoPE positions right after the
   motion frames (360 + i with its fixed 360-frame padding). Passing 360 while running only the L requested
   frames reproduces the padded computation exactly, because valid frames never attend to padded ones.
+
+Long module: the whole network in one file, read top to bottom in the order of the HY-Motion paper (as nanoGPT's
+model.py); its parts are small classes that only make sense together.
 """
 
 from __future__ import annotations

@@ -13,9 +13,6 @@ from dataclasses import dataclass
 from engine.core.motion import Motion
 from engine.core.skeleton import FPS, SMPLH_BODY, Skeleton
 
-MIN_FRAMES = 20
-"""Shortest clip a model produces (upstream clamps to [20, 360] frames)."""
-
 
 class Cancelled(Exception):
     """Raised inside generation when every request of a batch was cancelled between two sampler steps."""
@@ -59,11 +56,6 @@ class StepEvent:
 StepCallback = Callable[[StepEvent], None]
 CancelCheck = Callable[[int], bool]
 """Asked before each step with a request index; True drops that request from the batch."""
-
-
-def frames_for_seconds(seconds: float, max_frames: int, fps: int = FPS) -> int:
-    """Frame count for a duration: round(seconds × fps), clamped to [MIN_FRAMES, max_frames]."""
-    return max(MIN_FRAMES, min(max_frames, int(round(seconds * fps))))
 
 
 class MotionModel(ABC):

@@ -12,6 +12,9 @@ The serving path differs from upstream's only where the result cannot change:
 Clips longer than one training window are generated as overlapping windows: each new window starts where
 the previous one's tail begins (moved back to the origin, facing +Z, as training clips are), the known tail
 frames are replaced by their correctly noised values before every step, and the overlap is cross-faded.
+
+Long module: text encoding, batched sampling with classifier-free guidance, previews, cancellation and long-clip
+windows share one batch's state; splitting them would pass that state between files.
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from engine.core import rotations as R
-from engine.core.motion import Motion
+from engine.core.motion import Motion, frames_for_seconds
 from engine.core.skeleton import BODY_JOINTS
+from engine.model import tensor_rotations as R
 from engine.model.configs import ModelConfig
 from engine.model.generation import (
     CancelCheck,
@@ -35,7 +38,6 @@ from engine.model.generation import (
     MotionModel,
     StepCallback,
     StepEvent,
-    frames_for_seconds,
 )
 from engine.model.representation import FEATURE_DIM, JOINT_POS, ROOT_POS, ROOT_ROT6D, Normalizer, decode_features
 from engine.model.sampler import EulerFlowSampler, FlowState, flow_grid

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.core import rotations as R
 from engine.core.skeleton import NUM_BODY_JOINTS, SMPLH_BODY
+from engine.model import tensor_rotations as R
 
 FEATURE_DIM = 201
 ROOT_POS = slice(0, 3)

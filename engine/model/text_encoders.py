@@ -177,7 +177,7 @@ def _dtype_keyword(tf) -> str:  # noqa: ANN001 - the transformers module
 
 def _require_dir(path: Path, what: str, hub_id: str) -> Path:
     if not (path / "config.json").is_file():
-        from engine.io.hymotion_download import HUB_REVISIONS
+        from engine.model.configs import HUB_REVISIONS
 
         raise TextEncoderError(
             f"{what} not found at {path} (no config.json there). Download it with "

@@ -29,7 +29,7 @@ import numpy as np
 
 from engine.core import rotations as R
 from engine.core.skeleton import BODY_JOINTS, FPS, SMPLH_BODY, Skeleton
-from engine.post.postprocess import gaussian_smooth
+from engine.post.smoothing import gaussian_smooth
 
 _J = {name: i for i, name in enumerate(BODY_JOINTS)}
 LEGS = {side: (_J[f"{side}_hip"], _J[f"{side}_knee"], _J[f"{side}_ankle"], _J[f"{side}_foot"])

@@ -26,7 +26,7 @@ import numpy as np
 
 from engine.core import rotations as R
 from engine.core.skeleton import BODY_JOINTS, SMPLH_BODY
-from engine.core.targets import TARGETS, UNITY_BONES, UNREAL_BONES, Target
+from engine.core.targets import EXPORT_TARGETS, TARGETS, UNITY_BONES, UNREAL_BONES, Target
 from engine.retarget.rig import BoneSource, Rig, RigError
 
 MIXAMO_PREFIX = "mixamorig:"
@@ -284,8 +284,9 @@ def smplh() -> Rig:
     )
 
 
-RIG_BUILDERS: dict[str, Callable[[], Rig]] = {"smplh": smplh, "unity": unity_humanoid, "unreal": manny,
-                                              "mixamo": mixamo}
+RIG_BUILDERS: dict[str, Callable[[], Rig]] = dict(
+    zip(EXPORT_TARGETS, (smplh, unity_humanoid, manny, mixamo), strict=True)
+)
 """Rig per export target name (`motionbridge export --target`)."""
 
 

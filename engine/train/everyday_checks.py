@@ -32,7 +32,7 @@ import numpy as np
 
 from engine.core.motion import Motion
 from engine.core.skeleton import BODY_JOINTS, FPS
-from engine.train.evaluation import Check, turn_range
+from engine.train.checks import Check, turn_range
 
 _J = {name: i for i, name in enumerate(BODY_JOINTS)}
 _WRISTS = (_J["left_wrist"], _J["right_wrist"])

@@ -23,6 +23,9 @@ window and one caption of each; a quarter of the rows are mirrored pairs of clip
 Outputs in `--out`: `checkpoint.pt` (tensors only; `--resume` continues from it), `loss.csv`, `train.json`
 (recipe, data summary, hardware, timings) and `<config>.safetensors`, the embedded model file, refreshed
 at every checkpoint so an interrupted run still leaves a usable model.
+
+Long module: the training recipe (data windows, losses, schedule, checkpoints) and its command are one experiment
+that is read and changed together.
 """
 
 from __future__ import annotations
@@ -44,33 +47,17 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from engine.core import rotations as R
 from engine.core.skeleton import BODY_JOINTS, FPS, NUM_BODY_JOINTS, SMPLH_BODY
 from engine.io.loading import save_embedded_model
-from engine.model.configs import SMALL, TEST, ModelConfig
+from engine.model import tensor_rotations as R
+from engine.model.configs import TEST, TINY, ModelConfig
 from engine.model.dit import HunyuanMotionMMDiT, count_parameters
 from engine.model.pipeline import DiTMotionModel
 from engine.model.representation import FEATURE_DIM, JOINT_POS, ROOT_POS, Normalizer, encode_features
 from engine.model.text_encoders import HashTextEncoder, TextEncoder, TextFeatures
-from engine.post.postprocess import PostProcess
+from engine.train.checks import CONTACT_HEIGHT
 from engine.train.dataset import load_index, mirror_twin_id
-from engine.train.evaluation import CONTACT_HEIGHT
 from engine.train.mocap.clip import MocapClip, canonicalize
-
-TINY = ModelConfig(
-    name="tiny",
-    network={**SMALL.network, "feat_dim": 128, "num_heads": 2, "num_layers": 3, "text_refiner_cfg": {"num_layers": 1}},
-    train_frames=150,
-    text_max_length=24,
-    default_steps=20,
-    default_cfg=3.0,
-    text_encoder="minilm",
-    meta={"text_encoder_options": {"max_length": 24}},
-    postprocess=PostProcess(foot_lock=True),
-)
-"""The shipped embedded model: 128-d, 3 blocks (1 double + 2 single), 5 s windows, MiniLM text, planted feet
-held by leg IK after upstream's smoothing (its feet slide far more than mocap's without it). Chosen by
-measurement on the 2-core CPU this was trained on (see docs/model-tiny.md)."""
 
 SMOKE = TEST.with_(name="smoke", train_frames=40, text_encoder="hash")
 """A very small network with hash text features, for the CI smoke run (seconds, no MiniLM)."""

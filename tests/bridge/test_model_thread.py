@@ -7,9 +7,10 @@ import threading
 
 import pytest
 
-from bridge.cli import build_parser, load_on_model_thread, model_threads
+from bridge.cli import build_parser
 from bridge.client import MotionBridgeClient
 from bridge.server import MotionBridgeServer, ServerConfig
+from bridge.serving import load_on_model_thread, model_threads
 from engine.model.threads import ModelThread, default_threads
 
 

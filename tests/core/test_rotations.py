@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from engine.core import rotations as R
+from engine.core.skeleton import SMPLH_BODY
+from engine.model import tensor_rotations as T
 
 
 def rz(deg: float) -> np.ndarray:
@@ -84,10 +86,33 @@ def test_forward_kinematics_of_a_two_bone_chain():
     np.testing.assert_allclose(R.local_from_world(world, [-1, 0, 1]), local, atol=1e-12)
 
 
-def test_torch_inputs_stay_torch_and_numpy_dtype_is_kept():
-    q = torch.tensor([[0.0, 0.0, 0.0, 1.0]])
-    assert isinstance(R.quat_to_matrix(q), torch.Tensor)
+def test_numpy_in_numpy_out_and_the_input_dtype_is_kept():
     assert R.quat_to_matrix(np.array([0.0, 0.0, 0.0, 1.0], dtype=np.float32)).dtype == np.float32
+    assert R.quat_to_matrix(np.array([0.0, 0.0, 0.0, 1.0])).dtype == np.float64
+
+
+def test_the_tensor_twin_agrees_with_the_numpy_rotations():
+    rng = np.random.default_rng(3)
+    q = R.quat_normalize(rng.normal(size=(40, 22, 4)))
+    v = rng.normal(size=(40, 22, 3))
+    d6 = rng.normal(size=(40, 22, 6))
+    root = rng.normal(size=(40, 3))
+    t = torch.from_numpy
+    pairs = [
+        (R.quat_mul(q, q[::-1]), T.quat_mul(t(q), t(q[::-1].copy()))),
+        (R.quat_apply(q, v), T.quat_apply(t(q), t(v))),
+        (R.quat_to_matrix(q), T.quat_to_matrix(t(q))),
+        (R.matrix_to_quat(R.quat_to_matrix(q)), T.matrix_to_quat(t(R.quat_to_matrix(q)))),
+        (R.rot6d_to_matrix(d6), T.rot6d_to_matrix(t(d6))),
+        (R.rot6d_to_quat(d6), T.rot6d_to_quat(t(d6))),
+        (R.quat_to_rot6d(q), T.quat_to_rot6d(t(q))),
+    ]
+    pos, rot = R.forward_kinematics(q, root, SMPLH_BODY.offsets, SMPLH_BODY.parents)
+    pos_t, rot_t = T.forward_kinematics(t(q), t(root), t(SMPLH_BODY.offsets), SMPLH_BODY.parents)
+    mats = T.forward_kinematics_matrices(t(R.quat_to_matrix(q)), t(root), t(SMPLH_BODY.offsets), SMPLH_BODY.parents)
+    pairs += [(pos, pos_t), (rot, rot_t), (pos, mats)]
+    for expected, tensor in pairs:
+        np.testing.assert_allclose(tensor.numpy(), expected, rtol=0, atol=1e-12)
 
 
 def test_continuity_flips_sign_of_the_far_hemisphere():
@@ -96,28 +121,26 @@ def test_continuity_flips_sign_of_the_far_hemisphere():
     assert (out[:, 3] > 0).all()
 
 
-def _make_continuous_reference(q: torch.Tensor, dim: int = 0) -> torch.Tensor:
+def _make_continuous_reference(q: np.ndarray, dim: int = 0) -> np.ndarray:
     """The original frame-by-frame loop, kept as the reference the vectorised version must match exactly."""
-    q = q.movedim(dim, 0).clone()
+    q = np.moveaxis(q, dim, 0).copy()
     for i in range(1, q.shape[0]):
-        flip = (q[i] * q[i - 1]).sum(-1, keepdim=True) < 0
-        q[i] = torch.where(flip, -q[i], q[i])
-    return q.movedim(0, dim)
+        flip = (q[i] * q[i - 1]).sum(-1, keepdims=True) < 0
+        q[i] = np.where(flip, -q[i], q[i])
+    return np.moveaxis(q, 0, dim)
 
 
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_continuity_matches_the_frame_by_frame_loop_exactly(dtype):
-    gen = torch.Generator().manual_seed(7)
-    q = R.quat_normalize(torch.randn(240, 22, 4, generator=gen, dtype=dtype))
+    rng = np.random.default_rng(7)
+    q = R.quat_normalize(rng.normal(size=(240, 22, 4)).astype(dtype))
     # Exactly orthogonal neighbours (dot == 0) never flip and end a run of flips: keep that corner exact too.
-    q[50, 3] = torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=dtype)
-    q[51, 3] = torch.tensor([0.0, 1.0, 0.0, 0.0], dtype=dtype)
+    q[50, 3] = [1.0, 0.0, 0.0, 0.0]
+    q[51, 3] = [0.0, 1.0, 0.0, 0.0]
     q[120:130, 5] = -q[119, 5]
-    torch.testing.assert_close(R.quat_make_continuous(q, 0), _make_continuous_reference(q, 0), rtol=0, atol=0)
-    across = q.movedim(0, 1)  # time on dim 1
-    torch.testing.assert_close(R.quat_make_continuous(across, 1), _make_continuous_reference(across, 1), rtol=0, atol=0)
-    as_numpy = q.numpy().astype(np.float32)
-    expected = _make_continuous_reference(torch.from_numpy(as_numpy).double(), 0).numpy().astype(np.float32)
-    np.testing.assert_array_equal(R.quat_make_continuous(as_numpy, 0), expected)
+    expected = _make_continuous_reference(q.astype(np.float64), 0).astype(dtype)
+    np.testing.assert_array_equal(R.quat_make_continuous(q, 0), expected)
+    across = np.moveaxis(q, 0, 1)  # time on axis 1
+    np.testing.assert_array_equal(R.quat_make_continuous(across, 1), np.moveaxis(expected, 0, 1))
     assert R.quat_make_continuous(q[:1], 0).shape == (1, 22, 4)
     assert R.quat_make_continuous(q[:0], 0).shape == (0, 22, 4)

@@ -7,14 +7,8 @@ import pytest
 
 from engine.core import rotations as R
 from engine.core.skeleton import NUM_BODY_JOINTS, SMPLH_BODY
-from engine.post.postprocess import (
-    PostProcess,
-    apply,
-    gaussian_kernel,
-    lift_to_ground,
-    savgol_filter,
-    smooth_quaternions,
-)
+from engine.post.postprocess import PostProcess, apply, lift_to_ground
+from engine.post.smoothing import gaussian_kernel, savgol_filter, smooth_quaternions
 
 
 def test_gaussian_kernel_sigma_1_has_radius_4_and_sums_to_1():

@@ -8,13 +8,13 @@ import pytest
 
 from bridge.cli import main as cli_main
 from engine.io.loading import TINY_PATH
+from engine.train.checks import foot_skating
 from engine.train.evaluation import (
     HELD_OUT,
     PASS_RATE_BAR,
     SKATING_RATIO_BAR,
     VALIDATION,
     evaluate,
-    foot_skating,
     json_safe,
 )
 from engine.train.mocap.clip import MocapClip, canonicalize, place_on_ground

@@ -7,7 +7,7 @@ from engine.core import rotations as R
 from engine.core.motion import Motion
 from engine.core.skeleton import SMPLH_BODY
 from engine.io.loading import TINY_PATH
-from engine.train.evaluation import (
+from engine.train.checks import (
     angular_jitter,
     foot_skating,
     forward_travel,

@@ -10,9 +10,9 @@ import websockets
 from mqtt_observer import Observer
 
 from bridge.bench import ZeroCostModel
-from bridge.cli import _start_mqtt
 from bridge.mqtt import JobEvent, NodeStatus, unpack
 from bridge.server import MotionBridgeServer, ServerConfig
+from bridge.serving import start_mqtt
 
 pytestmark = pytest.mark.mqtt
 
@@ -22,7 +22,7 @@ def test_daemon_publishes_retained_status_and_accepted_progress_done_and_error_e
         model = ZeroCostModel(step_seconds=0.01, default_steps=5)
         server = MotionBridgeServer(model, ServerConfig(port=0, output_dir=None))
         await server.start()
-        publisher = await _start_mqtt(broker.url(), server)
+        publisher = await start_mqtt(broker.url(), server)
         await publisher.link.wait_connected(5)
         async with Observer(broker.url(), ["mbtest/nodes/+/status"]) as early:
             status_seen = await early.wait_for(lambda s: any(x.retain for x in s))

@@ -13,12 +13,14 @@ from engine.commands.export import configure_parser, run
 from engine.core import rotations as R
 from engine.core.motion import Motion
 from engine.core.skeleton import BODY_JOINTS, SMPLH_BODY
+from engine.core.targets import EXPORT_TARGETS
 from engine.io.bvh import parse_bvh
-from engine.io.exporters import FORMATS, ExportError, export_bytes, export_file
+from engine.io.exporters import ExportError, export_bytes, export_file
 from engine.io.exporters.fbx import BlenderMissing
 from engine.io.exporters.gltf import GltfError, parse_glb
+from engine.io.formats import EXPORT_FORMATS
 from engine.retarget.rig import retarget
-from engine.retarget.rigs import get_rig
+from engine.retarget.rigs import RIG_BUILDERS, get_rig
 
 
 def clip(frames: int = 12, seed: int = 5) -> Motion:
@@ -153,7 +155,8 @@ def test_npz_export_round_trips_through_motion_load(tmp_path: Path) -> None:
 
 
 def test_export_bytes_rejects_unknown_formats_and_targets() -> None:
-    assert FORMATS == ("npz", "bvh", "glb")
+    assert EXPORT_FORMATS == ("npz", "bvh", "glb")
+    assert tuple(RIG_BUILDERS) == EXPORT_TARGETS
     with pytest.raises(ExportError, match="unknown export format 'obj'"):
         export_bytes(clip(), "obj")
     with pytest.raises(ExportError, match="unknown export target 'maya'"):

@@ -15,17 +15,8 @@ from engine.core.skeleton import BODY_JOINTS
 from engine.io.exporters.bvh import bvh_bytes
 from engine.io.exporters.gltf import motion_to_glb
 from engine.io.exporters.npz import npz_bytes
+from engine.io.formats import EXPORT_FORMATS, ExportError
 from engine.retarget.rigs import RIG_BUILDERS
-
-FORMATS = ("npz", "bvh", "glb")
-"""Formats `export_bytes` produces in-process; "fbx" additionally works through `export_file`."""
-
-MEDIA_TYPES = {"npz": "application/octet-stream", "bvh": "text/plain; charset=utf-8", "glb": "model/gltf-binary",
-               "fbx": "application/octet-stream"}
-
-
-class ExportError(ValueError):
-    """An export request cannot be served (unknown format or target, missing Blender for FBX, ...)."""
 
 
 def _check_target(target: str) -> None:
@@ -47,7 +38,7 @@ def export_bytes(motion: Motion, fmt: str, target: str = "smplh") -> bytes:
         return motion_to_glb(motion, target)
     if fmt == "fbx":
         raise ExportError("FBX is written through Blender to a file: use export_file(motion, 'out.fbx')")
-    raise ExportError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)} (or fbx via export_file)")
+    raise ExportError(f"unknown export format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)} (or fbx via export_file)")
 
 
 def export_file(motion: Motion, path: str | os.PathLike, target: str = "smplh") -> Path:

@@ -13,8 +13,8 @@ import tempfile
 from pathlib import Path
 
 from engine.core.motion import Motion
-from engine.io.exporters import ExportError
 from engine.io.exporters.gltf import motion_to_glb
+from engine.io.formats import ExportError
 
 BPY_VERSION = "5.0.1"
 FBX_TIMEOUT_S = 300

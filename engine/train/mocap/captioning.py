@@ -18,6 +18,8 @@ For each segment of a take:
 
 A segment whose description names no known action and that does nothing measurable (no travel, no low
 pelvis, no jump) gets no captions and is left out of training.
+
+Long module: mostly the vocabulary tables the generated captions are built from; the logic is short.
 """
 
 from __future__ import annotations
