@@ -45,7 +45,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("eval",), "engine.train.evaluation", "evaluate a model"),
     Command(("retrieval",), "engine.train.retrieval", "train the text–motion evaluator / score R-precision and FID"),
     Command(("export",), "engine.commands.export", "export a motion to npz/BVH/glTF"),
-    Command(("worker",), "bridge.mqtt_worker", "serve jobs from an MQTT broker as a worker"),
+    Command(("worker",), "bridge.mqtt.worker", "serve jobs from an MQTT broker as a worker"),
 )
 
 

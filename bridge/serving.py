@@ -125,7 +125,7 @@ async def serve_until_signal(server: Any, describe: str, events_url: str | None 
 
 async def start_mqtt(url: str, server: Any) -> Any:
     try:
-        from bridge.mqtt import EventPublisher
+        from bridge.mqtt.events import EventPublisher
     except ImportError as exc:
         raise SystemExit(f"error: --mqtt needs the MQTT extra (pip install 'motionbridge[mqtt]'): {exc}") from None
     publisher = EventPublisher(url, source=server.status_snapshot)

@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.workers:
         try:
-            from bridge.mqtt_gateway import serve_workers
+            from bridge.mqtt.gateway import serve_workers
         except ImportError as exc:
             print(f"error: --workers needs the MQTT extra (pip install 'motionbridge[mqtt]'): {exc}", file=sys.stderr)
             return 2

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections import defaultdict
 
-from bridge.mqtt_gateway import MqttGateway
+from bridge.mqtt.gateway import MqttGateway
 from bridge.protocol import GenerateJob
 from bridge.scheduler import Failed, Finished, Job, JobEvent
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import aiomqtt
 
-from bridge.mqtt import BrokerUrl
+from bridge.mqtt.schema import BrokerUrl
 
 STARTUP_S = 60.0
 """How long a worker subprocess may take to come online (importing torch on a loaded 2-core CI box)."""

@@ -10,7 +10,7 @@ import websockets
 from mqtt_observer import Observer
 
 from bridge.bench import ZeroCostModel
-from bridge.mqtt import JobEvent, NodeStatus, unpack
+from bridge.mqtt.schema import JobEvent, NodeStatus, unpack
 from bridge.server import MotionBridgeServer, ServerConfig
 from bridge.serving import start_mqtt
 

@@ -17,8 +17,8 @@ import websockets
 from mqtt_observer import STARTUP_S, Observer
 
 from bridge.bench import ZeroCostModel
-from bridge.mqtt_gateway import MqttGateway
-from bridge.mqtt_worker import Worker
+from bridge.mqtt.gateway import MqttGateway
+from bridge.mqtt.worker import Worker
 from bridge.protocol import decode_motion_arrays
 from bridge.server import MotionBridgeServer, ServerConfig
 from engine.core.targets import get_target
@@ -211,7 +211,7 @@ def test_a_duplicated_request_delivery_never_gives_a_client_two_results(broker) 
 
 def test_a_gateway_process_serves_websocket_clients_from_the_pool_and_stops_cleanly_on_sigterm(broker) -> None:
     launch = (
-        "import sys; from bridge.mqtt_gateway import serve_workers; from bridge.server import ServerConfig; "
+        "import sys; from bridge.mqtt.gateway import serve_workers; from bridge.server import ServerConfig; "
         "sys.exit(serve_workers(sys.argv[1], ServerConfig(port=0, output_dir=None), gateway_id='gwp'))"
     )
 

@@ -11,9 +11,9 @@ import websockets
 from mqtt_observer import Observer
 
 from bridge.bench import ZeroCostModel
-from bridge.mqtt import JobRequest, NodeStatus, pack, unpack, unpack_reply
-from bridge.mqtt_gateway import MqttGateway
-from bridge.mqtt_worker import Worker
+from bridge.mqtt.gateway import MqttGateway
+from bridge.mqtt.schema import JobRequest, NodeStatus, pack, unpack, unpack_reply
+from bridge.mqtt.worker import Worker
 from bridge.server import MotionBridgeServer, ServerConfig
 
 pytestmark = pytest.mark.mqtt

@@ -6,7 +6,7 @@ import msgpack
 import numpy as np
 import pytest
 
-from bridge.mqtt import (
+from bridge.mqtt.schema import (
     BadPayload,
     BrokerUrl,
     BrokerUrlError,

@@ -10,8 +10,8 @@ from mqtt_jobs import Recorder, spec
 from mqtt_observer import STARTUP_S, Observer
 
 from bridge.bench import ZeroCostModel
-from bridge.mqtt_gateway import MqttGateway
-from bridge.mqtt_worker import Worker
+from bridge.mqtt.gateway import MqttGateway
+from bridge.mqtt.worker import Worker
 from bridge.scheduler import Finished
 
 pytestmark = pytest.mark.mqtt

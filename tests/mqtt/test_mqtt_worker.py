@@ -11,8 +11,8 @@ import pytest
 from mqtt_observer import STARTUP_S, Observer
 
 from bridge.bench import ZeroCostModel
-from bridge.mqtt import JobRequest, NodeStatus, pack, unpack, unpack_reply
-from bridge.mqtt_worker import Worker
+from bridge.mqtt.schema import JobRequest, NodeStatus, pack, unpack, unpack_reply
+from bridge.mqtt.worker import Worker
 from engine.model.generation import GenerationRequest
 
 pytestmark = pytest.mark.mqtt

@@ -22,7 +22,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from bridge.cache import MotionCache
-from bridge.mqtt import (
+from bridge.mqtt.events import LoadMeter, NodePresence
+from bridge.mqtt.link import MqttLink, payload_bytes
+from bridge.mqtt.schema import (
     AcceptedReply,
     BadPayload,
     BrokerUrl,
@@ -30,10 +32,7 @@ from bridge.mqtt import (
     ErrorReply,
     JobEvent,
     JobRequest,
-    LoadMeter,
     MotionPayload,
-    MqttLink,
-    NodePresence,
     PreviewReply,
     ProgressReply,
     RejectedReply,
@@ -42,7 +41,6 @@ from bridge.mqtt import (
     check_name,
     default_node_id,
     pack,
-    payload_bytes,
     to_json,
     unpack,
 )

@@ -31,15 +31,15 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.mqtt import (
+from bridge.mqtt.events import NodePresence
+from bridge.mqtt.link import MqttLink, payload_bytes
+from bridge.mqtt.schema import (
     AcceptedReply,
     AnyReply,
     BrokerUrl,
     CancelRequest,
     ErrorReply,
     JobRequest,
-    MqttLink,
-    NodePresence,
     NodeStatus,
     PreviewReply,
     ProgressReply,
@@ -49,7 +49,6 @@ from bridge.mqtt import (
     check_name,
     default_node_id,
     pack,
-    payload_bytes,
     unpack,
     unpack_reply,
 )
