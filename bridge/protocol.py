@@ -681,7 +681,9 @@ class ServerSession:
     `admit(frame)` paces frames as they are read (size and rate limits). `receive(frame)` returns `Identified`
     (send its reply) or a typed request model (Generate, Cancel, Status, Fetch — `Generate` already validated
     into a `GenerateJob`); it raises RequestError (send an error, keep going) or CloseConnection (close with
-    that code).
+    that code). The per-connection request rules live here too: unique ids among the requests in flight, at
+    most `max_inflight` of them, and which job a `cancel` names (`check_new_request`, `started`, `finished`,
+    `job_to_cancel`); the server only stores what a job is.
     """
 
     def __init__(
@@ -701,6 +703,39 @@ class ServerSession:
         self.state = SessionState.AWAITING_IDENTIFY
         self.client = ""
         self._rate = RateLimiter(RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST, RATE_LIMIT_BACKLOG, clock)
+        self.inflight: dict[str, object] = {}
+        """Request id → the job serving it, for every generate whose `done` or `error` has not left yet."""
+
+    # ------------------------------------------------------------------ per-connection request rules
+
+    def check_new_request(self, request_id: str) -> None:
+        """A generate may start: its id is not in flight (`bad_request`) and fewer than `max_inflight` are
+        (`busy`). Raises RequestError otherwise."""
+        if request_id in self.inflight:
+            message = f"id {request_id!r} is already in flight: use a new id"
+            raise RequestError(ErrorCode.BAD_REQUEST, message, request_id)
+        if len(self.inflight) >= self.limits.max_inflight:
+            raise RequestError(
+                ErrorCode.BUSY,
+                f"{self.limits.max_inflight} requests already in flight on this connection: wait for one to finish",
+                request_id,
+            )
+
+    def started(self, request_id: str, job: object) -> None:
+        """The request's job was accepted: it holds an in-flight slot until `finished`."""
+        self.inflight[request_id] = job
+
+    def finished(self, request_id: str, job: object) -> None:
+        """The request's last reply left: free its slot (only if it still belongs to this job)."""
+        if self.inflight.get(request_id) is job:
+            del self.inflight[request_id]
+
+    def job_to_cancel(self, request_id: str) -> object:
+        """The job a `cancel` names; `not_found` (a reply to the cancel) when no such request is in flight."""
+        job = self.inflight.get(request_id)
+        if job is None:
+            raise RequestError(ErrorCode.NOT_FOUND, f"no request {request_id!r} in flight to cancel", request_id)
+        return job
 
     def check_subprotocol(self) -> None:
         if self.subprotocol not in SUBPROTOCOLS:

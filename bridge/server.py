@@ -4,26 +4,23 @@ One port serves
 - the WebSocket protocol v1 at `/v1` (see docs/protocol.md): each connection is a `ServerSession` fed with
   frames, paced by its rate limit; replies go through one ordered outbox per connection, bounded in bytes
   (a client that does not read is closed, never buffered without end), at most `max_connections` at once;
-- plain HTTP through `process_request`: `GET /health`, the browser page (`/`, `/static/<file>`) and
-  downloads of stored results (`/v1/jobs/<job>/<sample>.<npz|bvh|glb>?target=...`).
+- plain HTTP through `process_request`: the WebSocket upgrade is admitted here (origin, shutdown,
+  connection limit); `GET /health`, the browser page and downloads are `bridge.routes`'.
 
 Security defaults: bind 127.0.0.1; refuse a non-loopback bind without a token; browsers (requests with an
 `Origin` header) only from the daemon's own page or `--allow-origin` origins.
 
-Long module: the asyncio shell (connections, outboxes, HTTP on the same port, shutdown); the next split moves the
-HTTP routes to a module of their own and the per-connection rules into bridge.protocol.
+Long module: the asyncio shell of one daemon — connections and their outboxes, the job events turned into
+replies, fetch replays, graceful shutdown — which share the connection set and its lifecycle. The HTTP routes
+are `bridge.routes`, the per-connection request rules `bridge.protocol.ServerSession`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
-import importlib
 import ipaddress
 import logging
-import mimetypes
-import re
 import resource
 import sys
 import time
@@ -75,11 +72,11 @@ from bridge.protocol import (
     progress_message,
     serving_limits,
 )
+from bridge.routes import WS_PATH, HttpRoutes
 from bridge.scheduler import Failed, Finished, Job, JobBackend, NotAccepting, Preview, Progress, QueueFull, Scheduler
 from bridge.store import ResultStore, StoredJob
 from engine.core.motion import Motion
-from engine.core.targets import EXPORT_TARGETS
-from engine.io.formats import EXPORT_FORMATS, MEDIA_TYPES
+from engine.io.formats import find_exporter, offered_formats
 from engine.model.generation import MotionModel
 from engine.model.threads import ModelThread
 
@@ -87,9 +84,7 @@ log = logging.getLogger("motionbridge.server")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8747
-WS_PATH = "/v1"
 STATIC_DIR = Path(__file__).with_name("static")
-DOWNLOAD_PATH = re.compile(rf"^/v1/jobs/([A-Za-z0-9_-]{{1,64}})/(\d{{1,3}})\.({'|'.join(EXPORT_FORMATS)})$")
 DEFAULT_MAX_CONNECTIONS = 256
 """WebSocket connections served at once; more are refused (HTTP 503). Well below the usual 1024 open files."""
 CLOSE_TIMEOUT_S = 5.0
@@ -145,22 +140,6 @@ def check_bind(host: str, token: str | None) -> None:
         )
 
 
-def _export_bytes() -> Callable[[Motion, str, str], bytes] | None:
-    """engine.io.exporters.export_bytes(motion, fmt, target) if this build has it."""
-    try:
-        exporters = importlib.import_module("engine.io.exporters")
-    except ImportError:
-        return None
-    return getattr(exporters, "export_bytes", None)
-
-
-def export_formats() -> list[str]:
-    """Download formats this build can produce: npz always, bvh and glb once engine.io.exporters has them."""
-    if _export_bytes() is None:
-        return ["npz"]
-    return list(EXPORT_FORMATS)
-
-
 class _LimitedServerProtocol(ServerProtocol):
     """websockets' protocol, but an oversized message closes with 4008 (our protocol) instead of 1009, and
     a request with a body gets an HTTP answer (405/400) instead of a silently closed connection."""
@@ -196,12 +175,11 @@ def _limited_connection(protocol: ServerProtocol, *args: Any, **kwargs: Any) -> 
 
 
 class _Client:
-    """One WebSocket connection: its session state, its requests in flight and its outbox of encoded replies."""
+    """One WebSocket connection: its session (state and per-connection rules) and its outbox of encoded replies."""
 
     def __init__(self, ws: ServerConnection, session: ServerSession, max_outbox_bytes: int, close_timeout: float):
         self.ws = ws
         self.session = session
-        self.inflight: dict[str, Job] = {}
         self.outbox = Outbox(max_outbox_bytes)
         self.close_timeout = close_timeout
         # Bytes of frames read but held back by the rate limit.
@@ -232,8 +210,7 @@ class _Client:
         when it is queued: a client that never reads would otherwise get new slots forever)."""
 
         def release() -> None:
-            if self.inflight.get(request_id) is job:
-                del self.inflight[request_id]
+            self.session.finished(request_id, job)
 
         return release
 
@@ -310,7 +287,10 @@ class MotionBridgeServer:
             cache=self.cache,
             model_thread=model_thread,
         )
-        self.formats = export_formats()
+        self.formats = offered_formats()
+        self.routes = HttpRoutes(
+            self.config, lambda: self.port, self.store, self.exports, self.formats, self._health, find_exporter
+        )
         self.job_listeners: list[JobListener] = []
         self._clients: set[_Client] = set()
         self._refusing = False
@@ -394,7 +374,7 @@ class MotionBridgeServer:
             "uptime": round(time.monotonic() - self._started, 3),
             "model": self.model.name,
             "connections": len(self._clients),
-            "inflight": sum(len(client.inflight) for client in self._clients),
+            "inflight": sum(len(client.session.inflight) for client in self._clients),
             "jobs_done": self.scheduler.jobs_done,
             "shutting_down": self._shutting_down,
             "load": min(1.0, (running + self.scheduler.queued) / max(1, self.config.max_batch)),
@@ -434,13 +414,6 @@ class MotionBridgeServer:
             allowed.add(f"http://{host_header.lower()}")
         return origin in allowed
 
-    def _authorized(self, request: Request, query: dict[str, list[str]]) -> bool:
-        if not self.config.token:
-            return True
-        auth = request.headers.get("Authorization", "")
-        given = auth[7:] if auth.startswith("Bearer ") else (query.get("token") or [""])[0]
-        return hmac.compare_digest(given.encode(), self.config.token.encode())
-
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         host = request.headers.get("Host")
         if request.method not in web.ALLOWED_METHODS:
@@ -459,38 +432,17 @@ class MotionBridgeServer:
             origin = request.headers.get("Origin")
             if origin is not None and not self.origin_allowed(origin, request.headers.get("Host")):
                 log.warning("refused a browser connection from origin %s", origin)
-                return _text(403, f"origin {origin} is not allowed: start the daemon with --allow-origin {origin}")
+                return web.text(403, f"origin {origin} is not allowed: start the daemon with --allow-origin {origin}")
             if self._shutting_down:
-                return _text(503, "the daemon is shutting down")
+                return web.text(503, "the daemon is shutting down")
             if len(self._clients) >= self.config.max_connections:
                 if not self._refusing:  # once per spell at the limit, not once per refused upgrade
                     self._refusing = True
                     log.warning("%d connections open, the limit: refusing new ones (503)", len(self._clients))
-                return _text(503, f"the daemon serves {self.config.max_connections} connections at most: retry later")
+                limit = self.config.max_connections
+                return web.text(503, f"the daemon serves {limit} connections at most: retry later")
             return None
-        if upgrade:
-            return _text(404, f"no WebSocket endpoint at {path}: use {WS_PATH}")
-        host = request.headers.get("Host")
-        if not self.config.token and not web.host_allowed(host, self.port, self.config.host):
-            log.warning("refused an HTTP request for Host %r", host)
-            return _text(
-                403, f"Host {host[:100]!r} is not this daemon: use http://127.0.0.1:{self.port} (or pass --token)"
-            )
-        if path == WS_PATH:
-            return _text(426, "this is the MotionBridge WebSocket endpoint: connect with a WebSocket client")
-        if path == "/health":
-            return _json(200, self._health())
-        if path == "/" or path == "/index.html":
-            return self._static_file("index.html")
-        if path.startswith("/static/"):
-            return self._static_file(path[len("/static/") :])
-        match = DOWNLOAD_PATH.fullmatch(path)
-        if match:
-            if not self._authorized(request, query):
-                return _text(401, "this daemon needs a token: send Authorization: Bearer <token> or ?token=")
-            target = (query.get("target") or ["smplh"])[0]
-            return await self._download(match.group(1), int(match.group(2)), match.group(3), target)
-        return _text(404, f"not found: {path}")
+        return await self.routes.answer(request, path, query, upgrade)
 
     def _health(self) -> dict[str, Any]:
         snap = self.status_snapshot()
@@ -505,45 +457,6 @@ class MotionBridgeServer:
             "connections": snap["connections"],
             "uptime": snap["uptime"],
         }
-
-    def _static_file(self, name: str) -> Response:
-        root = self.config.static_dir.resolve()
-        try:
-            path = (root / name).resolve()
-            found = "\x00" not in name and path.is_relative_to(root) and path.is_file()
-        except (OSError, ValueError):
-            found = False
-        if not found:
-            return _text(404, f"no such page: {name[:200]!r}")
-        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
-            content_type += "; charset=utf-8"
-        return _bytes(200, path.read_bytes(), content_type)
-
-    async def _download(self, job: str, sample: int, fmt: str, target: str) -> Response:
-        if target not in EXPORT_TARGETS:
-            return _text(400, f"unknown target {target[:40]!r}: use one of {', '.join(EXPORT_TARGETS)}")
-        if fmt == "npz":
-            path = await asyncio.to_thread(self.store.sample_file, job, sample)
-            if path is None:
-                return _text(404, f"no stored sample {sample} of job {job}")
-            data = await asyncio.to_thread(path.read_bytes)
-            return _bytes(200, data, MEDIA_TYPES[fmt], filename=f"{job}_{sample}.npz")
-        export = _export_bytes()
-        if export is None or fmt not in self.formats:
-            return _text(501, f"{fmt} export is not available in this build (engine.io.exporters lacks it); use npz")
-        key = (job, sample, fmt, target)
-        data = self.exports.get(key) if self.store.has(job) else None
-        if data is None:
-            stored = await asyncio.to_thread(self.store.load, job)
-            if stored is None or not 0 <= sample < len(stored.motions):
-                return _text(404, f"no stored sample {sample} of job {job}")
-            try:
-                data = await asyncio.to_thread(export, stored.motions[sample], fmt, target)
-            except ValueError as exc:
-                return _text(400, f"cannot export {fmt} for target {target}: {exc}")
-            self.exports.put(key, data)
-        return _bytes(200, data, MEDIA_TYPES[fmt], filename=f"{job}_{sample}_{target}.{fmt}")
 
     # ------------------------------------------------------------------ WebSocket side
 
@@ -674,9 +587,8 @@ class MotionBridgeServer:
         elif isinstance(request, GenerateJob):
             self._generate(client, request)
         elif isinstance(request, Cancel):
-            job = client.inflight.get(request.id)
-            if job is None:
-                raise RequestError(ErrorCode.NOT_FOUND, f"no request {request.id!r} in flight to cancel", request.id)
+            job = client.session.job_to_cancel(request.id)
+            assert isinstance(job, Job)
             # A job that already finished sampling is being sent; its done follows and the cancel is moot.
             self.scheduler.cancel(job.job_id)
         elif isinstance(request, Status):
@@ -692,21 +604,14 @@ class MotionBridgeServer:
         task.add_done_callback(self._pending.discard)
 
     def _generate(self, client: _Client, spec: GenerateJob) -> None:
-        if spec.id in client.inflight:
-            raise RequestError(ErrorCode.BAD_REQUEST, f"id {spec.id!r} is already in flight: use a new id", spec.id)
-        if len(client.inflight) >= self.limits.max_inflight:
-            raise RequestError(
-                ErrorCode.BUSY,
-                f"{self.limits.max_inflight} requests already in flight on this connection: wait for one to finish",
-                spec.id,
-            )
+        client.session.check_new_request(spec.id)
         job_id = "j" + uuid.uuid4().hex[:15]
         job = Job(job_id, spec, owner=client, emit=lambda event: self._on_job_event(client, job, event))
         try:
             position = self.scheduler.submit(job)
         except (QueueFull, NotAccepting) as exc:
             raise RequestError(ErrorCode.BUSY, str(exc), spec.id) from None
-        client.inflight[spec.id] = job
+        client.session.started(spec.id, job)
         client.send(accepted_message(spec.id, job_id, position))
         self._notify("accepted", job_id, queue_position=position)
 
@@ -844,18 +749,6 @@ async def _discard_until_closed(ws: ServerConnection) -> None:
 
 def _payload(motion: Motion, seed: int) -> MotionPayload:
     return MotionPayload(motion.root, motion.rotations, seed, float(motion.fps))
-
-
-def _bytes(status: int, body: bytes, content_type: str, filename: str | None = None) -> Response:
-    return web.response(status, body, content_type, filename=filename)
-
-
-def _text(status: int, text: str) -> Response:
-    return web.text(status, text)
-
-
-def _json(status: int, value: Any) -> Response:
-    return web.json_response(status, value)
 
 
 async def run_server(

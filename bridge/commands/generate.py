@@ -13,7 +13,7 @@ from typing import Any
 from bridge.client import DEFAULT_URL, TOKEN_ENV
 from bridge.serving import load_model_spec
 from engine.core.targets import EXPORT_TARGETS
-from engine.io.formats import EXPORT_FORMATS
+from engine.io.formats import EXPORT_FORMATS, find_exporter
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -80,9 +80,7 @@ def _write_motions(motions: list[Any], output: str, target: str) -> list[Path]:
         if fmt == "npz":
             motion.save_npz(path)
             continue
-        from bridge.server import _export_bytes
-
-        export = _export_bytes()
+        export = find_exporter()
         if export is None:
             raise SystemExit(f"error: {fmt} export is not available in this build; use -o file.npz")
         path.write_bytes(export(motion, fmt, target))

@@ -414,3 +414,56 @@ def test_null_optional_fields_take_their_defaults() -> None:
     assert (job.seconds, job.steps, job.cfg) == (5.0, 50, 5.0)
     with pytest.raises(RequestError):
         parse_request({"op": "generate", "id": None, "prompt": "walk"})
+
+
+# ------------------------------------------------------------------------------------------ per-connection rules
+
+
+def test_a_duplicate_id_in_flight_is_refused_and_free_again_once_finished():
+    s = ready_session()
+    job = object()
+    s.check_new_request("a")
+    s.started("a", job)
+    with pytest.raises(RequestError) as refused:
+        s.check_new_request("a")
+    assert refused.value.code is ErrorCode.BAD_REQUEST and refused.value.request_id == "a"
+    assert "already in flight" in refused.value.message
+    s.finished("a", job)
+    s.check_new_request("a")
+
+
+def test_more_requests_than_max_inflight_are_busy_and_a_finished_one_makes_room():
+    s = ready_session()
+    jobs = {f"r{i}": object() for i in range(LIMITS.max_inflight)}
+    for rid, job in jobs.items():
+        s.check_new_request(rid)
+        s.started(rid, job)
+    with pytest.raises(RequestError) as busy:
+        s.check_new_request("one-more")
+    assert busy.value.code is ErrorCode.BUSY
+    assert f"{LIMITS.max_inflight} requests already in flight" in busy.value.message
+    s.finished("r0", jobs["r0"])
+    s.check_new_request("one-more")
+
+
+def test_cancel_of_an_unknown_or_finished_id_is_not_found_and_of_a_running_one_names_its_job():
+    s = ready_session()
+    with pytest.raises(RequestError) as unknown:
+        s.job_to_cancel("never-sent")
+    assert unknown.value.code is ErrorCode.NOT_FOUND and unknown.value.request_id == "never-sent"
+    job = object()
+    s.started("g", job)
+    assert s.job_to_cancel("g") is job
+    s.finished("g", job)
+    with pytest.raises(RequestError):
+        s.job_to_cancel("g")
+
+
+def test_a_slot_is_freed_only_by_the_job_that_holds_it():
+    s = ready_session()
+    first, second = object(), object()
+    s.started("x", first)
+    s.finished("x", first)
+    s.started("x", second)
+    s.finished("x", first)  # a late release of the earlier job under the same id
+    assert s.inflight == {"x": second}
