@@ -229,6 +229,27 @@ def quat_yaw(q: Array) -> Array:
     return np.arctan2(fwd[..., 0], fwd[..., 2])
 
 
+def quat_between(a: Array, b: Array, fallback_axis: Array | None = None) -> Array:
+    """The shortest-arc rotation taking directions a onto directions b (..., 3 each), as unit quaternions.
+
+    Where a and b are parallel or opposite their cross product defines no axis: the rotation is then about
+    `fallback_axis` (a unit vector, e.g. a knee's bend axis) or, without one, about an axis perpendicular
+    to a (a × X, or a × Y when a lies along X) — a half turn for opposite directions, none for equal ones.
+    Computed in the inputs' dtype.
+    """
+    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    axis = np.cross(a, b)
+    norm = np.linalg.norm(axis, axis=-1, keepdims=True)
+    if fallback_axis is None:
+        reference = np.where(np.abs(a[..., :1]) < 0.9, [1.0, 0.0, 0.0], [0.0, 1.0, 0.0])
+        perpendicular = np.cross(a, reference)
+        fallback_axis = perpendicular / np.linalg.norm(perpendicular, axis=-1, keepdims=True)
+    axis = np.where(norm > 1e-9, axis / np.maximum(norm, 1e-12), fallback_axis)
+    angle = np.arctan2(norm[..., 0], (a * b).sum(-1))
+    return axis_angle_to_quat(axis * angle[..., None])
+
+
 # ---------------------------------------------------------------- HY-Motion 6D (row-major 3×2)
 
 

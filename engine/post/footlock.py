@@ -119,17 +119,6 @@ def planted_runs(ankle: np.ndarray, toe: np.ndarray, rest_ankle: float, rest_toe
     return grown
 
 
-def _rotation_between(a: np.ndarray, b: np.ndarray, fallback_axis: np.ndarray) -> np.ndarray:
-    """Quaternions (N, 4) turning directions a onto b (N, 3) about their common normal."""
-    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
-    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
-    axis = np.cross(a, b)
-    norm = np.linalg.norm(axis, axis=-1, keepdims=True)
-    axis = np.where(norm > 1e-9, axis / np.maximum(norm, 1e-12), fallback_axis)
-    angle = np.arctan2(norm[..., 0], (a * b).sum(-1))
-    return R.axis_angle_to_quat(axis * angle[..., None])
-
-
 def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np.ndarray,
                 bend_axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """World-space rotations (N, 4) to apply to the thigh (about the hip) and, before it, to the shin
@@ -156,7 +145,7 @@ def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np
     # Swing: turn the whole leg about the hip so the (re-bent) ankle points at the target.
     knee_b = hip + R.quat_apply(thigh_bend, knee - hip)
     ankle_b = knee_b + R.quat_apply(R.quat_mul(thigh_bend, shin_bend), ankle - knee)
-    swing = _rotation_between(ankle_b - hip, target - hip, plane)
+    swing = R.quat_between(ankle_b - hip, target - hip, plane)
     return R.quat_mul(swing, thigh_bend), shin_bend
 
 

@@ -45,22 +45,6 @@ def change_basis(q: np.ndarray, basis: np.ndarray) -> np.ndarray:
     return R.matrix_to_quat(m @ R.quat_to_matrix(np.asarray(q, dtype=np.float64)) @ m.T)
 
 
-def _shortest_arc(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Unit quaternion rotating direction a onto direction b by the smallest angle."""
-    a = a / np.linalg.norm(a)
-    b = b / np.linalg.norm(b)
-    axis = np.cross(a, b)
-    s = np.linalg.norm(axis)
-    angle = np.arctan2(s, float(a @ b))
-    if s < 1e-12:
-        if a @ b > 0:
-            return np.array([0.0, 0.0, 0.0, 1.0])
-        # Opposite directions: any perpendicular axis works.
-        axis = np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0])
-        s = np.linalg.norm(axis)
-    return R.axis_angle_to_quat(axis / s * angle)
-
-
 def _source_chain_child() -> dict[str, str]:
     """For each source joint, the child that defines its bone direction (spine3 → neck, not the collars)."""
     out = {}
@@ -174,7 +158,7 @@ class Rig:
             rig_dir = pos[self.index(child_bone)] - pos[b]
             src_dir = src_pos[SMPLH_BODY.index(chain[src])] - src_pos[SMPLH_BODY.index(src)]
             if np.linalg.norm(rig_dir) > 1e-9:
-                align[b] = _shortest_arc(rig_dir, src_dir)
+                align[b] = R.quat_between(rig_dir, src_dir)
         return align
 
     def _nearest_mapped_ancestor(self, b: int) -> int | None:

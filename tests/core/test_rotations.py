@@ -144,3 +144,28 @@ def test_continuity_matches_the_frame_by_frame_loop_exactly(dtype):
     np.testing.assert_array_equal(R.quat_make_continuous(across, 1), np.moveaxis(expected, 0, 1))
     assert R.quat_make_continuous(q[:1], 0).shape == (1, 22, 4)
     assert R.quat_make_continuous(q[:0], 0).shape == (0, 22, 4)
+
+
+def test_quat_between_turns_a_onto_b_and_is_the_shortest_arc():
+    rng = np.random.default_rng(11)
+    a, b = rng.normal(size=(50, 3)), rng.normal(size=(50, 3))
+    q = R.quat_between(a, b)
+    turned = R.quat_apply(q, a / np.linalg.norm(a, axis=-1, keepdims=True))
+    np.testing.assert_allclose(turned, b / np.linalg.norm(b, axis=-1, keepdims=True), atol=1e-12)
+    cos = (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+    np.testing.assert_allclose(np.linalg.norm(R.quat_to_axis_angle(q), axis=-1), np.arccos(cos), atol=1e-12)
+
+
+def test_quat_between_equal_directions_is_the_identity():
+    np.testing.assert_array_equal(R.quat_between(np.array([0.0, 2.0, 0.0]), np.array([0.0, 1.0, 0.0])),
+                                  [0.0, 0.0, 0.0, 1.0])
+
+
+@pytest.mark.parametrize("a", [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.3, -0.2, 0.9]])
+def test_quat_between_opposite_directions_is_a_half_turn_about_a_perpendicular_or_the_fallback(a):
+    a = np.array(a)
+    q = R.quat_between(a, -a)
+    np.testing.assert_allclose(R.quat_apply(q, a), -a, atol=1e-12)
+    assert abs(q[3]) < 1e-12 and abs(float(q[:3] @ a)) < 1e-12  # half turn about an axis perpendicular to a
+    about_z = R.quat_between(np.array([1.0, 0.0, 0.0]), np.array([-1.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0]))
+    np.testing.assert_allclose(about_z, [0.0, 0.0, 1.0, 0.0], atol=1e-12)

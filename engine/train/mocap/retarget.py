@@ -79,16 +79,6 @@ class SourceMotion:
             raise MocapError(f"{self.name}: the rig has no joint {joint!r}") from None
 
 
-def shortest_arc(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Unit quaternion of the smallest rotation taking direction a onto direction b (not opposite)."""
-    a = a / np.linalg.norm(a)
-    b = b / np.linalg.norm(b)
-    q = np.concatenate([np.cross(a, b), [1.0 + float(a @ b)]])
-    if q[3] < 1e-8:
-        raise MocapError("cannot align opposite bone directions")
-    return q / np.linalg.norm(q)
-
-
 def face_plus_z(
     ref_rot: np.ndarray, ref_pos: np.ndarray, left_hip: int, right_hip: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +117,7 @@ def tpose_corrections(source: SourceMotion, rig: RigMap) -> np.ndarray:
             aim, src_aim = rig.aims[joint]
             src_dir = source.ref_pos[source.index(src_aim)] - source.ref_pos[s]
             our_dir = rest[BODY_JOINTS.index(aim)] - rest[j]
-            align = shortest_arc(src_dir, our_dir)
+            align = R.quat_between(src_dir, our_dir)
         out[j] = R.quat_mul(align, source.ref_rot[s])
     return out
 
