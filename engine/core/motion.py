@@ -7,6 +7,7 @@ T-pose). Conversions to engine targets happen at the edges (`engine.core.targets
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,34 @@ MIN_FRAMES = 20
 def frames_for_seconds(seconds: float, max_frames: int, fps: int = FPS) -> int:
     """Frame count for a duration: round(seconds × fps), clamped to [MIN_FRAMES, max_frames]."""
     return max(MIN_FRAMES, min(max_frames, int(round(seconds * fps))))
+
+
+def resample_frames(
+    root: np.ndarray, rotations: np.ndarray, fps_in: float, fps_out: float, times: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Root positions (L, 3) and rotations (L, J, 4) at a new frame rate: roots interpolated linearly,
+    rotations by slerp between the two neighbouring frames, then made sign-continuous.
+
+    Frame k of the input sits at k / fps_in, or at `times[k]` seconds for takes with uneven frame durations
+    (strictly increasing). The output covers the same span from the first frame and ends on the last new
+    frame that does not pass the old last one.
+    """
+    frames = root.shape[0]
+    if times is None:
+        count = int(math.floor((frames - 1) / fps_in * fps_out + 1e-6)) + 1
+        src = np.arange(count) / fps_out * fps_in  # fractional source frame per new frame
+        lo = np.minimum(np.floor(src).astype(int), frames - 1)
+        hi = np.minimum(lo + 1, frames - 1)
+        t = src - lo
+    else:
+        count = int(math.floor((times[-1] - times[0]) * fps_out + 1e-6)) + 1
+        out_t = times[0] + np.arange(count) / fps_out
+        hi = np.clip(np.searchsorted(times, out_t, side="right"), 1, frames - 1)
+        lo = hi - 1
+        t = np.clip((out_t - times[lo]) / (times[hi] - times[lo]), 0.0, 1.0)
+    new_root = root[lo] * (1 - t)[:, None] + root[hi] * t[:, None]
+    new_rot = R.quat_slerp(rotations[lo], rotations[hi], t[:, None])
+    return new_root, R.quat_make_continuous(new_rot, 0)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from engine.core import rotations as R
-from engine.core.motion import Motion
+from engine.core.motion import Motion, resample_frames
 
 COMMON_FPS = (24, 30, 60)
 """Frame rates the exporters and the CLI offer by name; any positive rate is accepted."""
@@ -43,15 +43,8 @@ def resample(motion: Motion, fps: float) -> Motion:
     if abs(fps - motion.fps) < 1e-9:
         return motion.with_()
     root, rot = _float_arrays(motion)
-    span = (motion.frames - 1) / motion.fps
-    count = int(math.floor(span * fps + 1e-6)) + 1
-    src = np.arange(count) / fps * motion.fps  # fractional source frame per new frame
-    lo = np.minimum(np.floor(src).astype(int), motion.frames - 1)
-    hi = np.minimum(lo + 1, motion.frames - 1)
-    t = src - lo
-    new_root = root[lo] * (1 - t)[:, None] + root[hi] * t[:, None]
-    new_rot = R.quat_slerp(rot[lo], rot[hi], t[:, None])
-    return _like(motion, new_root, R.quat_make_continuous(new_rot, 0), float(fps))
+    new_root, new_rot = resample_frames(root, rot, motion.fps, fps)
+    return _like(motion, new_root, new_rot, float(fps))
 
 
 def trim(motion: Motion, start: float | None = None, end: float | None = None) -> Motion:

@@ -151,7 +151,7 @@ def training_windows(data: Path, frames: int, stride: int) -> tuple[list[np.ndar
         rotations.append(rot)
         starts = [0] if len(root) <= frames else range(0, len(root) - frames + 1, stride)
         for s in starts:
-            clip = canonicalize(MocapClip("w", root[s : s + frames], rot[s : s + frames], FPS))
+            clip = canonicalize(MocapClip(name="w", root=root[s : s + frames], rotations=rot[s : s + frames], fps=FPS))
             windows.append(clip.world_positions())
             takes.append(entry["take"])
     return windows, takes, rotations
@@ -190,9 +190,9 @@ def training_reference(data: Path, frames: int, stride: int = 15, sample: int = 
 
 
 def canonical_positions(m: Motion) -> np.ndarray:
-    from engine.train.mocap.clip import MocapClip, canonicalize
+    from engine.train.mocap.clip import as_clip, canonicalize
 
-    clip = canonicalize(MocapClip("g", m.root.astype(np.float64), m.rotations.astype(np.float64), m.fps))
+    clip = canonicalize(as_clip(m, "g"))
     return clip.world_positions()
 
 

@@ -173,7 +173,7 @@ def score(models: list[str], evaluator: Path, data: Path, log=print) -> dict:
     from engine.io.loading import load_model
     from engine.model.generation import GenerationRequest
     from engine.model.representation import encode_features
-    from engine.train.mocap.clip import MocapClip, canonicalize
+    from engine.train.mocap.clip import as_clip, canonicalize
 
     ev = load_evaluator(evaluator)
     real, captions = _windows(data, "held_out", stride=WINDOW, first_only=True)
@@ -192,7 +192,7 @@ def score(models: list[str], evaluator: Path, data: Path, log=print) -> dict:
         for i in range(0, len(prompts), 16):
             batch = [GenerationRequest(prompt=p, seconds=WINDOW / 30.0, seed=0) for p in prompts[i : i + 16]]
             for (m,) in model.generate_batch(batch):
-                clip = canonicalize(MocapClip("g", m.root.astype(np.float64), m.rotations.astype(np.float64), 30.0))
+                clip = canonicalize(as_clip(m, "g"))
                 feats.append(encode_features(clip.root, clip.rotations)[:WINDOW])
         with torch.no_grad():
             gen_emb = ev.embed_motion(torch.stack(feats).float())

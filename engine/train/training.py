@@ -147,7 +147,9 @@ def canonical_windows(root: np.ndarray, rotations: np.ndarray, frames: int, stri
     out = []
     for s in starts:
         part = slice(s, s + frames)
-        clip = MocapClip("window", root[part].astype(np.float64), rotations[part].astype(np.float64), 30.0)
+        clip = MocapClip(
+            name="window", root=root[part].astype(np.float64), rotations=rotations[part].astype(np.float64), fps=30.0
+        )
         clip = canonicalize(clip)
         out.append(encode_features(clip.root, clip.rotations))
     return out

@@ -76,7 +76,7 @@ def test_measure_reads_travel_height_and_hands_from_a_clip():
     root[:, 2] = np.linspace(0.0, 3.0, frames)
     rot = np.zeros((frames, 22, 4))
     rot[..., 3] = 1.0
-    m = measure(MocapClip("m", root, rot, 30.0))
+    m = measure(MocapClip(name="m", root=root, rotations=rot, fps=30.0))
     assert abs(m.forward - 3.0) < 1e-6 and abs(m.lateral) < 1e-6 and 2.6 < m.path < 3.0  # smoothing trims the ends
     assert 0.49 < m.pelvis_min < 0.52 and m.pelvis_start > 0.9 and m.pelvis_end < 0.55
     assert m.hands_up == 0.0 and abs(m.heading) < 1e-6

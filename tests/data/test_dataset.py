@@ -110,7 +110,7 @@ def test_dataset_build_on_a_small_subset_writes_canonical_clips_with_mirrors_and
             root, rot, feats = npz["root"], npz["rotations"], npz["features"]
         assert root.shape == (entry["frames"], 3) and rot.shape == (entry["frames"], 22, 4)
         assert feats.shape == (entry["frames"], FEATURE_DIM)
-        clip = MocapClip(entry["id"], root.astype(np.float64), rot.astype(np.float64), 30.0)
+        clip = MocapClip(name=entry["id"], root=root.astype(np.float64), rotations=rot.astype(np.float64), fps=30.0)
         np.testing.assert_allclose(root[0, [0, 2]], 0.0, atol=1e-5)
         assert abs(facing_yaw(clip, 0)) < 1e-4
     # The walk goes forward about 3 m in under 3 s; its mirror too, drifting the other way.

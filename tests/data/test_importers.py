@@ -320,7 +320,7 @@ def spinning_clip(fps: float, frames: int, rate: float = 1.0) -> MocapClip:
     rot = np.tile([0.0, 0.0, 0.0, 1.0], (frames, 22, 1))
     rot[:, 0] = R.quat_from_yaw(rate * t)
     root = np.stack([np.zeros(frames), np.full(frames, 0.95), t], axis=-1)
-    return MocapClip("spin", root, rot, fps)
+    return MocapClip(name="spin", root=root, rotations=rot, fps=fps)
 
 
 def test_resampling_to_30_fps_follows_the_rotation_exactly():
@@ -344,7 +344,7 @@ def test_resampling_uneven_frame_times_interpolates_between_the_right_frames():
 def test_mirroring_twice_gives_back_the_clip_and_once_swaps_sides():
     rng = np.random.default_rng(1)
     rot = R.quat_normalize(rng.normal(size=(5, 22, 4)))
-    clip = MocapClip("r", rng.normal(size=(5, 3)), rot, 30.0)
+    clip = MocapClip(name="r", root=rng.normal(size=(5, 3)), rotations=rot, fps=30.0)
     twice = mirror(mirror(clip))
     np.testing.assert_allclose(twice.root, clip.root)
     np.testing.assert_allclose(twice.rotations, clip.rotations)
@@ -360,7 +360,7 @@ def test_a_clip_played_backwards_starts_canonical_and_retraces_its_path():
     rot = R.quat_normalize(np.tile([0.0, 0.0, 0.0, 1.0], (frames, 22, 1)) + 0.1 * rng.normal(size=(frames, 22, 4)))
     rot[:, 0] = [0.0, 0.0, 0.0, 1.0]  # the pelvis faces +Z throughout
     root = np.stack([np.zeros(frames), np.full(frames, 0.9), np.linspace(0.0, 1.9, frames)], -1)  # forward
-    clip = MocapClip("w", root, rot, 30.0)
+    clip = MocapClip(name="w", root=root, rotations=rot, fps=30.0)
     back = reverse(clip)
     assert back.meta["reversed"] and not reverse(back).meta["reversed"]
     np.testing.assert_allclose(back.root[0, [0, 2]], 0.0, atol=1e-9)

@@ -33,7 +33,7 @@ def write_data_set(folder, takes: int = 2, frames: int = 200) -> None:
     for k in range(takes):
         root = np.stack([np.zeros(frames), np.full(frames, 0.95), (0.3 + 0.1 * k) * np.arange(frames) / 30.0], -1)
         rot = np.tile([0.0, 0.0, 0.0, 1.0], (frames, 22, 1))
-        clip = place_on_ground(canonicalize(MocapClip(f"t{k}", root, rot, 30.0)))
+        clip = place_on_ground(canonicalize(MocapClip(name=f"t{k}", root=root, rotations=rot, fps=30.0)))
         name = f"clips/t{k}.npz"
         np.savez(folder / name, root=clip.root.astype(np.float32), rotations=clip.rotations.astype(np.float32))
         entries.append({"id": f"t{k}", "take": f"t{k}", "captions": ["a glide"], "frames": frames, "file": name})

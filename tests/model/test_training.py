@@ -154,7 +154,7 @@ def write_mirrored_dataset(folder: Path) -> Path:
                               ("shuffle", ["someone shuffles to the left", "a sidestep toward the left"], 0.8)):
         root, rot = synthetic_clip(50, 1.0 - drift, 0.0)
         root[:, 0] = drift * np.arange(50) / FPS  # drifting toward +X, the body's left
-        clip = MocapClip(name, root, rot, FPS)
+        clip = MocapClip(name=name, root=root, rotations=rot, fps=FPS)
         twin = (mirror_twin_id(name), mirror(clip), [mirror_caption(t) for t in caps], True)
         for clip_id, c, texts, mirrored in ((name, clip, caps, False), twin):
             np.savez(folder / "clips" / f"{clip_id}.npz", root=c.root.astype(np.float32),

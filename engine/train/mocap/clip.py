@@ -14,12 +14,13 @@ quaternions relative to the T-pose. The steps here are the same for every source
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from engine.core import rotations as R
-from engine.core.skeleton import BODY_JOINTS, FPS, LEFT_RIGHT_BODY, NUM_BODY_JOINTS, SMPLH_BODY
+from engine.core.motion import Motion, resample_frames
+from engine.core.skeleton import BODY_JOINTS, FPS, LEFT_RIGHT_BODY, SMPLH_BODY
 
 SOLE_HEIGHT = float(SMPLH_BODY.rest_positions()[:, 1].min())
 """Height of the lowest joint (the toes) above the floor when the rest skeleton stands in its T-pose."""
@@ -33,40 +34,24 @@ class MocapError(ValueError):
 
 
 @dataclass(frozen=True)
-class MocapClip:
-    """One take on the SMPL-H body skeleton.
+class MocapClip(Motion):
+    """One take on the SMPL-H body skeleton: a `Motion` that knows which take it came from (`name`, used in
+    errors and segment names). root (L, 3) pelvis world position, metres, Y up; rotations (L, 22, 4) local
+    quaternions (x, y, z, w) relative to the T-pose, joint 0's global."""
 
-    root: (L, 3) pelvis world position, metres, Y up.
-    rotations: (L, 22, 4) local quaternions (x, y, z, w) relative to the T-pose; joint 0's is global.
-    """
-
-    name: str
-    root: np.ndarray
-    rotations: np.ndarray
-    fps: float
-    meta: dict = field(default_factory=dict)
+    name: str = ""
 
     def __post_init__(self) -> None:
-        if self.root.ndim != 2 or self.root.shape[1] != 3:
-            raise MocapError(f"{self.name}: root must be (L, 3), got {self.root.shape}")
-        if self.rotations.shape != (self.root.shape[0], NUM_BODY_JOINTS, 4):
-            raise MocapError(f"{self.name}: rotations must be (L, 22, 4), got {self.rotations.shape}")
+        try:
+            super().__post_init__()
+        except ValueError as exc:
+            raise MocapError(f"{self.name}: {exc}") from None
 
-    @property
-    def frames(self) -> int:
-        return int(self.root.shape[0])
 
-    @property
-    def seconds(self) -> float:
-        return self.frames / float(self.fps)
-
-    def with_(self, **changes: object) -> MocapClip:
-        return replace(self, **changes)
-
-    def world_positions(self) -> np.ndarray:
-        """(L, 22, 3) joint positions by forward kinematics on the SMPL-H rest skeleton."""
-        pos, _ = R.forward_kinematics(self.rotations, self.root, SMPLH_BODY.offsets, SMPLH_BODY.parents)
-        return pos
+def as_clip(motion: Motion, name: str) -> MocapClip:
+    """A generated or stored `Motion` as a float64 clip, for the clean-up functions below."""
+    root, rotations = motion.root.astype(np.float64), motion.rotations.astype(np.float64)
+    return MocapClip(name=name, root=root, rotations=rotations, fps=motion.fps)
 
 
 def resample(clip: MocapClip, fps: float = FPS, times: np.ndarray | None = None) -> MocapClip:
@@ -80,15 +65,8 @@ def resample(clip: MocapClip, fps: float = FPS, times: np.ndarray | None = None)
     src_t = np.arange(clip.frames) / clip.fps if times is None else np.asarray(times, dtype=np.float64)
     if src_t.shape != (clip.frames,) or np.any(np.diff(src_t) <= 0):
         raise MocapError(f"{clip.name}: frame times must be strictly increasing, one per frame")
-    count = int(np.floor((src_t[-1] - src_t[0]) * fps + 1e-6)) + 1
-    out_t = src_t[0] + np.arange(count) / fps
-    hi = np.clip(np.searchsorted(src_t, out_t, side="right"), 1, clip.frames - 1)
-    lo = hi - 1
-    w = np.clip((out_t - src_t[lo]) / (src_t[hi] - src_t[lo]), 0.0, 1.0)
-    root = clip.root[lo] + (clip.root[hi] - clip.root[lo]) * w[:, None]
-    weights = np.repeat(w[:, None], NUM_BODY_JOINTS, axis=1)
-    quats = R.quat_slerp(clip.rotations[lo], clip.rotations[hi], weights)
-    return clip.with_(root=root, rotations=R.quat_make_continuous(quats, dim=0), fps=float(fps))
+    root, rotations = resample_frames(clip.root, clip.rotations, clip.fps, fps, None if times is None else src_t)
+    return clip.with_(root=root, rotations=rotations, fps=float(fps))
 
 
 def facing_yaw(clip: MocapClip, frame: int = 0) -> float:

@@ -139,4 +139,4 @@ def retarget(source: SourceMotion, rig: RigMap) -> MocapClip:
     meta = dict(source.meta, rig=rig.name)
     if source.times is not None:
         meta["times"] = source.times
-    return MocapClip(source.name, root, local, source.fps, meta)
+    return MocapClip(name=source.name, root=root, rotations=local, fps=source.fps, meta=meta)
