@@ -10,6 +10,7 @@ import pytest
 from engine.core import rotations as R
 from engine.core.skeleton import BODY_JOINTS, SMPLH_BODY
 from engine.io.bvh import parse_bvh, read_bvh
+from engine.train.mocap import rigs
 from engine.train.mocap.bvh_import import bvh_source, import_bvh
 from engine.train.mocap.clip import (
     SOLE_HEIGHT,
@@ -409,3 +410,16 @@ def test_motionbuilder_rig_from_assimp_testmodels_maps_its_limbs_onto_smplh():
         b = src[:, bvh.index(theirs_aim)] - src[:, bvh.index(rig.joints[ours])]
         cos = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
         assert cos.min() > 1 - 1e-9, ours
+
+
+ALL_RIGS = [rigs.DAZ, rigs.CMU_ASF, rigs.REALLUSION, rigs.CMU_MB, rigs.DEEPMIMIC]
+
+
+@pytest.mark.parametrize("rig", ALL_RIGS, ids=lambda rig: rig.name)
+def test_every_aim_runs_down_the_smplh_chain_to_a_joint_of_the_rig(rig):
+    for joint, (aim, source_aim) in rig.aims.items():
+        walk = rigs.CHAIN[joint]
+        while walk != aim:
+            assert walk not in rig.joints, f"{rig.name}: {joint} skips its mapped chain joint {walk}"
+            walk = rigs.CHAIN[walk]
+        assert source_aim, f"{rig.name}: {joint} aims at {aim} without a source joint"

@@ -1,8 +1,8 @@
 """Joint-name maps from the motion-capture rigs we import to the SMPL-H body (22 joints).
 
-Each map pairs an SMPL-H joint with the source joint whose rotation moves the same bone, plus the bone
-used to line the two T-poses up (see `engine.train.mocap.retarget`). Left-side maps are written once; the right
-side is derived by swapping the side prefixes, so the two sides cannot drift apart.
+Each map pairs an SMPL-H joint with the source joint whose rotation moves the same bone. The bones that line
+the two T-poses up (see `engine.train.mocap.retarget`) are derived from those joints along `CHAIN`, and the
+right side from the left by swapping the side prefixes, so neither can drift from the joint map.
 
 Rigs (facts from `shared/data/cmu/RIGS.md`):
 - `daz`: DAZ/Poser-style CMU conversion (hip, abdomen, chest, lShldr, lForeArm, lThigh, lShin, ...),
@@ -35,189 +35,148 @@ def _both_sides(left: dict[str, str], prefix: tuple[str, str]) -> dict[str, str]
     return out
 
 
-def _both_aims(left: dict[str, tuple[str, str]], prefix: tuple[str, str]) -> dict[str, tuple[str, str]]:
-    out = dict(left)
-    for ours, (aim, theirs) in left.items():
-        if ours.startswith("left_"):
-            out["right_" + ours[5:]] = (aim.replace("left_", "right_", 1), theirs.replace(prefix[0], prefix[1], 1))
-    return out
+CHAIN: dict[str, str] = _both_sides(
+    {
+        "spine1": "spine2",
+        "spine2": "spine3",
+        "spine3": "neck",
+        "neck": "head",
+        "left_hip": "left_knee",
+        "left_knee": "left_ankle",
+        "left_collar": "left_shoulder",
+        "left_shoulder": "left_elbow",
+        "left_elbow": "left_wrist",
+    },
+    ("left_", "right_"),
+)
+"""The SMPL-H bone each joint's T-pose direction is matched along: joint → the next joint down its chain.
+The pelvis (three children), the hands and the feet (their tips vary most between rigs) are not aimed."""
 
 
-DAZ = RigMap(
-    name="daz",
-    joints=_both_sides(
-        {
-            "pelvis": "hip",
-            "spine1": "abdomen",
-            "spine2": "chest",
-            "neck": "neck",
-            "head": "head",
-            "left_hip": "lThigh",
-            "left_knee": "lShin",
-            "left_ankle": "lFoot",
-            "left_collar": "lCollar",
-            "left_shoulder": "lShldr",
-            "left_elbow": "lForeArm",
-            "left_wrist": "lHand",
-        },
-        ("l", "r"),
-    ),
-    aims=_both_aims(
-        {
-            "spine1": ("spine2", "chest"),
-            "spine2": ("neck", "neck"),
-            "neck": ("head", "head"),
-            "left_hip": ("left_knee", "lShin"),
-            "left_knee": ("left_ankle", "lFoot"),
-            "left_collar": ("left_shoulder", "lShldr"),
-            "left_shoulder": ("left_elbow", "lForeArm"),
-            "left_elbow": ("left_wrist", "lHand"),
-        },
-        ("l", "r"),
-    ),
-    leg=("lThigh", "lShin", "lFoot"),
+def _aims(joints: dict[str, str], aim_sources: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """Every mapped joint on `CHAIN` aims at the next joint down the chain that the rig has: a mapped one, or
+    one named in `aim_sources` (a source joint that marks where a bone ends without being mapped itself, or
+    a better end than the mapped joint, as the top of an ASF neck)."""
+    aims = {}
+    for joint in joints:
+        aim = CHAIN.get(joint)
+        while aim is not None and aim not in joints and aim not in aim_sources:
+            aim = CHAIN.get(aim)
+        if aim is not None:
+            aims[joint] = (aim, aim_sources.get(aim, joints.get(aim, "")))
+    return aims
+
+
+def _rig(name: str, left: dict[str, str], prefix: tuple[str, str], leg: tuple[str, str, str],
+         aim_sources: dict[str, str] | None = None) -> RigMap:
+    """A rig from its centre and left-side joints; the right side, and the aims, are derived."""
+    joints = _both_sides(left, prefix)
+    return RigMap(name=name, joints=joints, aims=_aims(joints, _both_sides(aim_sources or {}, prefix)), leg=leg)
+
+
+DAZ = _rig(
+    "daz",
+    {
+        "pelvis": "hip",
+        "spine1": "abdomen",
+        "spine2": "chest",
+        "neck": "neck",
+        "head": "head",
+        "left_hip": "lThigh",
+        "left_knee": "lShin",
+        "left_ankle": "lFoot",
+        "left_collar": "lCollar",
+        "left_shoulder": "lShldr",
+        "left_elbow": "lForeArm",
+        "left_wrist": "lHand",
+    },
+    ("l", "r"),
+    ("lThigh", "lShin", "lFoot"),
 )
 
-CMU_ASF = RigMap(
-    name="cmu-asf",
-    joints=_both_sides(
-        {
-            "pelvis": "hip",
-            "spine1": "lowerback",
-            "spine2": "upperback",
-            "spine3": "thorax",
-            "neck": "lowerneck",
-            "head": "head",
-            "left_hip": "lfemur",
-            "left_knee": "ltibia",
-            "left_ankle": "lfoot",
-            "left_foot": "ltoes",
-            "left_collar": "lclavicle",
-            "left_shoulder": "lhumerus",
-            "left_elbow": "lradius",
-            "left_wrist": "lwrist",
-        },
-        ("l", "r"),
-    ),
-    aims=_both_aims(
-        {
-            "spine1": ("spine2", "upperback"),
-            "spine2": ("spine3", "thorax"),
-            "spine3": ("neck", "upperneck"),
-            "neck": ("head", "head"),
-            "left_hip": ("left_knee", "ltibia"),
-            "left_knee": ("left_ankle", "lfoot"),
-            "left_collar": ("left_shoulder", "lhumerus"),
-            "left_shoulder": ("left_elbow", "lradius"),
-            "left_elbow": ("left_wrist", "lwrist"),
-        },
-        ("l", "r"),
-    ),
-    leg=("lfemur", "ltibia", "lfoot"),
+CMU_ASF = _rig(
+    "cmu-asf",
+    {
+        "pelvis": "hip",
+        "spine1": "lowerback",
+        "spine2": "upperback",
+        "spine3": "thorax",
+        "neck": "lowerneck",
+        "head": "head",
+        "left_hip": "lfemur",
+        "left_knee": "ltibia",
+        "left_ankle": "lfoot",
+        "left_foot": "ltoes",
+        "left_collar": "lclavicle",
+        "left_shoulder": "lhumerus",
+        "left_elbow": "lradius",
+        "left_wrist": "lwrist",
+    },
+    ("l", "r"),
+    ("lfemur", "ltibia", "lfoot"),
+    aim_sources={"neck": "upperneck"},
 )
 
-REALLUSION = RigMap(
-    name="reallusion",
-    joints=_both_sides(
-        {
-            "pelvis": "CC_Base_Hip",
-            "spine1": "CC_Base_Waist",
-            "spine2": "CC_Base_Spine01",
-            "spine3": "CC_Base_Spine02",
-            "neck": "CC_Base_NeckTwist01",
-            "head": "CC_Base_Head",
-            "left_hip": "CC_Base_L_Thigh",
-            "left_knee": "CC_Base_L_Calf",
-            "left_ankle": "CC_Base_L_Foot",
-            "left_foot": "CC_Base_L_ToeBase",
-            "left_collar": "CC_Base_L_Clavicle",
-            "left_shoulder": "CC_Base_L_Upperarm",
-            "left_elbow": "CC_Base_L_Forearm",
-            "left_wrist": "CC_Base_L_Hand",
-        },
-        ("_L_", "_R_"),
-    ),
-    aims=_both_aims(
-        {
-            "spine1": ("spine2", "CC_Base_Spine01"),
-            "spine2": ("spine3", "CC_Base_Spine02"),
-            "spine3": ("neck", "CC_Base_NeckTwist01"),
-            "neck": ("head", "CC_Base_Head"),
-            "left_hip": ("left_knee", "CC_Base_L_Calf"),
-            "left_knee": ("left_ankle", "CC_Base_L_Foot"),
-            "left_collar": ("left_shoulder", "CC_Base_L_Upperarm"),
-            "left_shoulder": ("left_elbow", "CC_Base_L_Forearm"),
-            "left_elbow": ("left_wrist", "CC_Base_L_Hand"),
-        },
-        ("_L_", "_R_"),
-    ),
-    leg=("CC_Base_L_Thigh", "CC_Base_L_Calf", "CC_Base_L_Foot"),
+REALLUSION = _rig(
+    "reallusion",
+    {
+        "pelvis": "CC_Base_Hip",
+        "spine1": "CC_Base_Waist",
+        "spine2": "CC_Base_Spine01",
+        "spine3": "CC_Base_Spine02",
+        "neck": "CC_Base_NeckTwist01",
+        "head": "CC_Base_Head",
+        "left_hip": "CC_Base_L_Thigh",
+        "left_knee": "CC_Base_L_Calf",
+        "left_ankle": "CC_Base_L_Foot",
+        "left_foot": "CC_Base_L_ToeBase",
+        "left_collar": "CC_Base_L_Clavicle",
+        "left_shoulder": "CC_Base_L_Upperarm",
+        "left_elbow": "CC_Base_L_Forearm",
+        "left_wrist": "CC_Base_L_Hand",
+    },
+    ("_L_", "_R_"),
+    ("CC_Base_L_Thigh", "CC_Base_L_Calf", "CC_Base_L_Foot"),
 )
 
-CMU_MB = RigMap(
-    name="cmu-mb",
-    joints=_both_sides(
-        {
-            "pelvis": "Hips",
-            "spine1": "LowerBack",
-            "spine2": "Spine",
-            "spine3": "Spine1",
-            "neck": "Neck",
-            "head": "Head",
-            "left_hip": "LeftUpLeg",
-            "left_knee": "LeftLeg",
-            "left_ankle": "LeftFoot",
-            "left_foot": "LeftToeBase",
-            "left_collar": "LeftShoulder",
-            "left_shoulder": "LeftArm",
-            "left_elbow": "LeftForeArm",
-            "left_wrist": "LeftHand",
-        },
-        ("Left", "Right"),
-    ),
-    aims=_both_aims(
-        {
-            "spine1": ("spine2", "Spine"),
-            "spine2": ("spine3", "Spine1"),
-            "spine3": ("neck", "Neck1"),
-            "neck": ("head", "Head"),
-            "left_hip": ("left_knee", "LeftLeg"),
-            "left_knee": ("left_ankle", "LeftFoot"),
-            "left_collar": ("left_shoulder", "LeftArm"),
-            "left_shoulder": ("left_elbow", "LeftForeArm"),
-            "left_elbow": ("left_wrist", "LeftHand"),
-        },
-        ("Left", "Right"),
-    ),
-    leg=("LeftUpLeg", "LeftLeg", "LeftFoot"),
+CMU_MB = _rig(
+    "cmu-mb",
+    {
+        "pelvis": "Hips",
+        "spine1": "LowerBack",
+        "spine2": "Spine",
+        "spine3": "Spine1",
+        "neck": "Neck",
+        "head": "Head",
+        "left_hip": "LeftUpLeg",
+        "left_knee": "LeftLeg",
+        "left_ankle": "LeftFoot",
+        "left_foot": "LeftToeBase",
+        "left_collar": "LeftShoulder",
+        "left_shoulder": "LeftArm",
+        "left_elbow": "LeftForeArm",
+        "left_wrist": "LeftHand",
+    },
+    ("Left", "Right"),
+    ("LeftUpLeg", "LeftLeg", "LeftFoot"),
+    aim_sources={"neck": "Neck1"},
 )
 
-DEEPMIMIC = RigMap(
-    name="deepmimic",
-    joints=_both_sides(
-        {
-            "pelvis": "root",
-            "spine1": "chest",
-            "neck": "neck",
-            "left_hip": "left_hip",
-            "left_knee": "left_knee",
-            "left_ankle": "left_ankle",
-            "left_shoulder": "left_shoulder",
-            "left_elbow": "left_elbow",
-        },
-        ("left_", "right_"),
-    ),
-    aims=_both_aims(
-        {
-            "spine1": ("neck", "neck"),
-            "left_hip": ("left_knee", "left_knee"),
-            "left_knee": ("left_ankle", "left_ankle"),
-            "left_shoulder": ("left_elbow", "left_elbow"),
-            "left_elbow": ("left_wrist", "left_wrist"),
-        },
-        ("left_", "right_"),
-    ),
-    leg=("left_hip", "left_knee", "left_ankle"),
+DEEPMIMIC = _rig(
+    "deepmimic",
+    {
+        "pelvis": "root",
+        "spine1": "chest",
+        "neck": "neck",
+        "left_hip": "left_hip",
+        "left_knee": "left_knee",
+        "left_ankle": "left_ankle",
+        "left_shoulder": "left_shoulder",
+        "left_elbow": "left_elbow",
+    },
+    ("left_", "right_"),
+    ("left_hip", "left_knee", "left_ankle"),
+    aim_sources={"left_wrist": "left_wrist"},
 )
 
 BVH_RIGS: dict[str, RigMap] = {rig.name: rig for rig in (DAZ, CMU_ASF, REALLUSION, CMU_MB)}
