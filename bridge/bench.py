@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from typing import cast
 
 import msgpack
 import numpy as np
@@ -117,10 +118,12 @@ def codec_comparison(frames: int = 150, repeats: int = 50) -> dict[str, float]:
 
     # Both sides start from the same arrays, so array → wire field conversion is inside the timing.
     def as_msgpack() -> bytes:
-        return encode_message(next(motion_messages("r", "j", 0, payload, "smplh")), "motionbridge.v1.msgpack")
+        message = next(motion_messages("r", "j", 0, payload, "smplh"))
+        return cast(bytes, encode_message(message, "motionbridge.v1.msgpack"))
 
     def as_json_base64() -> bytes:
-        return encode_message(next(motion_messages("r", "j", 0, payload, "smplh")), "motionbridge.v1.json").encode()
+        message = next(motion_messages("r", "j", 0, payload, "smplh"))
+        return cast(str, encode_message(message, "motionbridge.v1.json")).encode()
 
     def as_json_lists() -> bytes:
         msg = next(motion_messages("r", "j", 0, payload, "smplh"))
@@ -158,6 +161,7 @@ def codec_comparison(frames: int = 150, repeats: int = 50) -> dict[str, float]:
 async def _bench_daemon(clients: int, requests: int, seconds: float, steps: int) -> dict[str, float]:
     from bridge.client import MotionBridgeClient
     from bridge.protocol import Limits
+    from bridge.scheduler import Scheduler
     from bridge.server import MotionBridgeServer, ServerConfig
 
     with tempfile.TemporaryDirectory(prefix="motionbridge-bench-") as out:
@@ -182,8 +186,8 @@ async def _bench_daemon(clients: int, requests: int, seconds: float, steps: int)
         start = time.perf_counter()
         await asyncio.gather(*(one_client(c) for c in range(clients)))
         wall = time.perf_counter() - start
-        batches = server.scheduler.batches_run
-        largest = server.scheduler.largest_batch
+        scheduler = cast(Scheduler, server.scheduler)
+        batches, largest = scheduler.batches_run, scheduler.largest_batch
         await server.shutdown()
     return {
         "clients": clients,
@@ -208,9 +212,12 @@ async def _bench_overhead(requests: int, seconds: float, steps: int) -> dict[str
     """
     from websockets.asyncio.client import connect
     from websockets.asyncio.server import serve
+    from websockets.typing import Subprotocol
 
     from bridge.protocol import SUBPROTOCOL_MSGPACK
     from bridge.server import MotionBridgeServer, ServerConfig
+
+    msgpack_only = [Subprotocol(SUBPROTOCOL_MSGPACK)]
 
     def request(seed: int) -> bytes:
         message = {"op": "generate", "id": "r", "prompt": "bench", "seconds": seconds, "steps": steps, "seed": seed}
@@ -230,7 +237,7 @@ async def _bench_overhead(requests: int, seconds: float, steps: int) -> dict[str
         config = ServerConfig(port=0, output_dir=out, cache_size=0)
         server = MotionBridgeServer(ZeroCostModel(default_steps=steps), config)
         await server.start()
-        daemon = await connect(server.url, subprotocols=[SUBPROTOCOL_MSGPACK], compression=None, max_size=None)
+        daemon = await connect(server.url, subprotocols=msgpack_only, compression=None, max_size=None)
         await daemon.recv()
         await daemon.send(msgpack.packb({"op": "identify", "protocol": 1, "client": "bench/overhead"}))
         await daemon.recv()
@@ -241,10 +248,10 @@ async def _bench_overhead(requests: int, seconds: float, steps: int) -> dict[str
                 for frame in frames:
                     await ws.send(frame)
 
-        async with serve(replay, "127.0.0.1", 0, compression=None, subprotocols=[SUBPROTOCOL_MSGPACK]) as bare_server:
+        async with serve(replay, "127.0.0.1", 0, compression=None, subprotocols=msgpack_only) as bare_server:
             port = bare_server.sockets[0].getsockname()[1]
             bare = await connect(
-                f"ws://127.0.0.1:{port}", subprotocols=[SUBPROTOCOL_MSGPACK], compression=None, max_size=None
+                f"ws://127.0.0.1:{port}", subprotocols=msgpack_only, compression=None, max_size=None
             )
             await round_trip(bare, request(0))
             through_daemon: list[float] = []
@@ -258,7 +265,9 @@ async def _bench_overhead(requests: int, seconds: float, steps: int) -> dict[str
             await bare.close()
         await daemon.close()
         await server.shutdown()
-    stats = {"requests": requests, "frames_per_request": len(frames), "bytes_per_request": sum(map(len, frames))}
+    stats: dict[str, float] = {
+        "requests": requests, "frames_per_request": len(frames), "bytes_per_request": sum(map(len, frames))
+    }
     for name, times in (("daemon", through_daemon), ("bare", through_bare)):
         stats[f"{name}_p50_ms"] = _percentile(times, 50) * 1000
         stats[f"{name}_p99_ms"] = _percentile(times, 99) * 1000

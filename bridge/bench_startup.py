@@ -63,7 +63,7 @@ def one_start(repo: Path, model: str, extra: list[str], timeout_s: float = 120.0
         try:
             while not _healthy(port):
                 if proc.poll() is not None:
-                    raise RuntimeError(f"the daemon exited with {proc.returncode}: {proc.stderr.read().decode()}")
+                    raise RuntimeError(f"the daemon exited with {proc.returncode}: {proc.communicate()[1].decode()}")
                 if time.perf_counter() - start > timeout_s:
                     raise RuntimeError(f"no healthy daemon after {timeout_s:.0f} s")
                 time.sleep(0.01)

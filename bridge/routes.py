@@ -59,9 +59,8 @@ class HttpRoutes:
         host = request.headers.get("Host")
         if not self.config.token and not web.host_allowed(host, self.port(), self.config.host):
             log.warning("refused an HTTP request for Host %r", host)
-            return _text(
-                403, f"Host {host[:100]!r} is not this daemon: use http://127.0.0.1:{self.port()} (or pass --token)"
-            )
+            shown, port = (host or "")[:100], self.port()
+            return _text(403, f"Host {shown!r} is not this daemon: use http://127.0.0.1:{port} (or pass --token)")
         if path == WS_PATH:
             return _text(426, "this is the MotionBridge WebSocket endpoint: connect with a WebSocket client")
         if path == "/health":
@@ -106,13 +105,13 @@ class HttpRoutes:
             path = await asyncio.to_thread(self.store.sample_file, job, sample)
             if path is None:
                 return _text(404, f"no stored sample {sample} of job {job}")
-            data = await asyncio.to_thread(path.read_bytes)
-            return _bytes(200, data, MEDIA_TYPES[fmt], filename=f"{job}_{sample}.npz")
+            npz = await asyncio.to_thread(path.read_bytes)
+            return _bytes(200, npz, MEDIA_TYPES[fmt], filename=f"{job}_{sample}.npz")
         export = self.exporter()
         if export is None or fmt not in self.formats:
             return _text(501, f"{fmt} export is not available in this build (engine.io.exporters lacks it); use npz")
         key = (job, sample, fmt, target)
-        data = self.exports.get(key) if self.store.has(job) else None
+        data: bytes | None = self.exports.get(key) if self.store.has(job) else None
         if data is None:
             stored = await asyncio.to_thread(self.store.load, job)
             if stored is None or not 0 <= sample < len(stored.motions):

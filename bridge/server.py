@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -37,6 +37,7 @@ from websockets.frames import CloseCode as WsCloseCode
 from websockets.http11 import Request, Response
 from websockets.protocol import CONNECTING, State
 from websockets.server import ServerProtocol
+from websockets.typing import Subprotocol
 
 from bridge import web
 from bridge.cache import ExportCache, MotionCache
@@ -95,6 +96,19 @@ PENDING_CLOSE_LIMIT_S = 60.0
 SendHook = Callable[[], None]
 JobListener = Callable[..., None]
 """Called as listener(event, job, **fields) for accepted/progress/done/error (the MQTT event publisher)."""
+
+
+class ServedModel(Protocol):
+    """What the server itself reads of its model (hello, limits, status): a local `MotionModel` has it, and so
+    does the MQTT gateway's description of its worker pool, whose jobs run elsewhere."""
+
+    name: str
+    fps: int
+    max_seconds: float
+    default_steps: int
+    default_cfg: float
+
+    def info(self) -> dict: ...
 
 
 class InsecureBind(Exception):
@@ -263,7 +277,7 @@ class MotionBridgeServer:
 
     def __init__(
         self,
-        model: MotionModel,
+        model: ServedModel,
         config: ServerConfig | None = None,
         scheduler: JobBackend | None = None,
         model_thread: ModelThread | None = None,
@@ -281,7 +295,7 @@ class MotionBridgeServer:
         self.store = ResultStore(self.config.output_dir, self.config.retention)
         self.exports = ExportCache()
         self.scheduler: JobBackend = scheduler or Scheduler(
-            model,
+            cast(MotionModel, model),
             max_batch=self.config.max_batch,
             max_queue=self.limits.max_queue,
             cache=self.cache,
@@ -313,7 +327,7 @@ class MotionBridgeServer:
             process_request=self._process_request,
             compression=None,
             max_size=self.limits.max_message_bytes,
-            create_connection=_limited_connection,
+            create_connection=cast(type[ServerConnection], _limited_connection),  # a factory is what it calls
             server_header=f"motionbridge/{SERVER_VERSION}",
             close_timeout=self.config.close_timeout,
         )
@@ -389,11 +403,11 @@ class MotionBridgeServer:
 
     # ------------------------------------------------------------------ HTTP side
 
-    def _select_subprotocol(self, connection: ServerConnection, offered: Sequence[str]) -> str | None:
+    def _select_subprotocol(self, connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
         # None keeps the handshake going; the handler then closes with 4002 so the client sees why.
         for subprotocol in SUBPROTOCOLS:
             if subprotocol in offered:
-                return subprotocol
+                return Subprotocol(subprotocol)
         return None
 
     def _same_origins(self) -> set[str]:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs MotionBridge with its test extras into ./.venv and runs every test: Python (engine, daemon,
+# Installs MotionBridge with its test extras into ./.venv, runs ruff and mypy, then every test: Python (engine, daemon,
 # MQTT against Mosquitto, browser page in headless Chromium, Unreal plugin), C# (Mono/NUnit) and Blender.
 # System packages come first (Debian): see README "Run the tests". Extra arguments go to pytest.
 set -euo pipefail
@@ -15,4 +15,6 @@ pip install -qq -e '.[serve,test,mqtt]'
 bash scripts/setup_blender.sh || echo "warning: Blender venv could not be set up; Blender tests will be skipped" >&2
 
 ruff check .
+# The parts that take a type checker (pyproject [tool.mypy]: engine core/post/retarget/io and bridge).
+mypy
 python -m pytest "$@"

@@ -19,7 +19,7 @@ import re
 import socket
 import ssl
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import msgpack
@@ -30,7 +30,7 @@ from engine.core.motion import Motion
 
 log = logging.getLogger("motionbridge.mqtt")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 """Version of every payload below; a receiver drops payloads of another version."""
 
 DEFAULT_PREFIX = "motionbridge"

@@ -12,6 +12,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -94,7 +95,7 @@ class Motion:
             raise ValueError("this motion is not on the SMPL-H body skeleton")
         return SMPLH_BODY
 
-    def with_(self, **changes: object) -> Motion:
+    def with_(self, **changes: Any) -> Motion:
         return replace(self, **changes)
 
     def world_positions(self) -> np.ndarray:

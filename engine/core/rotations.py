@@ -131,8 +131,7 @@ def matrix_to_quat(m: Array) -> Array:
     )
     diag = np.stack([m00 - m11 - m22, -m00 + m11 - m22, -m00 - m11 + m22, m00 + m11 + m22], -1)
     best = diag.argmax(axis=-1)[..., None, None]
-    q = np.take_along_axis(cands, best, axis=-2)[..., 0, :]
-    q = quat_normalize(q)
+    q: Array = quat_normalize(np.take_along_axis(cands, best, axis=-2)[..., 0, :])
     # One sign per rotation: w > 0. At a half turn w is rounding noise whose sign differs between builds, so
     # there the first clearly non-zero of x, y, z decides instead.
     tol = np.finfo(q.dtype).eps ** 0.5

@@ -57,7 +57,7 @@ NUM_ALL_JOINTS = len(ALL_JOINTS)  # 52, the SMPL-H joint count of upstream .npz 
 
 
 def _hand_parents() -> tuple[int, ...]:
-    parents = []
+    parents: list[int] = []
     for side in ("left", "right"):
         wrist = BODY_JOINTS.index(f"{side}_wrist")
         for _finger in _FINGERS:

@@ -337,7 +337,7 @@ def parse_bvh(text: str) -> BvhClip:
     rest = [(i, ln) for i, ln in enumerate(lines[motion_line + 1 :], start=motion_line + 2) if ln.strip()]
     if len(rest) < 2:
         raise BvhError("MOTION section needs 'Frames:' and 'Frame Time:' lines")
-    frames = _header_value(rest[0], "Frames:", int)
+    frames = int(_header_value(rest[0], "Frames:", int))
     frame_time = _header_value(rest[1], "Frame Time:", float)
     n_channels = sum(len(j.channels) for j in joints)
     data = rest[2:]

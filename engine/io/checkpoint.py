@@ -21,6 +21,7 @@ import hashlib
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -139,7 +140,7 @@ def read_config(path: str | Path, name: str | None = None) -> ModelConfig:
         raise CheckpointError(f"{path}: network_module {module!r} is not HunyuanMotionMMDiT")
     pipeline = data.get("train_pipeline_args", {}) or {}
 
-    def setting(key: str, default: object) -> object:
+    def setting(key: str, default: Any) -> Any:
         found = _find_key(pipeline, key)
         return default if found is None else found
 

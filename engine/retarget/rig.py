@@ -252,7 +252,7 @@ def _retarget_world(src_world: np.ndarray, src_root: np.ndarray, rig: Rig, fps: 
             delta = R.quat_slerp(src_world[:, src_index[a]], src_world[:, src_index[c]], float(t))
         world_rot[:, b] = R.quat_mul(delta, np.tile(R.quat_mul(align[b], rest_rot[b]), (frames, 1)))
 
-    local_rot = world_rot.copy()
+    local_rot: np.ndarray = world_rot.copy()
     for b, p in enumerate(rig.parents):
         if p >= 0:
             local_rot[:, b] = R.quat_mul(R.quat_conjugate(world_rot[:, p]), world_rot[:, b])

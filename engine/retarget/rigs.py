@@ -209,7 +209,8 @@ _UNITY_SPEC = [
 ]
 # Without UpperChest, the neck and shoulders hang from Chest.
 _UNITY_SPEC = [(b, "Chest" if p == "UpperChest" else p, x) for b, p, x in _UNITY_SPEC]
-UNITY_MAP: dict[str, BoneSource] = {b: s for b, s in _UNITY_SOURCE.items() if b != "UpperChest"} | {"Chest": "spine3"}
+UNITY_MAP: dict[str, BoneSource] = {b: s for b, s in _UNITY_SOURCE.items() if b != "UpperChest"}
+UNITY_MAP["Chest"] = "spine3"
 
 
 def unity_humanoid() -> Rig:

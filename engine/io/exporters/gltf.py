@@ -79,7 +79,10 @@ def _bone_boxes(rest_pos: np.ndarray, parents: tuple[int, ...]) -> tuple[np.ndar
             n = np.linalg.norm(d)
             if n > 1e-6:
                 segments.append((b, rest_pos[b], rest_pos[b] + d / n * min(0.1, 0.5 * n)))
-    positions, normals, joints, indices = [], [], [], []
+    positions: list[np.ndarray] = []
+    normals: list[np.ndarray] = []
+    joints: list[int] = []
+    indices: list[int] = []
     for bone, head, tail in segments:
         axis = tail - head
         length = float(np.linalg.norm(axis))
