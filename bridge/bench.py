@@ -111,7 +111,8 @@ def _percentile(values: list[float], q: float) -> float:
 
 def codec_comparison(frames: int = 150, repeats: int = 50) -> dict[str, float]:
     """One final motion message: MessagePack with float32 bytes vs JSON with number lists."""
-    from bridge.protocol import MotionPayload, encode_message, motion_messages
+    from bridge.codec import encode_message
+    from bridge.protocol import MotionPayload, motion_messages
 
     motion = ZeroCostModel().motion(GenerationRequest("codec", seconds=frames / FPS), 0)
     payload = MotionPayload(motion.root, motion.rotations, 0)
@@ -214,7 +215,7 @@ async def _bench_overhead(requests: int, seconds: float, steps: int) -> dict[str
     from websockets.asyncio.server import serve
     from websockets.typing import Subprotocol
 
-    from bridge.protocol import SUBPROTOCOL_MSGPACK
+    from bridge.codec import SUBPROTOCOL_MSGPACK
     from bridge.server import MotionBridgeServer, ServerConfig
 
     msgpack_only = [Subprotocol(SUBPROTOCOL_MSGPACK)]

@@ -25,7 +25,7 @@ import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from bridge.protocol import (
+from bridge.codec import (
     PROTOCOL_VERSION,
     SERVER_VERSION,
     SUBPROTOCOL_JSON,

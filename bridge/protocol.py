@@ -1,41 +1,43 @@
-"""MotionBridge wire protocol v1, sans I/O: messages, codecs, validation and the handshake state machine.
+"""MotionBridge wire protocol v1, sans I/O: messages, validation, limits and the per-connection state machine.
 
 Nothing here touches a socket, a thread or a clock it was not given: the server (`bridge.server`) feeds
-received frames into a `ServerSession` and sends whatever comes back; the client (`bridge.client`) uses
-the same codecs. The authoritative text is `docs/protocol.md`; names and numbers here follow it.
+received frames into a `ServerSession` and sends whatever comes back. The frame codec, the codes and the
+protocol's names are `bridge.codec`, which the client uses alone. The authoritative text is
+`docs/protocol.md`; names and numbers here follow it.
 
-Long module: the whole sans-I/O protocol v1 (messages, validation, codec, handshake state), kept in one file so it
-reads like docs/protocol.md; splitting the codec from the validation is the next step if it grows.
+Long module: requests, their validation against the limits, the server's messages and the session state
+machine (handshake, pacing, outbox, per-connection request rules) are read together against docs/protocol.md.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import enum
 import hmac
-import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-import msgpack
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from bridge.codec import (
+    PROTOCOL_VERSION,
+    SERVER_VERSION,
+    SUBPROTOCOLS,
+    CloseCode,
+    CloseConnection,
+    ErrorCode,
+    FrameKindError,
+    RequestError,
+    decode_message,
+    encode_message,
+    frame_size,
+)
 from engine.core.motion import frames_for_seconds
 from engine.core.skeleton import FPS, SMPLH_BODY
 from engine.core.targets import TARGETS, get_target
-
-PROTOCOL_VERSION = 1
-SERVER_VERSION = "0.1.0"
-SUBPROTOCOL_MSGPACK = "motionbridge.v1.msgpack"
-SUBPROTOCOL_JSON = "motionbridge.v1.json"
-SUBPROTOCOLS: tuple[str, ...] = (SUBPROTOCOL_MSGPACK, SUBPROTOCOL_JSON)
-BYTE_FIELDS = frozenset({"root", "rotations"})
-"""Fields carried as bytes: `bin` in MessagePack, base64 strings in JSON."""
 
 WIRE_TARGETS: tuple[str, ...] = tuple(TARGETS)
 MAX_ID_CHARS = 128
@@ -55,55 +57,6 @@ MAX_OUTBOX_BYTES = 32 * 1024 * 1024
 """Encoded replies that may wait for one slow reader; more closes the connection with 4009."""
 PREVIEW_BACKLOG_BYTES = 1024 * 1024
 """While more than this waits for a reader, due previews are skipped (progress and results never are)."""
-
-
-class CloseCode(enum.IntEnum):
-    """WebSocket close codes the daemon uses."""
-
-    NORMAL = 1000
-    GOING_AWAY = 1001
-    TRY_AGAIN_LATER = 1013
-    UNAUTHORIZED = 4001
-    WRONG_SUBPROTOCOL = 4002
-    NOT_IDENTIFIED = 4003
-    UNSUPPORTED_PROTOCOL = 4006
-    TOO_LARGE = 4008
-    SLOW_READER = 4009
-
-
-class ErrorCode(str, enum.Enum):
-    """`code` of an `error` message."""
-
-    BAD_REQUEST = "bad_request"
-    TOO_LONG = "too_long"
-    BUSY = "busy"
-    CANCELLED = "cancelled"
-    NOT_FOUND = "not_found"
-    MODEL_ERROR = "model_error"
-    INTERNAL = "internal"
-
-
-class RequestError(Exception):
-    """A request the daemon refuses; becomes an `error` message, the connection stays open."""
-
-    def __init__(self, code: ErrorCode, message: str, request_id: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.request_id = request_id
-
-    def to_wire(self) -> dict[str, Any]:
-        return error_message(self.code, self.message, self.request_id)
-
-
-class CloseConnection(Exception):
-    """The connection must be closed with `code` (handshake failure, wrong frame kind, size/rate limit)."""
-
-    def __init__(self, code: CloseCode, reason: str) -> None:
-        super().__init__(f"{int(code)}: {reason}")
-        self.code = code
-        # RFC 6455 limits a close reason to 123 bytes of UTF-8.
-        self.reason = reason.encode()[:123].decode(errors="ignore")
 
 
 # ---------------------------------------------------------------------------------------------- limits
@@ -161,76 +114,6 @@ def narrowest(base: Limits, others: Iterable[Limits]) -> Limits:
     others = list(others)
     lowest = {name: min([getattr(base, name)] + [getattr(o, name) for o in others]) for name in JOB_LIMITS}
     return dataclasses.replace(base, **lowest)
-
-
-# ---------------------------------------------------------------------------------------------- codecs
-
-
-class FrameKindError(Exception):
-    """A text frame on the MessagePack subprotocol or a binary frame on the JSON one."""
-
-
-def _to_json_safe(value: Any) -> Any:
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, dict):
-        return {k: _to_json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_json_safe(v) for v in value]
-    return value
-
-
-def encode_message(message: dict[str, Any], subprotocol: str) -> bytes | str:
-    """One message → one frame: bytes (MessagePack, binary frame) or str (JSON, text frame)."""
-    if subprotocol == SUBPROTOCOL_MSGPACK:
-        return msgpack.packb(message, use_bin_type=True)
-    if subprotocol == SUBPROTOCOL_JSON:
-        return json.dumps(_to_json_safe(message), separators=(",", ":"), allow_nan=False)
-    raise ValueError(f"unknown subprotocol {subprotocol!r}: use one of {', '.join(SUBPROTOCOLS)}")
-
-
-def decode_message(frame: bytes | str, subprotocol: str) -> dict[str, Any]:
-    """One frame → one message map.
-
-    Raises FrameKindError for a frame of the wrong kind, RequestError(bad_request) for undecodable data
-    or a top-level value that is not a map. JSON byte fields (`BYTE_FIELDS`) are base64-decoded.
-    """
-    if subprotocol == SUBPROTOCOL_MSGPACK:
-        if not isinstance(frame, (bytes, bytearray, memoryview)):
-            raise FrameKindError("text frame on motionbridge.v1.msgpack: send binary frames")
-        try:
-            # strict_map_key=False: the check below reports non-string keys as a clear error instead.
-            value = msgpack.unpackb(bytes(frame), raw=False, strict_map_key=False)
-        except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, TypeError) as exc:
-            raise RequestError(ErrorCode.BAD_REQUEST, f"malformed MessagePack: {exc}") from None
-    elif subprotocol == SUBPROTOCOL_JSON:
-        if not isinstance(frame, str):
-            raise FrameKindError("binary frame on motionbridge.v1.json: send text frames")
-        try:
-            value = json.loads(frame)
-        except (ValueError, RecursionError) as exc:
-            # ValueError also covers JSONDecodeError and integers beyond Python's 4,300-digit conversion limit.
-            raise RequestError(ErrorCode.BAD_REQUEST, f"malformed JSON: {str(exc)[:200]}") from None
-        if isinstance(value, dict):
-            for key in BYTE_FIELDS & value.keys():
-                if isinstance(value[key], str):
-                    try:
-                        value[key] = base64.b64decode(value[key], validate=True)
-                    except (binascii.Error, ValueError):
-                        raise RequestError(ErrorCode.BAD_REQUEST, f"field {key!r} is not valid base64") from None
-    else:
-        raise ValueError(f"unknown subprotocol {subprotocol!r}: use one of {', '.join(SUBPROTOCOLS)}")
-    if not isinstance(value, dict):
-        raise RequestError(
-            ErrorCode.BAD_REQUEST, f"a message must be a map with an 'op' field, got {type(value).__name__}"
-        )
-    if not all(isinstance(k, str) for k in value):
-        raise RequestError(ErrorCode.BAD_REQUEST, "message keys must be strings")
-    return value
-
-
-def frame_size(frame: bytes | str) -> int:
-    return len(frame.encode()) if isinstance(frame, str) else len(frame)
 
 
 # ---------------------------------------------------------------------------------------------- messages
@@ -433,13 +316,6 @@ def validate_fetch(request: Fetch) -> Fetch:
 # ---------------------------------------------------------------------------------------------- server messages
 
 
-def error_message(code: ErrorCode, message: str, request_id: str | None = None) -> dict[str, Any]:
-    msg: dict[str, Any] = {"op": "error", "code": code.value, "message": message}
-    if request_id is not None:
-        msg["id"] = request_id
-    return msg
-
-
 def hello_message(session: str, auth: bool, model_info: dict[str, Any], limits: Limits, formats: list[str]) -> dict:
     return {
         "op": "hello",
@@ -541,20 +417,6 @@ def done_message(
     if files:
         msg["files"] = files
     return msg
-
-
-def decode_motion_arrays(message: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Client side: a `motion` message → (root (count, 3), rotations (count, J, 4)) float32 arrays."""
-    count = int(message["count"])
-    joints = len(message["joints"])
-    root = np.frombuffer(message["root"], dtype="<f4")
-    rotations = np.frombuffer(message["rotations"], dtype="<f4")
-    if root.size != count * 3 or rotations.size != count * joints * 4:
-        raise ValueError(
-            f"motion byte lengths do not match count={count}, joints={joints}: "
-            f"root {root.size * 4} bytes, rotations {rotations.size * 4} bytes"
-        )
-    return root.reshape(count, 3), rotations.reshape(count, joints, 4)
 
 
 # ---------------------------------------------------------------------------------------------- session state

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bridge.cache import MotionCache
-from bridge.protocol import ErrorCode, GenerateJob, Limits
+from bridge.codec import ErrorCode
+from bridge.protocol import GenerateJob, Limits
 from engine.core.motion import Motion
 from engine.model.generation import Cancelled, GenerationRequest, MotionModel, StepEvent
 from engine.model.threads import ModelThread

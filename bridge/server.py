@@ -41,17 +41,22 @@ from websockets.typing import Subprotocol
 
 from bridge import web
 from bridge.cache import ExportCache, MotionCache
-from bridge.protocol import (
-    IDENTIFY_TIMEOUT_S,
-    MAX_OUTBOX_BYTES,
+from bridge.codec import (
     PROTOCOL_VERSION,
     SERVER_VERSION,
     SUBPROTOCOLS,
-    Cancel,
     CloseCode,
     CloseConnection,
-    Enqueued,
     ErrorCode,
+    RequestError,
+    error_message,
+    frame_size,
+)
+from bridge.protocol import (
+    IDENTIFY_TIMEOUT_S,
+    MAX_OUTBOX_BYTES,
+    Cancel,
+    Enqueued,
     Fetch,
     GenerateJob,
     Identified,
@@ -59,14 +64,11 @@ from bridge.protocol import (
     ModelDefaults,
     MotionPayload,
     Outbox,
-    RequestError,
     ServerSession,
     SessionState,
     Status,
     accepted_message,
     done_message,
-    error_message,
-    frame_size,
     hello_message,
     motion_messages,
     narrowest,

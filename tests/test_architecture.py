@@ -29,7 +29,7 @@ ENGINE_PARTS: dict[str, set[str]] = {
     "train": {"core", "post", "retarget", "model", "io"},
     "commands": {"core", "post", "retarget", "model", "io", "train"},
 }
-CLIENT_SIDE = ("bridge.protocol", "bridge.client", "bridge.cli", "bridge.commands.status")
+CLIENT_SIDE = ("bridge.codec", "bridge.protocol", "bridge.client", "bridge.cli", "bridge.commands.status")
 """Modules a client installation imports: from the engine they may use `engine.core` and `engine.io.formats`."""
 CLIENT_ENGINE_MODULES = ("engine.core", "engine.io.formats")
 
@@ -181,6 +181,13 @@ def test_importing_the_client_and_the_cli_loads_no_torch():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_client_imports_the_codec_without_the_validation_models():
+    code = "import sys, bridge.client; print('pydantic' in sys.modules, 'bridge.protocol' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]
 
 
 def test_long_modules_say_why_at_their_top():

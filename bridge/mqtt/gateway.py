@@ -31,6 +31,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.codec import ErrorCode
 from bridge.mqtt.events import NodePresence
 from bridge.mqtt.link import MqttLink, payload_bytes
 from bridge.mqtt.schema import (
@@ -52,7 +53,7 @@ from bridge.mqtt.schema import (
     unpack,
     unpack_reply,
 )
-from bridge.protocol import ErrorCode, Limits, check_limits, narrowest
+from bridge.protocol import Limits, check_limits, narrowest
 from bridge.scheduler import Failed, Finished, Job, JobState, NotAccepting, Preview, Progress, QueueFull
 from bridge.scheduler import JobEvent as SchedulerEvent
 from bridge.server import MotionBridgeServer, ServerConfig

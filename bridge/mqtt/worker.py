@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bridge.cache import MotionCache
+from bridge.codec import ErrorCode, RequestError
 from bridge.mqtt.events import LoadMeter, NodePresence
 from bridge.mqtt.link import MqttLink, payload_bytes
 from bridge.mqtt.schema import (
@@ -44,16 +45,7 @@ from bridge.mqtt.schema import (
     to_json,
     unpack,
 )
-from bridge.protocol import (
-    ErrorCode,
-    Generate,
-    GenerateJob,
-    Limits,
-    ModelDefaults,
-    RequestError,
-    serving_limits,
-    validate_generate,
-)
+from bridge.protocol import Generate, GenerateJob, Limits, ModelDefaults, serving_limits, validate_generate
 from bridge.scheduler import Failed, Finished, Job, NotAccepting, Preview, Progress, QueueFull, Scheduler
 from bridge.scheduler import JobEvent as SchedulerEvent
 from bridge.serving import add_model_arguments, load_on_model_thread, model_threads

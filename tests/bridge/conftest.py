@@ -16,7 +16,7 @@ import pytest
 import torch
 from websockets.asyncio.client import ClientConnection, connect
 
-from bridge.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, decode_message, encode_message
+from bridge.codec import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, decode_message, encode_message
 from bridge.server import MotionBridgeServer, ServerConfig
 from engine.core.motion import Motion
 from engine.model.generation import CancelCheck, GenerationRequest, MotionModel, StepCallback, StepEvent

@@ -9,17 +9,23 @@ import msgpack
 import numpy as np
 import pytest
 
-from bridge.protocol import (
-    RATE_LIMIT_BACKLOG,
-    RATE_LIMIT_BURST,
-    RATE_LIMIT_PER_SECOND,
+from bridge.codec import (
     SUBPROTOCOL_JSON,
     SUBPROTOCOL_MSGPACK,
     CloseCode,
     CloseConnection,
-    Enqueued,
     ErrorCode,
     FrameKindError,
+    RequestError,
+    decode_message,
+    decode_motion_arrays,
+    encode_message,
+)
+from bridge.protocol import (
+    RATE_LIMIT_BACKLOG,
+    RATE_LIMIT_BURST,
+    RATE_LIMIT_PER_SECOND,
+    Enqueued,
     Generate,
     GenerateJob,
     Identified,
@@ -27,13 +33,9 @@ from bridge.protocol import (
     ModelDefaults,
     MotionPayload,
     Outbox,
-    RequestError,
     ServerSession,
     SessionState,
     Status,
-    decode_message,
-    decode_motion_arrays,
-    encode_message,
     motion_messages,
     narrowest,
     parse_request,

@@ -16,7 +16,8 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from bridge.bench import ZeroCostModel
-from bridge.protocol import SUBPROTOCOL_JSON, Limits, decode_message
+from bridge.codec import SUBPROTOCOL_JSON, decode_message
+from bridge.protocol import Limits
 from bridge.server import InsecureBind, MotionBridgeServer, ServerConfig
 from engine.core.motion import Motion
 from engine.core.skeleton import BODY_JOINTS, BODY_PARENTS, SMPLH_BODY

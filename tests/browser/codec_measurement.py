@@ -22,7 +22,8 @@ sys.path[:0] = [str(REPO), str(HERE)]
 
 from headless_chromium import Browser, find_chromium  # noqa: E402
 
-from bridge.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, MotionPayload, encode_message, motion_messages  # noqa: E402
+from bridge.codec import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, encode_message  # noqa: E402
+from bridge.protocol import MotionPayload, motion_messages  # noqa: E402
 from engine.core import rotations as R  # noqa: E402
 from engine.core.skeleton import FPS, NUM_BODY_JOINTS  # noqa: E402
 

@@ -17,9 +17,9 @@ import websockets
 from mqtt_observer import STARTUP_S, Observer
 
 from bridge.bench import ZeroCostModel
+from bridge.codec import decode_motion_arrays
 from bridge.mqtt.gateway import MqttGateway
 from bridge.mqtt.worker import Worker
-from bridge.protocol import decode_motion_arrays
 from bridge.server import MotionBridgeServer, ServerConfig
 from engine.core.targets import get_target
 from engine.model.generation import GenerationRequest

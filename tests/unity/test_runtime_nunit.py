@@ -15,18 +15,8 @@ import numpy as np
 import pytest
 from unity_test_support import run_nunit
 
-from bridge.protocol import (
-    SUBPROTOCOL_MSGPACK,
-    Generate,
-    Limits,
-    MotionPayload,
-    decode_motion_arrays,
-    done_message,
-    encode_message,
-    hello_message,
-    motion_messages,
-    parse_request,
-)
+from bridge.codec import SUBPROTOCOL_MSGPACK, decode_motion_arrays, encode_message
+from bridge.protocol import Generate, Limits, MotionPayload, done_message, hello_message, motion_messages, parse_request
 from engine.core.skeleton import FPS, NUM_BODY_JOINTS
 from engine.core.targets import TARGETS
 

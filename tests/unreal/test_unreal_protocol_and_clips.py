@@ -7,7 +7,7 @@ import pytest
 from motionbridge_unreal import protocol
 from motionbridge_unreal.clips import CANCELLED, DONE, FAILED, GENERATING, QUEUED, GenerationTracker
 
-from bridge import protocol as daemon_protocol
+from bridge import codec as daemon_protocol
 from engine.core.skeleton import FPS, SMPLH_BODY
 from engine.core.targets import TARGETS, UNREAL_BONES
 
