@@ -41,6 +41,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(("fetch-weights",), "engine.io.hymotion_download", "download model weights"),
     Command(("convert",), "engine.io.checkpoint_convert", "convert a checkpoint"),
     Command(("dataset", "build"), "engine.train.dataset", "build the training dataset"),
+    Command(("dataset", "pack"), "engine.train.packing", "pack a built training set into one small file"),
+    Command(("dataset", "unpack"), "engine.train.packing", "rebuild a training set folder from a pack"),
     Command(("train",), "engine.train.training", "train the embedded model"),
     Command(("eval",), "engine.train.evaluation", "evaluate a model"),
     Command(("retrieval",), "engine.train.retrieval", "train the text–motion evaluator / score R-precision and FID"),

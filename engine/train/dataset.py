@@ -122,7 +122,8 @@ def segments(takes: list[Take], log: Callable[[str], None] = print) -> Iterator[
             yield Segment(seg_id, take, place_on_ground(canonicalize(part)).with_(name=seg_id))
 
 
-def _save_clip(folder: Path, clip_id: str, clip: MocapClip) -> str:
+def save_clip(folder: Path, clip_id: str, clip: MocapClip) -> str:
+    """Write one clip (root, rotations, features) under `folder`; returns its path relative to the data set."""
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", clip_id) + ".npz"
     feats = encode_features(clip.root, clip.rotations).numpy()
     np.savez_compressed(folder / name, root=clip.root.astype(np.float32),
@@ -170,7 +171,7 @@ def _build_take(job: _Job, take: Take) -> tuple[list[dict], list[str], dict, lis
             entries.append({
                 "id": clip_id, "take": seg.take.id, "source": seg.take.source, "captions": caps,
                 "frames": clip.frames, "mirrored": mirrored, "reversed": bool(clip.meta.get("reversed", False)),
-                "split": split_of(seg.take.id), "file": _save_clip(job.clips_dir, clip_id, clip),
+                "split": split_of(seg.take.id), "file": save_clip(job.clips_dir, clip_id, clip),
             })
     return entries, uncaptioned, generated, logs
 
