@@ -6,8 +6,10 @@ only what cannot be recomputed: the training split's source segments — root in
 the x, y, z of the w ≥ 0 quaternion in 1/8192ths, each channel delta-coded over time — and the index
 entries of every training clip. `unpack` rebuilds the reversed and mirrored copies with the same functions
 `dataset build` uses (`engine.train.mocap.clip`), recomputes features and writes a folder `motionbridge
-train` reads like any other. Rotations come back within 1.5° of the built set (mean about 0.003°), roots
-within 0.5 mm; held-out clips are left out (training never reads them).
+train` reads like any other. Checked on 251 clips of the whole-library set: rotations within 1.3° of the
+built set (half the clips within 0.04°; the worst are near-half-turn joints, whose w is recomputed),
+roots within 1.2 mm, features 0.0002 apart on average. Held-out clips are left out (training never reads
+them).
 
 File: the magic line, then an LZMA stream of a JSON header (format version, index, per-segment frame
 counts) and the little-endian int16 / int32 arrays it describes. No pickle anywhere.
