@@ -59,6 +59,7 @@ from bridge.scheduler import JobEvent as SchedulerEvent
 from bridge.server import MotionBridgeServer, ServerConfig
 from bridge.serving import serve_until_signal
 from engine.core.skeleton import FPS
+from engine.model.generation import model_info
 
 log = logging.getLogger("motionbridge.gateway")
 
@@ -81,14 +82,7 @@ class PoolModel:
     worker_limits: dict[str, Limits] = field(default_factory=dict)
 
     def info(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "fps": self.fps,
-            "max_seconds": self.max_seconds,
-            "default_steps": self.default_steps,
-            "default_cfg": self.default_cfg,
-            "device": self.device,
-        }
+        return model_info(self)
 
     @property
     def limits(self) -> Limits | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from engine.core.motion import Motion
 from engine.core.skeleton import FPS, SMPLH_BODY, Skeleton
@@ -58,6 +59,15 @@ CancelCheck = Callable[[int], bool]
 """Asked before each step with a request index; True drops that request from the batch."""
 
 
+INFO_FIELDS: tuple[str, ...] = ("name", "fps", "max_seconds", "default_steps", "default_cfg", "device")
+"""What a model tells clients about itself: the `model` object of the protocol's hello, in this order."""
+
+
+def model_info(model: object) -> dict[str, Any]:
+    """The hello's `model` object of anything that describes a model (a `MotionModel`, the MQTT pool's)."""
+    return {name: getattr(model, name) for name in INFO_FIELDS}
+
+
 class MotionModel(ABC):
     """A text-to-motion model kept warm by the daemon."""
 
@@ -71,14 +81,7 @@ class MotionModel(ABC):
 
     def info(self) -> dict:
         """The `model` object of the protocol's hello message."""
-        return {
-            "name": self.name,
-            "fps": self.fps,
-            "max_seconds": self.max_seconds,
-            "default_steps": self.default_steps,
-            "default_cfg": self.default_cfg,
-            "device": self.device,
-        }
+        return model_info(self)
 
     @abstractmethod
     def generate_batch(
