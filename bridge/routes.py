@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import importlib
 import logging
 import mimetypes
 import re
@@ -30,6 +31,21 @@ WS_PATH = "/v1"
 DOWNLOAD_PATH = re.compile(rf"^/v1/jobs/([A-Za-z0-9_-]{{1,64}})/(\d{{1,3}})\.({'|'.join(EXPORT_FORMATS)})$")
 
 Exporter = Callable[[Motion, str, str], bytes]
+
+
+def find_exporter() -> Exporter | None:
+    """`engine.io.exporters.export_bytes(motion, fmt, target)` where this installation has it, else None (the
+    daemon then answers 501 for bvh/glb downloads)."""
+    try:
+        exporters = importlib.import_module("engine.io.exporters")
+    except ImportError:
+        return None
+    return getattr(exporters, "export_bytes", None)
+
+
+def offered_formats() -> list[str]:
+    """Download formats this installation can produce: npz always, bvh and glb with the exporters."""
+    return list(EXPORT_FORMATS) if find_exporter() is not None else ["npz"]
 
 
 class HttpRoutes:

@@ -75,11 +75,10 @@ from bridge.protocol import (
     progress_message,
     serving_limits,
 )
-from bridge.routes import WS_PATH, HttpRoutes
+from bridge.routes import WS_PATH, HttpRoutes, find_exporter, offered_formats
 from bridge.scheduler import Failed, Finished, Job, JobBackend, NotAccepting, Preview, Progress, QueueFull, Scheduler
 from bridge.store import ResultStore, StoredJob
 from engine.core.motion import Motion
-from engine.io.formats import find_exporter, offered_formats
 from engine.model.generation import MotionModel
 from engine.model.threads import ModelThread
 

@@ -13,7 +13,7 @@ from typing import Any
 from bridge.client import DEFAULT_URL, TOKEN_ENV
 from bridge.serving import load_model_spec
 from engine.core.targets import EXPORT_TARGETS
-from engine.io.formats import EXPORT_FORMATS, find_exporter
+from engine.io.formats import EXPORT_FORMATS
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -80,10 +80,11 @@ def _write_motions(motions: list[Any], output: str, target: str) -> list[Path]:
         if fmt == "npz":
             motion.save_npz(path)
             continue
-        export = find_exporter()
-        if export is None:
-            raise SystemExit(f"error: {fmt} export is not available in this build; use -o file.npz")
-        path.write_bytes(export(motion, fmt, target))
+        try:
+            from engine.io.exporters import export_bytes
+        except ImportError:
+            raise SystemExit(f"error: {fmt} export is not available in this build; use -o file.npz") from None
+        path.write_bytes(export_bytes(motion, fmt, target))
     return paths
 
 

@@ -5,10 +5,6 @@ HTTP side can name them without loading the exporters. The rigs an export can ta
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from typing import Any
-
 EXPORT_FORMATS: tuple[str, ...] = ("npz", "bvh", "glb")
 """Formats written in-process as bytes (downloads, `motionbridge generate -o`)."""
 FILE_FORMATS: tuple[str, ...] = (*EXPORT_FORMATS, "fbx")
@@ -23,18 +19,3 @@ MEDIA_TYPES: dict[str, str] = {
 
 class ExportError(ValueError):
     """An export request cannot be served (unknown format or target, missing Blender for FBX, ...)."""
-
-
-def find_exporter() -> Callable[[Any, str, str], bytes] | None:
-    """`engine.io.exporters.export_bytes(motion, fmt, target)` where this installation has it, else None (the
-    daemon then answers 501 for bvh/glb downloads, `generate -o` asks for .npz)."""
-    try:
-        exporters = importlib.import_module("engine.io.exporters")
-    except ImportError:
-        return None
-    return getattr(exporters, "export_bytes", None)
-
-
-def offered_formats() -> list[str]:
-    """Download formats this installation can produce: npz always, bvh and glb with the exporters."""
-    return list(EXPORT_FORMATS) if find_exporter() is not None else ["npz"]
