@@ -2,7 +2,7 @@
 small contrastive text–motion evaluator of our own, trained on the training subjects only.
 
     motionbridge retrieval train --data DIR --out evaluator.safetensors [--minutes 10]
-    motionbridge retrieval score --data DIR --evaluator evaluator.safetensors --model tiny [--model other.safetensors]
+    motionbridge retrieval score --data DIR --model tiny [--model other.safetensors] [--evaluator FILE]
 
 Evaluator: a motion encoder (two strided 1-D convolutions over normalised 201-d features, mean and max
 pooled, then a linear map to 256-d) and a text encoder (MiniLM's sentence vector through a two-layer MLP to
@@ -16,7 +16,9 @@ each model, the motion generated from that caption (seed 0).
 - FID: Fréchet distance between the embeddings of real held-out motions and of generated ones (lower is
   closer to real motion in the evaluator's space).
 The weights file is a safetensors file (no pickles); the evaluator is ours, so its numbers compare models
-with each other here, not with published figures.
+with each other here, not with published figures. `score` uses the committed evaluator
+(`engine/weights/retrieval-evaluator.safetensors`, docs/model-tiny.md) unless told otherwise, so figures from
+different sessions compare; it is left out of the installed package.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ EMBED_DIM = 256
 WINDOW = 150
 GROUP = 32
 TEMPERATURE = 0.07
+EVALUATOR_PATH = Path(__file__).resolve().parents[1] / "weights" / "retrieval-evaluator.safetensors"
+"""The evaluator the model card's figures come from (trained on the whole-library set, 2026-12-07)."""
 
 
 class MotionEncoder(nn.Module):
@@ -209,7 +213,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("train", "score"))
     parser.add_argument("--data", type=Path, required=True, help="a data set built with held-out subjects")
     parser.add_argument("--out", type=Path, default=Path("evaluator.safetensors"), help="train: weights file")
-    parser.add_argument("--evaluator", type=Path, default=Path("evaluator.safetensors"), help="score: weights")
+    parser.add_argument("--evaluator", type=Path, default=EVALUATOR_PATH, help="score: weights")
     parser.add_argument("--model", action="append", default=None, help="score: model(s) to compare")
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=None)
