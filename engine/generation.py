@@ -9,9 +9,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from engine.motion import Motion
 from engine.skeleton import FPS, SMPLH_BODY, Skeleton
+
+if TYPE_CHECKING:
+    from engine.directing.constraints import Constraints
 
 MIN_FRAMES = 20
 """Shortest clip a model produces (upstream clamps to [20, 360] frames)."""
@@ -30,7 +34,8 @@ class GenerationRequest:
     """One prompt to generate; `samples` > 1 gives variations with seeds seed, seed+1, ...
 
     `in_place` removes horizontal root travel and `loop` matches the last pose to the first
-    (engine.clip_ops.apply_options), as the protocol's generate options of the same names.
+    (engine.clip_ops.apply_options), as the protocol's generate options of the same names. `constraints`
+    (`engine.directing.Constraints`) directs the motion: start, keys, path, end pose, a timeline of prompts.
     """
 
     prompt: str
@@ -41,6 +46,7 @@ class GenerationRequest:
     cfg: float | None = None
     in_place: bool = False
     loop: bool = False
+    constraints: Constraints | None = None
 
 
 @dataclass(frozen=True)
@@ -113,8 +119,11 @@ class MotionModel(ABC):
         cancel: Callable[[], bool] | None = None,
         in_place: bool = False,
         loop: bool = False,
+        constraints: Constraints | None = None,
     ) -> list[Motion]:
-        request = GenerationRequest(prompt, seconds, seed, samples, steps, cfg, in_place=in_place, loop=loop)
+        request = GenerationRequest(
+            prompt, seconds, seed, samples, steps, cfg, in_place=in_place, loop=loop, constraints=constraints
+        )
         check = (lambda _i: cancel()) if cancel is not None else None
         result = self.generate_batch([request], on_step=on_step, cancelled=check)[0]
         if result is None:

@@ -207,11 +207,13 @@ class DiTMotionModel(MotionModel):
         drop: Callable[[list[int]], set[int]] | None = None,
         after_step: Callable[[FlowState, list[int]], None] | None = None,
         constrain: Callable[[Tensor, Tensor, Tensor], Tensor] | None = None,
+        guide: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor] | None = None,
     ) -> tuple[Tensor, list[int]]:
         """Euler-integrate rows 0..B-1; returns the final state of the surviving rows and their indices.
 
         `noise` (B, ≥ max frames, 201); `drop(live)` names rows to remove before a step; `constrain(t, x, live)`
-        overwrites known frames; `after_step(state, live)` sees each step.
+        overwrites known frames; `guide(t, x, v, live)` corrects the velocity; `after_step(state, live)` sees
+        each step.
         """
         live = torch.arange(cond.batch)
         inputs = self._conditioning(cond, live, frames, cfg)
@@ -225,8 +227,16 @@ class DiTMotionModel(MotionModel):
             assert constrain is not None
             return constrain(t, x, holder["live"])
 
+        def guided(t: Tensor, x: Tensor, v: Tensor) -> Tensor:
+            assert guide is not None
+            return guide(t, x, v, holder["live"])
+
         sampler = EulerFlowSampler(
-            velocity, x0, flow_grid(steps, self.torch_device), constrained if constrain is not None else None
+            velocity,
+            x0,
+            flow_grid(steps, self.torch_device),
+            constrained if constrain is not None else None,
+            guided if guide is not None else None,
         )
         while sampler.step < sampler.steps:
             if drop is not None:
@@ -435,6 +445,10 @@ class DiTMotionModel(MotionModel):
     ) -> list[list[Motion] | None]:
         if not requests:
             return []
+        if any(r.constraints for r in requests):
+            from engine.directing.sampling import generate_directed  # directing builds on this module
+
+            return generate_directed(self, requests, on_step, cancelled)
         settings = {self._resolve(r.steps, r.cfg) for r in requests}
         if len(settings) != 1:
             raise GenerationError("requests in one batch must share steps and cfg")

@@ -1,0 +1,263 @@
+"""Directed generation: requests with constraints, sampled as windows with known frames.
+
+A request's clip (with a start motion's context frames in front of it) is covered by windows of at most the
+model's training length. A window never spans two segments of a timeline: the first window of a segment
+starts `overlap` frames before it, and those frames, already generated with the previous prompt, are known
+to it, exactly as the context of a start motion is known to the first window. Each window runs in a frame
+where its first known frame stands at the origin facing +Z (as training clips do), with its goals moved
+into that frame; known frames are just goals on every feature, so one guide (`guidance.FeatureGuide`)
+serves them and every constraint. After sampling, the clip is decoded, post-processed (no ground lift
+when a goal fixes the root height) and warped so each goal holds exactly (`cleanup.apply_goals`).
+
+Rows of all requests that fit one window share one batch; a request that needs several windows runs its
+samples together, window after window. Cancelled requests leave between steps and previews show the
+current window's estimate, as for undirected requests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engine import clip_ops
+from engine.directing.cleanup import apply_goals
+from engine.directing.goals import Directive, compile_constraints, feature_targets
+from engine.directing.guidance import FeatureGuide, WindowTargets
+from engine.generation import (
+    CancelCheck,
+    Cancelled,
+    GenerationError,
+    GenerationRequest,
+    StepCallback,
+    StepEvent,
+)
+from engine.motion import Motion
+from engine.postprocess import PostProcess
+from engine.representation import FEATURE_DIM
+from engine.sampler import FlowState
+
+GUIDE_MODE = "guide"
+"""How goals enter sampling: "guide" (estimate guidance, the default) or "replace" (inpainting replacement);
+"none" samples freely and leaves everything to the clean-up (for measurements)."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """Frames [start, start + length) of the extended timeline (context + clip); the first `known` are known."""
+
+    start: int
+    length: int
+    known: int
+    prompt: str
+
+
+def plan_windows(directive: Directive, window: int, overlap: int) -> list[Window]:
+    """Windows covering a directive's extended timeline (see module docstring)."""
+    pre = max(len(directive.context) - 1, 0)
+    total = pre + directive.frames
+    spans = [(s.prompt, pre + s.start, pre + s.start + s.count) for s in directive.segments]
+    plan: list[Window] = []
+    start, known = 0, len(directive.context)
+    while True:
+        first = start + known
+        prompt, _, seg_end = next(sp for sp in spans if sp[1] <= first < sp[2])
+        end = min(start + window, seg_end)
+        plan.append(Window(start, end - start, known, prompt))
+        if end >= total:
+            return plan
+        known = min(overlap, end - start)
+        start = end - known
+
+
+@dataclass
+class _RowState:
+    request: int
+    sample: int
+    seed: int
+    directive: Directive
+    plan: list[Window]
+    target: np.ndarray
+    weight: np.ndarray
+    facing: np.ndarray
+    world: torch.Tensor
+
+    @property
+    def pre(self) -> int:
+        return max(len(self.directive.context) - 1, 0)
+
+
+def _row_state(request: int, sample: int, seed: int, directive: Directive, plan: list[Window]) -> _RowState:
+    pre = max(len(directive.context) - 1, 0)
+    total = pre + directive.frames
+    target = np.zeros((total, FEATURE_DIM))
+    weight = np.zeros((total, FEATURE_DIM))
+    facing = np.full(total, np.nan)
+    for f, goal in directive.goals.items():
+        target[pre + f], weight[pre + f] = feature_targets(goal)
+        if goal.facing is not None:
+            facing[pre + f] = goal.facing[0]
+    world = torch.zeros(total, FEATURE_DIM, dtype=torch.float64)
+    if len(directive.context):
+        world[: len(directive.context)] = torch.from_numpy(directive.context)
+    return _RowState(request, sample, seed, directive, plan, target, weight, facing, world)
+
+
+def _window_targets(state: _RowState, w: Window) -> tuple[WindowTargets, tuple | None]:
+    """The row's goals inside window `w`, in the window's frame, and that frame (yaw, origin) or None."""
+    from engine.pipeline import _heading_frame, _to_local
+
+    sl = slice(w.start, w.start + w.length)
+    target, weight, facing = state.target[sl].copy(), state.weight[sl].copy(), state.facing[sl].copy()
+    frame = None
+    if w.known:
+        target[: w.known] = state.world[w.start : w.start + w.known].numpy()
+        weight[: w.known] = 1.0
+        facing[: w.known] = np.nan
+        frame = _heading_frame(state.world[w.start])
+        target = _to_local(torch.from_numpy(target), *frame).numpy()
+        facing = facing - float(frame[0])
+    keys = np.flatnonzero((weight > 0).any(axis=1) | ~np.isnan(facing))
+    return WindowTargets(keys, target[keys], weight[keys], facing[keys]), frame
+
+
+def _run_window(
+    model, states: list[_RowState], k: int, cond, steps: int, cfg: float, mode: str,
+    drop: Callable[[list[int]], set[int]] | None, after: Callable[[FlowState, list[int]], None] | None,
+) -> list[int]:
+    """Sample window k of every row in `states`; writes the rows' world features; returns surviving rows."""
+    from engine.pipeline import _to_world
+
+    windows = [s.plan[k] for s in states]
+    targets, frames = zip(*(_window_targets(s, w) for s, w in zip(states, windows, strict=True)), strict=True)
+    noise = model._noise([s.seed + 1_000_003 * k for s in states])
+    length = max(w.length for w in windows)
+    guide = FeatureGuide(list(targets), length, model.normalizer, noise=noise, device=model.torch_device)
+    latents, live = model._integrate(
+        cond, [w.length for w in windows], noise, steps, cfg, drop=drop, after_step=after,
+        guide=guide.guide if mode == "guide" else None,
+        constrain=guide.constrain if mode == "replace" else None,
+    )
+    denorm = model.normalizer.denormalize(latents.detach().to("cpu", torch.float64))
+    for pos, i in enumerate(live):
+        w, state = windows[i], states[i]
+        piece = denorm[pos, : w.length]
+        if frames[i] is not None:
+            piece = _to_world(piece, *frames[i])
+        state.world[w.start + w.known : w.start + w.length] = piece[w.known :]
+    return live
+
+
+def _directives(model, requests: Sequence[GenerationRequest]) -> list[Directive]:
+    out = []
+    for r in requests:
+        if r.samples < 1:
+            raise GenerationError(f"samples must be at least 1, got {r.samples}")
+        c = r.constraints
+        if not (c is not None and c.segments):
+            if not math.isfinite(r.seconds) or r.seconds <= 0:
+                raise GenerationError(f"seconds must be a positive number, got {r.seconds}")
+            if r.seconds > model.max_seconds:
+                raise GenerationError(f"seconds must be at most {model.max_seconds:g}, got {r.seconds:g}")
+        seconds = model.frames_for(r.seconds) / model.fps if not (c is not None and c.segments) else r.seconds
+        out.append(compile_constraints(c, r.prompt, seconds, model.fps, model.max_seconds, loop=r.loop,
+                                       in_place=r.in_place))
+    return out
+
+
+def finish(model, state: _RowState, request: GenerationRequest) -> Motion:
+    """Decode a row's clip, post-process it and make every goal hold exactly."""
+    d = state.directive
+    latent = model.normalizer.normalize(state.world[state.pre :].float())
+    settings = model.postprocess
+    if d.fixes_height:
+        settings = dataclasses.replace(settings, lift_to_ground=False)
+    text = request.prompt or " | ".join(s.prompt for s in d.segments)
+    motion = model.decode(latent, postprocess=settings, text=text, seeds=[state.seed])[0]
+    root, rot = apply_goals(motion.root, motion.rotations, d.goals)
+    meta = dict(motion.meta)
+    if len(d.segments) > 1:
+        meta["segments"] = [{"prompt": s.prompt, "start": s.start, "count": s.count} for s in d.segments]
+    motion = motion.with_(root=root.astype(np.float32), rotations=rot.astype(np.float32), meta=meta)
+    return clip_ops.apply_options(motion, request.in_place, request.loop)
+
+
+def generate_directed(
+    model, requests: Sequence[GenerationRequest], on_step: StepCallback | None = None,
+    cancelled: CancelCheck | None = None, mode: str | None = None,
+) -> list[list[Motion] | None]:
+    """`MotionModel.generate_batch` for requests of which some carry constraints (`engine.pipeline` hands
+    them here)."""
+    mode = mode or GUIDE_MODE
+    settings = {model._resolve(r.steps, r.cfg) for r in requests}
+    if len(settings) != 1:
+        raise GenerationError("requests in one batch must share steps and cfg")
+    steps, cfg = settings.pop()
+    directives = _directives(model, requests)
+    states = []
+    for i, (r, d) in enumerate(zip(requests, directives, strict=True)):
+        plan = plan_windows(d, model.train_frames, model.window_overlap)
+        states += [_row_state(i, k, r.seed + k, d, plan) for k in range(r.samples)]
+    prompts = list(dict.fromkeys(w.prompt for s in states for w in s.plan))
+    encoded = model.encode_text(prompts)
+    single = [s for s in states if len(s.plan) == 1]
+    groups = ([single] if single else []) + [
+        [s for s in states if s.request == i and len(s.plan) > 1]
+        for i in sorted({s.request for s in states if len(s.plan) > 1})
+    ]
+    total_steps = steps * sum(len(g[0].plan) for g in groups)
+    dead: set[int] = set()
+    progress = {"step": 0}
+
+    def drop_for(group: list[_RowState]) -> Callable[[list[int]], set[int]]:
+        def drop(live: list[int]) -> set[int]:
+            if cancelled is None:
+                return set()
+            for req in {group[i].request for i in live}:
+                if req not in dead and cancelled(req):
+                    dead.add(req)
+            return {i for i in live if group[i].request in dead}
+
+        return drop
+
+    def after_for(group: list[_RowState]) -> Callable[[FlowState, list[int]], None]:
+        def after(state: FlowState, live: list[int]) -> None:
+            progress["step"] += 1
+            if on_step is None:
+                return
+            estimates: dict[int, list] = {}
+            for pos, i in enumerate(live):
+                row = group[i]
+                n = min(row.plan[0].length, state.estimate.shape[1])
+                estimates.setdefault(row.request, []).append((row.seed, state.estimate[pos, :n]))
+
+            def preview(req: int) -> list[Motion]:
+                return [m for seed, latent in estimates.get(req, [])
+                        for m in model.decode(latent[None], PostProcess.none(), text=requests[req].prompt,
+                                              seeds=[seed])]
+
+            on_step(StepEvent(progress["step"], total_steps, preview))
+
+        return after
+
+    done: dict[int, list[Motion]] = {}
+    for group in groups:
+        live_rows = list(group)
+        try:
+            for k in range(len(group[0].plan)):
+                cond = encoded.select([prompts.index(s.plan[k].prompt) for s in live_rows])
+                survivors = _run_window(model, live_rows, k, cond, steps, cfg, mode, drop_for(live_rows),
+                                        after_for(live_rows))
+                live_rows = [live_rows[i] for i in survivors]
+        except Cancelled:
+            continue
+        for state in live_rows:
+            if state.request not in dead:
+                done.setdefault(state.request, []).append(finish(model, state, requests[state.request]))
+    if not done:
+        raise Cancelled("every request in the batch was cancelled")
+    return [done.get(i) for i in range(len(requests))]
