@@ -4,8 +4,9 @@ The sampler knows nothing about text, networks or devices beyond tensors: it tak
 `v(t, x)` and a time grid and yields the state after every step, together with the clean-data estimate
 `x + (1 - t) v` that previews are drawn from. Rows can be pruned between steps (cancelled requests), and a
 `constrain` hook may overwrite parts of the state before each evaluation (long-clip windows conditioned on
-known frames), and a `guide` hook may correct the velocity after it (`engine.directing`: the clean estimate is
-pulled onto a request's constraints). With the default grid it reproduces torchdiffeq's fixed-grid Euler that upstream uses.
+known frames), and a `guide` hook may correct the velocity after it (`engine.directing`: the clean estimate
+is pulled onto a request's constraints). With the default grid it reproduces torchdiffeq's fixed-grid Euler
+that upstream uses.
 """
 
 from __future__ import annotations

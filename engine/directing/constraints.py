@@ -212,7 +212,8 @@ def validate(
                     raise ConstraintError(f"{name}.joints", "is empty: list joint names, or omit it for all")
                 for j in key.joints:
                     if j not in BODY_JOINTS:
-                        raise ConstraintError(f"{name}.joints", f"unknown joint {j!r}; joints: {', '.join(BODY_JOINTS)}")
+                        raise ConstraintError(f"{name}.joints",
+                                              f"unknown joint {j!r}; joints: {', '.join(BODY_JOINTS)}")
         elif isinstance(key, EffectorKey):
             if key.effector not in EFFECTORS:
                 raise ConstraintError(f"{name}.effector", f"unknown effector {key.effector!r}; any of "

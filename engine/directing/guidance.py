@@ -24,7 +24,7 @@ from engine import rotations as R
 from engine.directing.goals import spread_operator
 from engine.representation import ROOT_ROT6D, Normalizer
 
-GUIDE_RADIUS = 8
+GUIDE_RADIUS = 0
 """Frames over which the guidance spreads a goal's displacement in the estimate."""
 
 

@@ -68,9 +68,8 @@ def solve(
             jac[3 * row : 3 * row + 3, -3:] = np.eye(3)
         jw = jac * scale[None]
         step = scale * (jac.T @ np.linalg.solve(jw @ jac.T + damping * np.eye(len(goal)), err))
-        for col, j in enumerate(joints):
-            turn = R.axis_angle_to_quat(step[3 * col : 3 * col + 3])
-            parent = world[parents[j]]
-            rot[j] = R.quat_mul(R.quat_conjugate(parent), R.quat_mul(turn, R.quat_mul(parent, rot[j])))
+        turn = R.axis_angle_to_quat(step[:-3].reshape(-1, 3))
+        parent = world[[parents[j] for j in joints]]
+        rot[joints] = R.quat_mul(R.quat_conjugate(parent), R.quat_mul(turn, R.quat_mul(parent, rot[joints])))
         root = root + step[-3:]
     return root, R.quat_normalize(rot)

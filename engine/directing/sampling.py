@@ -28,6 +28,8 @@ from engine import clip_ops
 from engine.directing.cleanup import apply_goals
 from engine.directing.goals import Directive, compile_constraints, feature_targets
 from engine.directing.guidance import FeatureGuide, WindowTargets
+from engine.directing.joins import inertialize
+from engine.footlock import lock_feet
 from engine.generation import (
     CancelCheck,
     Cancelled,
@@ -149,6 +151,7 @@ def _run_window(
         if frames[i] is not None:
             piece = _to_world(piece, *frames[i])
         state.world[w.start + w.known : w.start + w.length] = piece[w.known :]
+        inertialize(state.world[: w.start + w.length], w.start + w.known, w.start)
     return live
 
 
@@ -170,15 +173,25 @@ def _directives(model, requests: Sequence[GenerationRequest]) -> list[Directive]
 
 
 def finish(model, state: _RowState, request: GenerationRequest) -> Motion:
-    """Decode a row's clip, post-process it and make every goal hold exactly."""
+    """Decode a row's clip, post-process it and make every goal hold exactly.
+
+    A start motion's frames are decoded and post-processed with the clip, so smoothing and foot locking see
+    the motion on both sides of the join, and are cut off at the end. The foot lock runs after the warp (a
+    warp moves planted feet) and the warp runs once more after it, to put goal frames back exactly."""
     d = state.directive
-    latent = model.normalizer.normalize(state.world[state.pre :].float())
-    settings = model.postprocess
+    pre = state.pre
+    latent = model.normalizer.normalize(state.world.float())
+    settings = dataclasses.replace(model.postprocess, foot_lock=False)
     if d.fixes_height:
         settings = dataclasses.replace(settings, lift_to_ground=False)
     text = request.prompt or " | ".join(s.prompt for s in d.segments)
     motion = model.decode(latent, postprocess=settings, text=text, seeds=[state.seed])[0]
-    root, rot = apply_goals(motion.root, motion.rotations, d.goals)
+    goals = {f + pre: g for f, g in d.goals.items()}
+    root, rot = apply_goals(motion.root, motion.rotations, goals)
+    if model.postprocess.foot_lock:
+        rot = lock_feet(root, rot)
+        root, rot = apply_goals(root, rot, goals)
+    root, rot = root[pre:], rot[pre:]
     meta = dict(motion.meta)
     if len(d.segments) > 1:
         meta["segments"] = [{"prompt": s.prompt, "start": s.start, "count": s.count} for s in d.segments]
