@@ -26,7 +26,7 @@ import torch
 
 from engine import clip_ops
 from engine.directing.cleanup import apply_goals
-from engine.directing.goals import Directive, compile_constraints, feature_targets
+from engine.directing.goals import Directive, compile_constraints, feature_targets, position_slice
 from engine.directing.guidance import FeatureGuide, WindowTargets
 from engine.directing.joins import inertialize
 from engine.footlock import lock_feet
@@ -39,8 +39,9 @@ from engine.generation import (
     StepEvent,
 )
 from engine.motion import Motion
+from engine.pipeline import seed_noise
 from engine.postprocess import PostProcess
-from engine.representation import FEATURE_DIM
+from engine.representation import FEATURE_DIM, ROOT_POS
 from engine.sampler import FlowState
 
 GUIDE_MODE = "guide"
@@ -59,7 +60,9 @@ class Window:
 
 
 def plan_windows(directive: Directive, window: int, overlap: int) -> list[Window]:
-    """Windows covering a directive's extended timeline (see module docstring)."""
+    """Windows covering a directive's extended timeline (see module docstring). The first window may run
+    longer than `window` by a start motion's context frames (at most `START_CONTEXT_FRAMES`): a clip of one
+    window's length then still takes one window, not two."""
     pre = max(len(directive.context) - 1, 0)
     total = pre + directive.frames
     spans = [(s.prompt, pre + s.start, pre + s.start + s.count) for s in directive.segments]
@@ -68,7 +71,7 @@ def plan_windows(directive: Directive, window: int, overlap: int) -> list[Window
     while True:
         first = start + known
         prompt, _, seg_end = next(sp for sp in spans if sp[1] <= first < sp[2])
-        end = min(start + window, seg_end)
+        end = min(start + window + (pre if not plan else 0), seg_end)
         plan.append(Window(start, end - start, known, prompt))
         if end >= total:
             return plan
@@ -109,9 +112,21 @@ def _row_state(request: int, sample: int, seed: int, directive: Directive, plan:
     return _RowState(request, sample, seed, directive, plan, target, weight, facing, world)
 
 
+def heading_frame(frame: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Yaw (radians) and ground origin of one denormalised frame, the heading taken from the hip line (as
+    `engine.mocap.clip.facing_yaw`): a crawling body's pelvis points at the floor, its hips still say where
+    it faces."""
+    f = frame.detach().to("cpu", torch.float64)
+    across = f[position_slice(1)] - f[position_slice(2)]
+    yaw = torch.atan2(-across[2], across[0])
+    origin = f[ROOT_POS].clone()
+    origin[1] = 0.0
+    return yaw, origin
+
+
 def _window_targets(state: _RowState, w: Window) -> tuple[WindowTargets, tuple | None]:
     """The row's goals inside window `w`, in the window's frame, and that frame (yaw, origin) or None."""
-    from engine.pipeline import _heading_frame, _to_local
+    from engine.pipeline import _to_local
 
     sl = slice(w.start, w.start + w.length)
     target, weight, facing = state.target[sl].copy(), state.weight[sl].copy(), state.facing[sl].copy()
@@ -120,7 +135,7 @@ def _window_targets(state: _RowState, w: Window) -> tuple[WindowTargets, tuple |
         target[: w.known] = state.world[w.start : w.start + w.known].numpy()
         weight[: w.known] = 1.0
         facing[: w.known] = np.nan
-        frame = _heading_frame(state.world[w.start])
+        frame = heading_frame(state.world[w.start])
         target = _to_local(torch.from_numpy(target), *frame).numpy()
         facing = facing - float(frame[0])
     keys = np.flatnonzero((weight > 0).any(axis=1) | ~np.isnan(facing))
@@ -136,8 +151,9 @@ def _run_window(
 
     windows = [s.plan[k] for s in states]
     targets, frames = zip(*(_window_targets(s, w) for s, w in zip(states, windows, strict=True)), strict=True)
-    noise = model._noise([s.seed + 1_000_003 * k for s in states])
     length = max(w.length for w in windows)
+    seeds = [s.seed + 1_000_003 * k for s in states]
+    noise = model._noise(seeds) if length <= model.train_frames else seed_noise(seeds, length)
     guide = FeatureGuide(list(targets), length, model.normalizer, noise=noise, device=model.torch_device)
     latents, live = model._integrate(
         cond, [w.length for w in windows], noise, steps, cfg, drop=drop, after_step=after,
