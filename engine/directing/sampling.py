@@ -26,9 +26,10 @@ import torch
 
 from engine import clip_ops
 from engine.directing.cleanup import apply_goals
-from engine.directing.goals import Directive, compile_constraints, feature_targets, position_slice
+from engine.directing.goals import Directive, compile_constraints, feature_targets, position_slice, smoothstep
 from engine.directing.guidance import FeatureGuide, WindowTargets
-from engine.directing.joins import inertialize
+from engine.directing.joins import JOIN_BLEND, inertialize
+from engine.directing.metrics import positions
 from engine.footlock import lock_feet
 from engine.generation import (
     CancelCheck,
@@ -43,7 +44,11 @@ from engine.pipeline import seed_noise
 from engine.postprocess import PostProcess
 from engine.representation import FEATURE_DIM, ROOT_POS
 from engine.sampler import FlowState
+from engine.skeleton import SMPLH_BODY
 
+WINDOW_OVERLAP = 30
+"""Known frames a window takes over from the one before (at most the model's own long-clip overlap): 30 joined
+timelines better than 10, 20 or 50 (docs/directing.md)."""
 GUIDE_MODE = "guide"
 """How goals enter sampling: "guide" (estimate guidance, the default) or "replace" (inpainting replacement);
 "none" samples freely and leaves everything to the clean-up (for measurements)."""
@@ -188,6 +193,28 @@ def _directives(model, requests: Sequence[GenerationRequest]) -> list[Directive]
     return out
 
 
+def ground_segments(root: np.ndarray, rotations: np.ndarray, spans: list[tuple[int, int]],
+                    ramp: int = JOIN_BLEND) -> np.ndarray:
+    """Root (L, 3) lifted so each segment's lowest joint sits at the rest pose's lowest joint height (what the
+    ground lift does for a whole clip: each segment's windows may float or sink differently, and a timeline
+    lifted as one would leave one segment's feet off the floor), the lift easing between segments over
+    `ramp` frames."""
+    pos = positions(root, rotations)
+    clearance = float(SMPLH_BODY.rest_positions()[:, 1].min())
+    lowest = pos[..., 1].min(axis=1)
+    lift = np.zeros(len(root))
+    for start, count in spans:
+        lift[start : start + count] = clearance - float(lowest[start : start + count].min())
+    lift[: spans[0][0]] = lift[spans[0][0]]
+    for start, _count in spans[1:]:
+        lo, hi = max(start - ramp // 2, 0), min(start + ramp - ramp // 2, len(root))
+        u = smoothstep((np.arange(lo, hi) - lo + 1) / (hi - lo + 1))
+        lift[lo:hi] = lift[lo - 1] * (1 - u) + lift[hi - 1] * u if lo > 0 and hi < len(root) else lift[lo:hi]
+    out = np.array(root, np.float64, copy=True)
+    out[:, 1] += lift
+    return out
+
+
 def finish(model, state: _RowState, request: GenerationRequest) -> Motion:
     """Decode a row's clip, post-process it and make every goal hold exactly.
 
@@ -197,13 +224,14 @@ def finish(model, state: _RowState, request: GenerationRequest) -> Motion:
     d = state.directive
     pre = state.pre
     latent = model.normalizer.normalize(state.world.float())
-    settings = dataclasses.replace(model.postprocess, foot_lock=False)
-    if d.fixes_height:
-        settings = dataclasses.replace(settings, lift_to_ground=False)
+    settings = dataclasses.replace(model.postprocess, foot_lock=False, lift_to_ground=False)
     text = request.prompt or " | ".join(s.prompt for s in d.segments)
     motion = model.decode(latent, postprocess=settings, text=text, seeds=[state.seed])[0]
+    root = motion.root
+    if model.postprocess.lift_to_ground and not d.fixes_height:
+        root = ground_segments(root, motion.rotations, [(pre + s.start, s.count) for s in d.segments])
     goals = {f + pre: g for f, g in d.goals.items()}
-    root, rot = apply_goals(motion.root, motion.rotations, goals)
+    root, rot = apply_goals(root, motion.rotations, goals)
     if model.postprocess.foot_lock:
         rot = lock_feet(root, rot)
         root, rot = apply_goals(root, rot, goals)
@@ -229,7 +257,7 @@ def generate_directed(
     directives = _directives(model, requests)
     states = []
     for i, (r, d) in enumerate(zip(requests, directives, strict=True)):
-        plan = plan_windows(d, model.train_frames, model.window_overlap)
+        plan = plan_windows(d, model.train_frames, min(WINDOW_OVERLAP, model.window_overlap))
         states += [_row_state(i, k, r.seed + k, d, plan) for k in range(r.samples)]
     prompts = list(dict.fromkeys(w.prompt for s in states for w in s.plan))
     encoded = model.encode_text(prompts)

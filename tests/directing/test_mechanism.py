@@ -82,7 +82,7 @@ def test_a_join_continues_position_velocity_and_acceleration():
     assert np.abs(np.diff(step, axis=0)).max() < 0.01  # no velocity jump left anywhere
     np.testing.assert_allclose(fixed[35:], root[35:], atol=1e-9)  # beyond the blend: the generated motion
     basis = quintic_basis(15)
-    assert np.allclose(basis[0], [1, 0, 0]) and np.abs(basis[-1]).max() < 0.02
+    assert np.allclose(basis[0], [1, 0, 0]) and np.abs(basis[-1]).max() < 0.05
 
 
 def test_the_warp_makes_every_goal_frame_exact_and_leaves_far_frames_alone():
