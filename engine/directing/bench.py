@@ -7,9 +7,10 @@ On one CPU thread, for each seed:
   pose → mean joint-angle error at the keyed frames (bar ≤ 2°);
 - effector keys: the right wrist and the left foot moved off where the free walk puts them → cm (bar ≤ 3);
 - path: three waypoints on a curve, the last with a facing → root distance at each waypoint's time (≤ 5 cm);
-- start: a jog continuing the last frames of an earlier walk → frame-0 error, and the velocity and
-  acceleration jumps at the join (bar: ≤ the motion-capture data's 99th percentile of per-frame jumps);
-- timelines of two 5 s segments → the jumps at the segment boundary (same bar) and each segment's physical
+- start: a walk and a run continuing the last frames of an earlier walk → frame-0 error, and the velocity
+  and acceleration jumps at the join (bar: ≤ the motion-capture data's 99th percentile of per-frame jumps;
+  beside it, the same percentile of the free clip's own frames, how smooth the model is with no join);
+- timelines of two 5 s segments → the jumps at every window join (same bar) and each segment's physical
   check from `engine.evaluation` (walk travels, crawl stays low, a jump rises, ...);
 - foot skating of every directed clip over the data's (bar ≤ 1.5×), with the free clips' ratio beside it;
 - time of each directed request over the same request without constraints (bar ≤ 1.5×), medians of
@@ -42,6 +43,7 @@ from engine.directing.constraints import (
 from engine.directing.metrics import (
     data_reference,
     effector_error_cm,
+    frame_jumps,
     join_jumps,
     pose_error_degrees,
     positions,
@@ -53,6 +55,9 @@ from engine.skeleton import FPS
 
 BARS = {"pose_deg": 2.0, "effector_cm": 3.0, "waypoint_cm": 5.0, "skating_ratio": 1.5, "time_ratio": 1.5}
 WALK = "a person walks forward"
+CONTINUATIONS = {"walk → walk": "someone is walking forwards along a path",
+                 "walk → run": "a person is running as fast as possible"}
+"""What the start benchmark continues an earlier walk with."""
 _CHECKS = {c.concept: c for c in HELD_OUT}
 TIMELINES: tuple[tuple[tuple[str, Check], ...], ...] = (
     (("a man strolls ahead", _CHECKS["walk"]), ("someone creeps on all fours", _CHECKS["crawl"])),
@@ -72,6 +77,11 @@ def _segment(motion: Motion, start: int, count: int) -> Motion:
     return motion.with_(root=clip.root.astype(np.float32), rotations=clip.rotations.astype(np.float32))
 
 
+def _own_p99(motion: Motion) -> float:
+    """The 99th percentile of a clip's own per-frame velocity jumps (how smooth the model is without joins)."""
+    return float(np.percentile(frame_jumps(motion.world_positions())[0], 99))
+
+
 def _timed(fn: Callable[..., list[Motion]], *args, **kwargs) -> tuple[Motion, float]:
     start = time.perf_counter()
     out = fn(*args, **kwargs)[0]
@@ -86,6 +96,7 @@ def run_bench(model, seeds: int = 3, data: Path | None = None, steps: int | None
                                               "segment_da")}
     skating_directed, skating_free = [], []
     scenario_skating: dict[str, list] = {}
+    by_case: dict[str, list] = {}
     free_skating: dict[str, list] = {}
     times: dict[str, list[float]] = {"keys+path+end": [], "start": [], "timeline": []}
     checks = []
@@ -119,22 +130,23 @@ def run_bench(model, seeds: int = 3, data: Path | None = None, steps: int | None
         free_skating.setdefault("keys+path+end", []).append(skating_free[-1])
 
         before = gen(WALK, seconds=5.0, seed=seed + 100, steps=steps)[0]
-        jog = "a person is running as fast as possible"
-        free_jog, t_free = _timed(gen, jog, seconds=5.0, seed=seed, steps=steps)
         start = Constraints(start=StartMotion.from_motion(before))
-        cont, t_dir = _timed(gen, jog, seconds=5.0, seed=seed, steps=steps, constraints=start)
-        times["start"].append(t_dir / t_free)
-        rows["start_frame0_deg"].append(pose_error_degrees(cont, 0, before.rotations[-1].astype(np.float64)))
-        rows["start_frame0_cm"].append(float(np.linalg.norm(cont.root[0] - before.root[-1]) * 100))
-        joined = positions(np.concatenate([before.root[:-1], cont.root]),
-                           np.concatenate([before.rotations[:-1], cont.rotations]))
-        dv, da = join_jumps(joined, before.frames - 1)
-        rows["start_dv"].append(dv)
-        rows["start_da"].append(da)
-        skating_directed.append(foot_skating(cont.world_positions()))
-        scenario_skating.setdefault("start", []).append(skating_directed[-1])
-        skating_free.append(foot_skating(free_jog.world_positions()))
-        free_skating.setdefault("start", []).append(skating_free[-1])
+        for name, prompt in CONTINUATIONS.items():
+            free_next, t_free = _timed(gen, prompt, seconds=5.0, seed=seed, steps=steps)
+            cont, t_dir = _timed(gen, prompt, seconds=5.0, seed=seed, steps=steps, constraints=start)
+            times["start"].append(t_dir / t_free)
+            rows["start_frame0_deg"].append(pose_error_degrees(cont, 0, before.rotations[-1].astype(np.float64)))
+            rows["start_frame0_cm"].append(float(np.linalg.norm(cont.root[0] - before.root[-1]) * 100))
+            joined = positions(np.concatenate([before.root[:-1], cont.root]),
+                               np.concatenate([before.rotations[:-1], cont.rotations]))
+            dv, da = join_jumps(joined, before.frames - 1)
+            rows["start_dv"].append(dv)
+            rows["start_da"].append(da)
+            by_case.setdefault(f"start: {name}", []).append((dv, da, _own_p99(free_next)))
+            skating_directed.append(foot_skating(cont.world_positions()))
+            scenario_skating.setdefault("start", []).append(skating_directed[-1])
+            skating_free.append(foot_skating(free_next.world_positions()))
+            free_skating.setdefault("start", []).append(skating_free[-1])
 
         for timeline in TIMELINES:
             segs = tuple(Segment(p, 5.0) for p, _ in timeline)
@@ -143,9 +155,13 @@ def run_bench(model, seeds: int = 3, data: Path | None = None, steps: int | None
                                 constraints=Constraints(segments=segs))
             times["timeline"].append(t_dir / t_free)
             spans = motion.meta["segments"]
-            dv, da = join_jumps(motion.world_positions(), spans[1]["start"])
+            jumps = [join_jumps(motion.world_positions(), j) for j in motion.meta["joins"]]
+            dv, da = max(j[0] for j in jumps), max(j[1] for j in jumps)
             rows["segment_dv"].append(dv)
             rows["segment_da"].append(da)
+            name = " → ".join(check.concept for _, check in timeline)
+            by_case.setdefault(f"timeline: {name}", []).append(
+                (dv, da, max(_own_p99(gen(p, seconds=5.0, seed=seed, steps=steps)[0]) for p, _ in timeline)))
             for span, (prompt, check) in zip(spans, timeline, strict=True):
                 value = check.measure(_segment(motion, span["start"], span["count"]))
                 checks.append({"seed": seed, "prompt": prompt, "concept": check.concept, "value": round(value, 3),
@@ -171,6 +187,10 @@ def run_bench(model, seeds: int = 3, data: Path | None = None, steps: int | None
         "start_join": {"velocity_jump_mps": stat(rows["start_dv"]), "acceleration_jump_mps2": stat(rows["start_da"])},
         "segment_join": {"velocity_jump_mps": stat(rows["segment_dv"]),
                          "acceleration_jump_mps2": stat(rows["segment_da"])},
+        "joins_by_case": {k: {"velocity_jump_max_mps": max(v[0] for v in vals),
+                              "acceleration_jump_max_mps2": max(v[1] for v in vals),
+                              "free_clip_own_velocity_jump_p99_mps": float(np.mean([v[2] for v in vals]))}
+                          for k, vals in by_case.items()},
         "segment_checks": {"passed": sum(c["passed"] for c in checks), "total": len(checks), "checks": checks},
         "skating": {"directed_mps": skating_d, "free_mps": skating_f,
                     "directed_ratio": skating_d / ref["foot_skating_mps"],
@@ -223,6 +243,10 @@ def format_table(r: dict) -> str:
                      f"{d['velocity_jump_p99_mps']:9.2f}")
         lines.append(f"{name + ': acceleration jump (m/s²)':44s} {a['mean']:9.1f} {a['max']:9.1f} "
                      f"{d['acceleration_jump_p99_mps2']:9.1f}")
+    lines.append(f"{'  join, max over seeds (m/s; m/s²; free p99)':44s}")
+    for k, v in r["joins_by_case"].items():
+        lines.append(f"{'    ' + k:44s} {v['velocity_jump_max_mps']:9.2f} {v['acceleration_jump_max_mps2']:9.1f} "
+                     f"{v['free_clip_own_velocity_jump_p99_mps']:9.2f}")
     sc = r["segment_checks"]
     lines.append(f"{'segments passing their physical check':44s} {sc['passed']:>9d} {sc['total']:>9d}")
     s = r["skating"]

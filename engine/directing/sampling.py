@@ -42,7 +42,7 @@ from engine.generation import (
 from engine.motion import Motion
 from engine.pipeline import seed_noise
 from engine.postprocess import PostProcess
-from engine.representation import FEATURE_DIM, ROOT_POS
+from engine.representation import FEATURE_DIM, ROOT_POS, decode_features, encode_features
 from engine.sampler import FlowState
 from engine.skeleton import SMPLH_BODY
 
@@ -215,6 +215,17 @@ def ground_segments(root: np.ndarray, rotations: np.ndarray, spans: list[tuple[i
     return out
 
 
+def _rejoin_start(root: np.ndarray, rotations: np.ndarray, context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The start motion's frames put back exactly as given, and the clip joined onto them again: smoothing and
+    the foot lock saw both sides of the join but treat the given frames as their own."""
+    features = encode_features(root, rotations).double()
+    n = len(context)
+    features[:n] = torch.from_numpy(context)
+    inertialize(features, n, 0)
+    new_root, new_rot = decode_features(features)
+    return new_root.numpy(), new_rot.numpy()
+
+
 def finish(model, state: _RowState, request: GenerationRequest) -> Motion:
     """Decode a row's clip, post-process it and make every goal hold exactly.
 
@@ -235,8 +246,12 @@ def finish(model, state: _RowState, request: GenerationRequest) -> Motion:
     if model.postprocess.foot_lock:
         rot = lock_feet(root, rot)
         root, rot = apply_goals(root, rot, goals)
+    if len(d.context):
+        root, rot = _rejoin_start(root, rot, d.context)
+        root, rot = apply_goals(root, rot, goals)
     root, rot = root[pre:], rot[pre:]
     meta = dict(motion.meta)
+    meta["joins"] = [w.start + w.known - pre for w in state.plan if w.known and w.start + w.known > pre]
     if len(d.segments) > 1:
         meta["segments"] = [{"prompt": s.prompt, "start": s.start, "count": s.count} for s in d.segments]
     motion = motion.with_(root=root.astype(np.float32), rotations=rot.astype(np.float32), meta=meta)

@@ -76,7 +76,7 @@ def test_a_join_continues_position_velocity_and_acceleration():
     quats[:, 1] = R.axis_angle_to_quat(np.stack([0.02 * t, 0 * t, 0 * t], axis=1))
     quats[20:, 1] = R.axis_angle_to_quat(np.stack([0.02 * t[20:] + 0.5, 0 * t[20:], 0 * t[20:]], axis=1))
     features = encode_features(root, quats).double()
-    inertialize(features, 20, 0)
+    inertialize(features, 20, 0, blend=15)
     fixed = features[:, :3].numpy()
     step = np.diff(fixed, axis=0)
     assert np.abs(np.diff(step, axis=0)).max() < 0.01  # no velocity jump left anywhere
