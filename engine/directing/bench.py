@@ -267,8 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--data", type=Path, default=Path("/tmp/mb_data3"),
                         help="a built data set (its clips/); the shared CMU BVH files are used when it has none")
-    parser.add_argument("--mode", choices=("guide", "replace", "none"), default=sampling.GUIDE_MODE,
-                        help="how goals enter sampling (none: the clean-up alone)")
+    parser.add_argument("--mode", choices=("known", "guide", "replace", "none"), default=sampling.GUIDE_MODE,
+                        help="what guides sampling (engine.directing.sampling.GUIDE_MODE)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None, help="write the JSON report here")
     args = parser.parse_args(argv)

@@ -24,6 +24,7 @@ from engine import rotations as R
 from engine.directing.goals import spread_operator
 from engine.representation import ROOT_ROT6D, Normalizer
 
+GUIDE_UNTIL_T = 1.0
 GUIDE_RADIUS = 0
 """Frames over which the guidance spreads a goal's displacement in the estimate."""
 
@@ -37,6 +38,8 @@ class WindowTargets:
     target: np.ndarray
     weight: np.ndarray
     facing: np.ndarray
+    known: int = 0
+    """Frames 0 … known − 1 of the window are known frames (start context, previous window), not goals."""
 
 
 class FeatureGuide:
@@ -57,7 +60,10 @@ class FeatureGuide:
             n = len(r.keys)
             if n == 0:
                 continue
-            op[i, :, :n] = spread_operator(r.keys, r.weight, length, radius)
+            known = (r.keys < r.known)[:, None]
+            op[i, :, :n] = spread_operator(r.keys, r.weight * known, length, 0) + spread_operator(
+                r.keys, r.weight * ~known, length, radius
+            )
             keys[i, :n], target[i, :n], weight[i, :n], facing[i, :n] = r.keys, r.target, r.weight, r.facing
         self.active = any(len(r.keys) for r in rows)
         self.op = torch.from_numpy(op).to(device)
@@ -89,7 +95,7 @@ class FeatureGuide:
         return target
 
     def guide(self, t: Tensor, x: Tensor, v: Tensor, rows: Tensor) -> Tensor:
-        if not self.active:
+        if not self.active or float(t) >= GUIDE_UNTIL_T:
             return v
         rows = rows.to(x.device)
         estimate = self.normalizer.denormalize(x + (1.0 - t) * v)

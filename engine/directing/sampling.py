@@ -4,10 +4,14 @@ A request's clip (with a start motion's context frames in front of it) is covere
 model's training length. A window never spans two segments of a timeline: the first window of a segment
 starts `overlap` frames before it, and those frames, already generated with the previous prompt, are known
 to it, exactly as the context of a start motion is known to the first window. Each window runs in a frame
-where its first known frame stands at the origin facing +Z (as training clips do), with its goals moved
-into that frame; known frames are just goals on every feature, so one guide (`guidance.FeatureGuide`)
-serves them and every constraint. After sampling, the clip is decoded, post-processed (no ground lift
-when a goal fixes the root height) and warped so each goal holds exactly (`cleanup.apply_goals`).
+where its first known frame stands at the origin facing +Z (as the training clips do, the heading taken
+from the hip line), with its goals moved into that frame; known frames are goals on every feature, so one
+guide (`guidance.FeatureGuide`) can serve them and every constraint (`GUIDE_MODE` says which it serves:
+by default the known frames only, as measured). Each window's first generated frame is joined onto its
+known frames by inertialization (`joins`). After sampling, the clip is decoded, smoothed, grounded per
+segment (not when a goal fixes the root height), warped so each goal holds exactly (`cleanup.apply_goals`),
+foot-locked, warped again, and a start motion's frames are put back exactly with the clip rejoined onto
+them.
 
 Rows of all requests that fit one window share one batch; a request that needs several windows runs its
 samples together, window after window. Cancelled requests leave between steps and previews show the
@@ -25,6 +29,7 @@ import numpy as np
 import torch
 
 from engine import clip_ops
+from engine.directing import guidance
 from engine.directing.cleanup import apply_goals
 from engine.directing.goals import Directive, compile_constraints, feature_targets, position_slice, smoothstep
 from engine.directing.guidance import FeatureGuide, WindowTargets
@@ -49,9 +54,11 @@ from engine.skeleton import SMPLH_BODY
 WINDOW_OVERLAP = 30
 """Known frames a window takes over from the one before (at most the model's own long-clip overlap): 30 joined
 timelines better than 10, 20 or 50 (docs/directing.md)."""
-GUIDE_MODE = "guide"
-"""How goals enter sampling: "guide" (estimate guidance, the default) or "replace" (inpainting replacement);
-"none" samples freely and leaves everything to the clean-up (for measurements)."""
+GUIDE_MODE = "known"
+"""What the sampler is guided toward: "known" (the known frames of start motions and earlier windows; goals
+are left to the clean-up, the default), "guide" (known frames and every goal), "replace" (both, by inpainting
+replacement), "none" (nothing: windows joined and goals met by the clean-up alone). docs/directing.md
+has the measurements that chose the default."""
 
 
 @dataclass(frozen=True)
@@ -129,12 +136,15 @@ def heading_frame(frame: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return yaw, origin
 
 
-def _window_targets(state: _RowState, w: Window) -> tuple[WindowTargets, tuple | None]:
-    """The row's goals inside window `w`, in the window's frame, and that frame (yaw, origin) or None."""
+def _window_targets(state: _RowState, w: Window, goals: bool) -> tuple[WindowTargets, tuple | None]:
+    """The row's known frames and (with `goals`) goals inside window `w`, in the window's frame, and that
+    frame (yaw, origin) or None."""
     from engine.pipeline import _to_local
 
     sl = slice(w.start, w.start + w.length)
     target, weight, facing = state.target[sl].copy(), state.weight[sl].copy(), state.facing[sl].copy()
+    if not goals:
+        weight[:], facing[:] = 0.0, np.nan
     frame = None
     if w.known:
         target[: w.known] = state.world[w.start : w.start + w.known].numpy()
@@ -144,7 +154,7 @@ def _window_targets(state: _RowState, w: Window) -> tuple[WindowTargets, tuple |
         target = _to_local(torch.from_numpy(target), *frame).numpy()
         facing = facing - float(frame[0])
     keys = np.flatnonzero((weight > 0).any(axis=1) | ~np.isnan(facing))
-    return WindowTargets(keys, target[keys], weight[keys], facing[keys]), frame
+    return WindowTargets(keys, target[keys], weight[keys], facing[keys], w.known), frame
 
 
 def _run_window(
@@ -155,14 +165,17 @@ def _run_window(
     from engine.pipeline import _to_world
 
     windows = [s.plan[k] for s in states]
-    targets, frames = zip(*(_window_targets(s, w) for s, w in zip(states, windows, strict=True)), strict=True)
+    goals = mode in ("guide", "replace")
+    targets, frames = zip(*(_window_targets(s, w, goals) for s, w in zip(states, windows, strict=True)),
+                          strict=True)
     length = max(w.length for w in windows)
     seeds = [s.seed + 1_000_003 * k for s in states]
     noise = model._noise(seeds) if length <= model.train_frames else seed_noise(seeds, length)
-    guide = FeatureGuide(list(targets), length, model.normalizer, noise=noise, device=model.torch_device)
+    guide = FeatureGuide(list(targets), length, model.normalizer, noise=noise, radius=guidance.GUIDE_RADIUS,
+                         device=model.torch_device)
     latents, live = model._integrate(
         cond, [w.length for w in windows], noise, steps, cfg, drop=drop, after_step=after,
-        guide=guide.guide if mode == "guide" else None,
+        guide=guide.guide if mode in ("guide", "known") else None,
         constrain=guide.constrain if mode == "replace" else None,
     )
     denorm = model.normalizer.denormalize(latents.detach().to("cpu", torch.float64))
