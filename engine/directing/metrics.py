@@ -54,12 +54,16 @@ def frame_jumps(positions: np.ndarray, fps: float = FPS) -> tuple[np.ndarray, np
     return dv, da
 
 
-def join_jumps(positions: np.ndarray, join: int, fps: float = FPS, reach: int = 1) -> tuple[float, float]:
-    """Largest velocity and acceleration jump (`frame_jumps`) within `reach` frames of frame `join` (the
-    first frame of the new part)."""
+def join_jumps(
+    positions: np.ndarray, join: int, fps: float = FPS, before: int = 2, after: int = 2
+) -> tuple[float, float]:
+    """Largest velocity and acceleration jump (`frame_jumps`) from `before` frames before frame `join` (the first
+    frame of the new part) to `after` frames past it. `after` = `joins.JOIN_BLEND` covers the frames a join's
+    blend changes, so a pop cannot hide inside the blend (nor can anything else there, e.g. a foot lock
+    planting a foot)."""
     dv, da = frame_jumps(positions, fps)
-    lo, hi = max(join - reach, 1), join + reach
-    return float(dv[lo - 1 : hi].max()), float(da[max(lo - 2, 0) : hi - 1].max())
+    lo, hi = max(join - before, 2), min(join + after, len(positions) - 2)
+    return float(dv[lo - 1 : hi].max()), float(da[lo - 2 : hi - 1].max())
 
 
 def positions(root: np.ndarray, rotations: np.ndarray) -> np.ndarray:
