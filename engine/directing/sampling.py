@@ -74,7 +74,9 @@ class Window:
 def plan_windows(directive: Directive, window: int, overlap: int) -> list[Window]:
     """Windows covering a directive's extended timeline (see module docstring). The first window may run
     longer than `window` by a start motion's context frames (at most `START_CONTEXT_FRAMES`): a clip of one
-    window's length then still takes one window, not two."""
+    window's length then still takes one window, not two. A window that would be short (the end of a
+    segment) starts earlier instead, knowing more of its own segment's frames: the network does poorly
+    with a few free frames behind a long known stretch in a short window."""
     pre = max(len(directive.context) - 1, 0)
     total = pre + directive.frames
     spans = [(s.prompt, pre + s.start, pre + s.start + s.count) for s in directive.segments]
@@ -82,8 +84,12 @@ def plan_windows(directive: Directive, window: int, overlap: int) -> list[Window
     start, known = 0, len(directive.context)
     while True:
         first = start + known
-        prompt, _, seg_end = next(sp for sp in spans if sp[1] <= first < sp[2])
+        prompt, seg_start, seg_end = next(sp for sp in spans if sp[1] <= first < sp[2])
         end = min(start + window + (pre if not plan else 0), seg_end)
+        if plan and end - start < window:
+            earlier = max(end - window, seg_start - overlap, plan[-1].start + 1)
+            if earlier < start:
+                known, start = known + start - earlier, earlier
         plan.append(Window(start, end - start, known, prompt))
         if end >= total:
             return plan
@@ -207,17 +213,18 @@ def _directives(model, requests: Sequence[GenerationRequest]) -> list[Directive]
 
 
 def ground_segments(root: np.ndarray, rotations: np.ndarray, spans: list[tuple[int, int]],
-                    ramp: int = JOIN_BLEND) -> np.ndarray:
-    """Root (L, 3) lifted so each segment's lowest joint sits at the rest pose's lowest joint height (what the
+                    ramp: int = 30) -> np.ndarray:
+    """Root (L, 3) lifted so each segment's low joints sit at the rest pose's lowest joint height (what the
     ground lift does for a whole clip: each segment's windows may float or sink differently, and a timeline
     lifted as one would leave one segment's feet off the floor), the lift easing between segments over
-    `ramp` frames."""
+    `ramp` frames. A segment's floor is the 5th percentile of its frames' lowest joint (as the training
+    clips were grounded, `engine.mocap.clip.place_on_ground`): a brief dip in a transition must not lift it."""
     pos = positions(root, rotations)
     clearance = float(SMPLH_BODY.rest_positions()[:, 1].min())
     lowest = pos[..., 1].min(axis=1)
     lift = np.zeros(len(root))
     for start, count in spans:
-        lift[start : start + count] = clearance - float(lowest[start : start + count].min())
+        lift[start : start + count] = clearance - float(np.percentile(lowest[start : start + count], 5))
     lift[: spans[0][0]] = lift[spans[0][0]]
     for start, _count in spans[1:]:
         lo, hi = max(start - ramp // 2, 0), min(start + ramp - ramp // 2, len(root))
