@@ -33,7 +33,7 @@ from engine.directing import guidance
 from engine.directing.cleanup import apply_goals
 from engine.directing.goals import Directive, compile_constraints, feature_targets, position_slice, smoothstep
 from engine.directing.guidance import FeatureGuide, WindowTargets
-from engine.directing.joins import JOIN_BLEND, inertialize
+from engine.directing.joins import inertialize
 from engine.directing.metrics import positions
 from engine.footlock import lock_feet
 from engine.generation import (
