@@ -35,7 +35,7 @@ from engine.directing.goals import Directive, compile_constraints, feature_targe
 from engine.directing.guidance import FeatureGuide, WindowTargets
 from engine.directing.joins import inertialize
 from engine.directing.metrics import positions
-from engine.footlock import lock_feet
+from engine.footlock import FootLock, lock_feet
 from engine.generation import (
     CancelCheck,
     Cancelled,
@@ -51,6 +51,10 @@ from engine.representation import FEATURE_DIM, ROOT_POS, decode_features, encode
 from engine.sampler import FlowState
 from engine.skeleton import SMPLH_BODY
 
+FOOT_LOCK = FootLock(bridge=4)
+"""The embedded model's foot lock, closing gaps of up to 4 frames inside a contact (2 by default): a join can
+split one contact in two, and two contacts a frame apart snap the foot from one spot to the next (a
+19.5 m/s jump in one of 9 timelines, gone with 4)."""
 WINDOW_SLACK = 30
 """A window with at most this many known frames may run that much longer than the training window (the
 network's attention is a 2 s band, so it runs 6 s windows sanely): a 5 s segment after another, or a 5 s
@@ -276,7 +280,7 @@ def finish(model, state: _RowState, request: GenerationRequest) -> Motion:
     goals = {f + pre: g for f, g in d.goals.items()}
     root, rot = apply_goals(root, motion.rotations, goals)
     if model.postprocess.foot_lock:
-        rot = lock_feet(root, rot)
+        rot = lock_feet(root, rot, FOOT_LOCK)
         root, rot = apply_goals(root, rot, goals)
     if len(d.context):
         root, rot = _rejoin_start(root, rot, d.context)
