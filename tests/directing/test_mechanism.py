@@ -102,3 +102,22 @@ def test_the_warp_makes_every_goal_frame_exact_and_leaves_far_frames_alone():
     assert abs(float(R.quat_yaw(new_rot[14, 0])) - 0.7) < 1e-6
     np.testing.assert_allclose(new_root[30:], root[30:])
     np.testing.assert_allclose(new_rot[30:], rot[30:], atol=1e-12)
+
+
+def test_windows_never_span_two_segments_and_short_ones_start_earlier():
+    from engine.directing import Constraints, Segment
+    from engine.directing.goals import compile_constraints
+    from engine.directing.sampling import Window, plan_windows
+
+    two = compile_constraints(Constraints(segments=(Segment("a", 5.0), Segment("b", 5.0))), "", 0.0)
+    assert plan_windows(two, 150, 30) == [Window(0, 150, 0, "a"), Window(120, 180, 30, "b")]
+    three = compile_constraints(Constraints(segments=(Segment("a", 3.0), Segment("b", 4.0), Segment("c", 8.0))), "",
+                                0.0)
+    plan = plan_windows(three, 150, 30)
+    bounds = {"a": (0, 90), "b": (90, 210), "c": (210, 450)}
+    for w in plan:
+        lo, hi = bounds[w.prompt]
+        assert lo <= w.start + w.known and w.start + w.length <= hi  # generated frames stay in the segment
+        assert w.start >= lo - 30  # known frames reach at most 30 frames into the segment before
+        assert w.length >= 90
+    assert plan[-1].start + plan[-1].length == 450
