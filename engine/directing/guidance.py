@@ -24,7 +24,6 @@ from engine import rotations as R
 from engine.directing.goals import spread_operator
 from engine.representation import ROOT_ROT6D, Normalizer
 
-GUIDE_UNTIL_T = 1.0
 GUIDE_RADIUS = 0
 """Frames over which the guidance spreads a goal's displacement in the estimate."""
 
@@ -95,7 +94,7 @@ class FeatureGuide:
         return target
 
     def guide(self, t: Tensor, x: Tensor, v: Tensor, rows: Tensor) -> Tensor:
-        if not self.active or float(t) >= GUIDE_UNTIL_T:
+        if not self.active:
             return v
         rows = rows.to(x.device)
         estimate = self.normalizer.denormalize(x + (1.0 - t) * v)
