@@ -58,10 +58,6 @@ class Directive:
     def constrained(self) -> bool:
         return bool(self.goals) or len(self.segments) > 1
 
-    @property
-    def fixes_height(self) -> bool:
-        """True when a goal sets the root's height, so the clip must not be lifted to the ground afterwards."""
-        return any(1 in g.root for g in self.goals.values())
 
 
 def compile_constraints(

@@ -248,6 +248,13 @@ def ground_segments(root: np.ndarray, rotations: np.ndarray, spans: list[tuple[i
     return out
 
 
+def _height_fixed(d: Directive) -> bool:
+    """True when a goal sets the root's height, so the clip must not be lifted to the ground. A start motion's
+    own frame does not count: the lift moves the continuation onto the floor, and frame 0 is pinned back to
+    the given pose afterwards (the warp eases that over a few frames)."""
+    return any(1 in g.root for f, g in d.goals.items() if f > 0 or not len(d.context))
+
+
 def _rejoin_start(root: np.ndarray, rotations: np.ndarray, context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The start motion's frames put back exactly as given, and the clip joined onto them again: smoothing and
     the foot lock saw both sides of the join but treat the given frames as their own."""
@@ -272,7 +279,7 @@ def finish(model, state: _RowState, request: GenerationRequest) -> Motion:
     text = request.prompt or " | ".join(s.prompt for s in d.segments)
     motion = model.decode(latent, postprocess=settings, text=text, seeds=[state.seed])[0]
     root = motion.root
-    if model.postprocess.lift_to_ground and not d.fixes_height:
+    if model.postprocess.lift_to_ground and not _height_fixed(d):
         if len(d.segments) > 1:
             root = ground_segments(root, motion.rotations, [(pre + s.start, s.count) for s in d.segments])
         else:
