@@ -339,7 +339,7 @@ def generate_directed(
 
         return drop
 
-    def after_for(group: list[_RowState]) -> Callable[[FlowState, list[int]], None]:
+    def after_for(group: list[_RowState], k: int) -> Callable[[FlowState, list[int]], None]:
         def after(state: FlowState, live: list[int]) -> None:
             progress["step"] += 1
             if on_step is None:
@@ -347,7 +347,7 @@ def generate_directed(
             estimates: dict[int, list] = {}
             for pos, i in enumerate(live):
                 row = group[i]
-                n = min(row.plan[0].length, state.estimate.shape[1])
+                n = min(row.plan[k].length, state.estimate.shape[1])
                 estimates.setdefault(row.request, []).append((row.seed, state.estimate[pos, :n]))
 
             def preview(req: int) -> list[Motion]:
@@ -366,7 +366,7 @@ def generate_directed(
             for k in range(len(group[0].plan)):
                 cond = encoded.select([prompts.index(s.plan[k].prompt) for s in live_rows])
                 survivors = _run_window(model, live_rows, k, cond, steps, cfg, mode, drop_for(live_rows),
-                                        after_for(live_rows))
+                                        after_for(live_rows, k))
                 live_rows = [live_rows[i] for i in survivors]
         except Cancelled:
             continue
