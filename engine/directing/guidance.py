@@ -50,7 +50,9 @@ class FeatureGuide:
     ) -> None:
         k = max([len(r.keys) for r in rows] + [1])
         b, c = len(rows), normalizer.mean.numel()
-        op = np.zeros((b, length, k, c), np.float32)
+        # Without spreading a displacement stays on its key frame: a scatter, not a (rows, frames, keys, 201)
+        # operator (tens of megabytes per row for a 12 s HY-Motion window with many keys).
+        op = np.zeros((b, length, k, c), np.float32) if radius > 0 else None
         keys = np.zeros((b, k), np.int64)
         target = np.zeros((b, k, c), np.float32)
         weight = np.zeros((b, k, c), np.float32)
@@ -59,13 +61,14 @@ class FeatureGuide:
             n = len(r.keys)
             if n == 0:
                 continue
-            known = (r.keys < r.known)[:, None]
-            op[i, :, :n] = spread_operator(r.keys, r.weight * known, length, 0) + spread_operator(
-                r.keys, r.weight * ~known, length, radius
-            )
+            if op is not None:
+                known = (r.keys < r.known)[:, None]
+                op[i, :, :n] = spread_operator(r.keys, r.weight * known, length, 0) + spread_operator(
+                    r.keys, r.weight * ~known, length, radius
+                )
             keys[i, :n], target[i, :n], weight[i, :n], facing[i, :n] = r.keys, r.target, r.weight, r.facing
         self.active = any(len(r.keys) for r in rows)
-        self.op = torch.from_numpy(op).to(device)
+        self.op = torch.from_numpy(op).to(device) if op is not None else None
         self.keys = torch.from_numpy(keys).to(device)
         self.target = torch.from_numpy(target).to(device)
         self.weight = torch.from_numpy(weight).to(device)
@@ -100,7 +103,11 @@ class FeatureGuide:
         estimate = self.normalizer.denormalize(x + (1.0 - t) * v)
         current = self._gather(estimate, rows)
         displacement = self.weight[rows] * (self._goal_values(current, rows) - current)
-        spread = torch.einsum("blkc,bkc->blc", self.op[rows, : x.shape[1]], displacement)
+        if self.op is None:
+            idx = self.keys[rows].clamp_max(x.shape[1] - 1)[..., None].expand(-1, -1, x.shape[-1])
+            spread = torch.zeros_like(estimate).scatter_add(1, idx, displacement)  # padding keys add 0
+        else:
+            spread = torch.einsum("blkc,bkc->blc", self.op[rows, : x.shape[1]], displacement)
         std = self.normalizer.std
         step = torch.where(std > 0, spread / torch.where(std > 0, std, torch.ones_like(std)), torch.zeros_like(spread))
         return v + step / (1.0 - t)
