@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine import rotations as R
 from engine.directing.constraints import (
     START_CONTEXT_FRAMES,
     Constraints,
@@ -23,7 +24,7 @@ from engine.directing.constraints import (
     validate,
 )
 from engine.representation import FEATURE_DIM, JOINT_POS, ROOT_POS, ROOT_ROT6D, encode_features
-from engine.skeleton import FPS, NUM_BODY_JOINTS
+from engine.skeleton import BODY_JOINTS, FPS, NUM_BODY_JOINTS
 
 
 @dataclass
@@ -94,8 +95,6 @@ def compile_constraints(
         if isinstance(key, PoseKey):
             set_pose(g, key.pose.rotations, key.pose.root, pose_joints(key), float(key.weight))
         elif isinstance(key, EffectorKey):
-            from engine.skeleton import BODY_JOINTS
-
             g.effectors[BODY_JOINTS.index(key.effector)] = (np.asarray(key.position, np.float64), float(key.weight))
     for wp in c.path:
         g = goal(frame_of(wp.time, fps, frames))
@@ -132,8 +131,6 @@ def position_slice(joint: int) -> slice:
 def feature_targets(goal: FrameGoal) -> tuple[np.ndarray, np.ndarray]:
     """A goal as denormalised feature values (201,) and per-feature weights (201,) (0 = free). Facing is not
     a fixed feature value (it depends on the frame's roll and pitch), so the guidance sets it per step."""
-    from engine import rotations as R
-
     target = np.zeros(FEATURE_DIM)
     weight = np.zeros(FEATURE_DIM)
     for j, (q, w) in goal.rotations.items():

@@ -29,12 +29,12 @@ import numpy as np
 import torch
 
 from engine import clip_ops
+from engine import rotations as R
 from engine.directing import guidance
 from engine.directing.cleanup import apply_goals
 from engine.directing.goals import Directive, compile_constraints, feature_targets, position_slice, smoothstep
 from engine.directing.guidance import FeatureGuide, WindowTargets
 from engine.directing.joins import inertialize
-from engine.directing.metrics import positions
 from engine.footlock import FootLock, lock_feet
 from engine.generation import (
     CancelCheck,
@@ -232,7 +232,8 @@ def ground_segments(root: np.ndarray, rotations: np.ndarray, spans: list[tuple[i
     lifted as one would leave one segment's feet off the floor), the lift easing between segments over
     `ramp` frames. A segment's floor is the 5th percentile of its frames' lowest joint (as the training
     clips were grounded, `engine.mocap.clip.place_on_ground`): a brief dip in a transition must not lift it."""
-    pos = positions(root, rotations)
+    pos, _ = R.forward_kinematics(np.asarray(rotations, np.float64), np.asarray(root, np.float64),
+                                  SMPLH_BODY.offsets, SMPLH_BODY.parents)
     clearance = float(SMPLH_BODY.rest_positions()[:, 1].min())
     lowest = pos[..., 1].min(axis=1)
     lift = np.zeros(len(root))
