@@ -34,6 +34,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("bench", "bridge"), "bridge.bench", "benchmark the daemon with a zero-cost model"),
     Command(("bench", "engine"), "engine.commands.bench", "benchmark the model"),
     Command(("bench", "threads"), "engine.commands.bench_threads", "time the model per CPU thread layout and count"),
+    Command(("bench", "directing"), "engine.commands.bench_directing", "measure the directing constraints' bars"),
     Command(("bench", "startup"), "bridge.bench_startup", "time serve from launch to healthy to the first clip"),
     Command(
         ("bench", "gpu"), "engine.commands.bench_gpu", "every GPU figure the docs list, as one JSON + markdown report"

@@ -21,7 +21,7 @@ class DeviceError(ValueError):
 def auto_device_type(cuda: bool, mps: bool) -> str:
     """The device "auto" picks given what is available: cuda, then mps, then cpu.
 
-    MPS has no float64; the pipeline keeps its float64 work on the CPU (`engine.model.pipeline.HOST`)."""
+    MPS has no float64; the pipeline keeps its float64 work on the CPU (`engine.model.windows.HOST`)."""
     if cuda:
         return "cuda"
     return "mps" if mps else "cpu"

@@ -9,18 +9,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.core.motion import Motion
 from engine.core.skeleton import FPS, SMPLH_BODY, Skeleton
+from engine.model.errors import Cancelled
+from engine.model.errors import GenerationError as GenerationError  # re-exported: the interface's error
 
-
-class Cancelled(Exception):
-    """Raised inside generation when every request of a batch was cancelled between two sampler steps."""
-
-
-class GenerationError(Exception):
-    """A request the model cannot serve (bad length, bad settings); the message says what to change."""
+if TYPE_CHECKING:
+    from engine.model.directing.constraints import Constraints
 
 
 @dataclass(frozen=True)
@@ -28,7 +25,8 @@ class GenerationRequest:
     """One prompt to generate; `samples` > 1 gives variations with seeds seed, seed+1, ...
 
     `in_place` removes horizontal root travel and `loop` matches the last pose to the first
-    (engine.post.clip_ops.apply_options), as the protocol's generate options of the same names.
+    (engine.post.clip_ops.apply_options), as the protocol's generate options of the same names. `constraints`
+    (`engine.model.directing.Constraints`) directs the motion: start, keys, path, end pose, a timeline of prompts.
     """
 
     prompt: str
@@ -39,6 +37,7 @@ class GenerationRequest:
     cfg: float | None = None
     in_place: bool = False
     loop: bool = False
+    constraints: Constraints | None = None
 
 
 @dataclass(frozen=True)
@@ -108,8 +107,11 @@ class MotionModel(ABC):
         cancel: Callable[[], bool] | None = None,
         in_place: bool = False,
         loop: bool = False,
+        constraints: Constraints | None = None,
     ) -> list[Motion]:
-        request = GenerationRequest(prompt, seconds, seed, samples, steps, cfg, in_place=in_place, loop=loop)
+        request = GenerationRequest(
+            prompt, seconds, seed, samples, steps, cfg, in_place=in_place, loop=loop, constraints=constraints
+        )
         check = (lambda _i: cancel()) if cancel is not None else None
         result = self.generate_batch([request], on_step=on_step, cancelled=check)[0]
         if result is None:

@@ -28,7 +28,6 @@ from torch import Tensor, nn
 
 from engine.core.motion import Motion, frames_for_seconds
 from engine.core.skeleton import BODY_JOINTS
-from engine.model import tensor_rotations as R
 from engine.model.configs import ModelConfig
 from engine.model.generation import (
     CancelCheck,
@@ -39,15 +38,15 @@ from engine.model.generation import (
     StepCallback,
     StepEvent,
 )
-from engine.model.representation import FEATURE_DIM, JOINT_POS, ROOT_POS, ROOT_ROT6D, Normalizer, decode_features
+from engine.model.representation import FEATURE_DIM, Normalizer, decode_features
 from engine.model.sampler import EulerFlowSampler, FlowState, flow_grid
 from engine.model.text_encoders import CachedTextEncoder, TextEncoder, TextEncoderError, TextFeatures
+from engine.model.windows import HOST, heading_frame, seed_noise, to_local, to_world
 from engine.post import clip_ops
 from engine.post import postprocess as post
 
 LatentStepCallback = Callable[[FlowState], None]
 
-HOST = torch.device("cpu")
 """Where float64 work (decoding, long-clip heading transforms) runs: MPS has no float64 at all, and on a GPU
 these few hundred numbers are not worth a kernel launch each."""
 
@@ -58,20 +57,6 @@ class _Row:
     sample: int
     seed: int
     frames: int
-
-
-def seed_noise(
-    seeds: Sequence[int], train_frames: int, dim: int = FEATURE_DIM, device: torch.device | str = "cpu"
-) -> Tensor:
-    """Upstream's initial noise: per seed a `torch.Generator(device).manual_seed(seed)` drawing (1, train_frames,
-    dim) float32, concatenated over seeds → (B, train_frames, dim) on `device`. The CPU generator (default) gives
-    the same noise on every machine."""
-    return torch.cat(
-        [
-            torch.randn((1, train_frames, dim), generator=torch.Generator(device).manual_seed(int(s)), device=device)
-            for s in seeds
-        ]
-    )
 
 
 class DiTMotionModel(MotionModel):
@@ -209,11 +194,13 @@ class DiTMotionModel(MotionModel):
         drop: Callable[[list[int]], set[int]] | None = None,
         after_step: Callable[[FlowState, list[int]], None] | None = None,
         constrain: Callable[[Tensor, Tensor, Tensor], Tensor] | None = None,
+        guide: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor] | None = None,
     ) -> tuple[Tensor, list[int]]:
         """Euler-integrate rows 0..B-1; returns the final state of the surviving rows and their indices.
 
         `noise` (B, ≥ max frames, 201); `drop(live)` names rows to remove before a step; `constrain(t, x, live)`
-        overwrites known frames; `after_step(state, live)` sees each step.
+        overwrites known frames; `guide(t, x, v, live)` corrects the velocity; `after_step(state, live)` sees
+        each step.
         """
         live = torch.arange(cond.batch)
         inputs = self._conditioning(cond, live, frames, cfg)
@@ -227,8 +214,16 @@ class DiTMotionModel(MotionModel):
             assert constrain is not None
             return constrain(t, x, holder["live"])
 
+        def guided(t: Tensor, x: Tensor, v: Tensor) -> Tensor:
+            assert guide is not None
+            return guide(t, x, v, holder["live"])
+
         sampler = EulerFlowSampler(
-            velocity, x0, flow_grid(steps, self.torch_device), constrained if constrain is not None else None
+            velocity,
+            x0,
+            flow_grid(steps, self.torch_device),
+            constrained if constrain is not None else None,
+            guided if guide is not None else None,
         )
         while sampler.step < sampler.steps:
             if drop is not None:
@@ -351,8 +346,8 @@ class DiTMotionModel(MotionModel):
             frame_of: list[Tensor] = []
             if k > 0:
                 tail = world[:, start : start + overlap]
-                frame_of = [_heading_frame(tail[b, 0]) for b in range(batch)]
-                known = torch.stack([_to_local(tail[b], *frame_of[b]) for b in range(batch)])
+                frame_of = [heading_frame(tail[b, 0]) for b in range(batch)]
+                known = torch.stack([to_local(tail[b], *frame_of[b]) for b in range(batch)])
                 known = self.normalizer.normalize(known)
 
                 def constrain(t: Tensor, x: Tensor, rows: Tensor, known: Tensor = known, noise: Tensor = noise):
@@ -391,7 +386,7 @@ class DiTMotionModel(MotionModel):
             live = [rows_live[i] for i in survivors]
             denorm = self.normalizer.denormalize(latents[:, :length])
             for pos, b in enumerate(live):
-                piece = denorm[pos] if k == 0 else _to_world(denorm[pos], *frame_of[b])
+                piece = denorm[pos] if k == 0 else to_world(denorm[pos], *frame_of[b])
                 if k == 0:
                     world[b, :length] = piece
                     continue
@@ -437,6 +432,10 @@ class DiTMotionModel(MotionModel):
     ) -> list[list[Motion] | None]:
         if not requests:
             return []
+        if any(r.constraints for r in requests):
+            from engine.model.directing.sampling import generate_directed  # directing builds on this module
+
+            return generate_directed(self, requests, on_step, cancelled)
         settings = {self._resolve(r.steps, r.cfg) for r in requests}
         if len(settings) != 1:
             raise GenerationError("requests in one batch must share steps and cfg")
@@ -558,42 +557,3 @@ class DiTMotionModel(MotionModel):
 
 
 # ---------------------------------------------------------------- window frames (denormalised features)
-
-
-def _heading_frame(frame: Tensor) -> tuple[Tensor, Tensor]:
-    """Yaw (radians) and horizontal root position of one denormalised frame."""
-    frame = frame.detach().to(HOST, torch.float64)
-    rot = R.rot6d_to_matrix(frame[ROOT_ROT6D])
-    fwd = rot[:, 2]
-    yaw = torch.atan2(fwd[0], fwd[2])
-    origin = frame[ROOT_POS].clone()
-    origin[1] = 0.0
-    return yaw, origin
-
-
-def _yaw_matrix(yaw: Tensor) -> Tensor:
-    c, s = torch.cos(yaw), torch.sin(yaw)
-    zero, one = torch.zeros_like(c), torch.ones_like(c)
-    return torch.stack([c, zero, s, zero, one, zero, -s, zero, c]).reshape(3, 3)
-
-
-def _transform(features: Tensor, rot: Tensor, before: Tensor, after: Tensor) -> Tensor:
-    """Apply p ↦ rot (p - before) + after to root and joint positions, rot ∘ R to the root orientation.
-
-    Computed in float64 on the CPU (`rot`, `before`, `after` live there too); the result goes back to
-    `features`' device and dtype."""
-    f = features.detach().to(HOST, torch.float64, copy=True)
-    f[:, ROOT_POS] = (f[:, ROOT_POS] - before) @ rot.T + after
-    root_rot = R.rot6d_to_matrix(f[:, ROOT_ROT6D])
-    f[:, ROOT_ROT6D] = R.matrix_to_rot6d(rot[None] @ root_rot)
-    joints = f[:, JOINT_POS].reshape(f.shape[0], -1, 3)
-    f[:, JOINT_POS] = ((joints - before) @ rot.T + after).reshape(f.shape[0], -1)
-    return f.to(features.device, features.dtype)
-
-
-def _to_local(features: Tensor, yaw: Tensor, origin: Tensor) -> Tensor:
-    return _transform(features, _yaw_matrix(-yaw), origin, torch.zeros_like(origin))
-
-
-def _to_world(features: Tensor, yaw: Tensor, origin: Tensor) -> Tensor:
-    return _transform(features, _yaw_matrix(yaw), torch.zeros_like(origin), origin)

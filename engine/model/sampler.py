@@ -4,7 +4,9 @@ The sampler knows nothing about text, networks or devices beyond tensors: it tak
 `v(t, x)` and a time grid and yields the state after every step, together with the clean-data estimate
 `x + (1 - t) v` that previews are drawn from. Rows can be pruned between steps (cancelled requests), and a
 `constrain` hook may overwrite parts of the state before each evaluation (long-clip windows conditioned on
-known frames). With the default grid it reproduces torchdiffeq's fixed-grid Euler that upstream uses.
+known frames), and a `guide` hook may correct the velocity after it (`engine.directing`: the clean estimate
+is pulled onto a request's constraints). With the default grid it reproduces torchdiffeq's fixed-grid Euler
+that upstream uses.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ Velocity = Callable[[Tensor, Tensor], Tensor]
 """v(t, x): t a 0-d tensor, x (B, ...) → dx/dt with x's shape."""
 Constraint = Callable[[Tensor, Tensor], Tensor]
 """constrain(t, x) → x with known parts replaced by their value at time t."""
+Guide = Callable[[Tensor, Tensor, Tensor], Tensor]
+"""guide(t, x, v) → the velocity to step with instead of v."""
 
 
 def flow_grid(steps: int, device: torch.device | str = "cpu") -> Tensor:
@@ -43,13 +47,21 @@ class FlowState:
 class EulerFlowSampler:
     """Iterate Euler steps over `grid`; `prune(keep)` drops rows between steps."""
 
-    def __init__(self, velocity: Velocity, x0: Tensor, grid: Tensor, constrain: Constraint | None = None) -> None:
+    def __init__(
+        self,
+        velocity: Velocity,
+        x0: Tensor,
+        grid: Tensor,
+        constrain: Constraint | None = None,
+        guide: Guide | None = None,
+    ) -> None:
         if grid.dim() != 1 or grid.numel() < 2:
             raise ValueError("grid must be a 1-d tensor with at least two time points")
         self.velocity = velocity
         self.x = x0
         self.grid = grid
         self.constrain = constrain
+        self.guide = guide
         self.step = 0
 
     @property
@@ -68,6 +80,8 @@ class EulerFlowSampler:
         t0, t1 = self.grid[self.step], self.grid[self.step + 1]
         x = self.constrain(t0, self.x) if self.constrain is not None else self.x
         v = self.velocity(t0, x)
+        if self.guide is not None:
+            v = self.guide(t0, x, v)
         estimate = x + (1.0 - t0) * v
         self.x = x + (t1 - t0) * v
         self.step += 1

@@ -5,5 +5,6 @@
 - `packing`: `motionbridge dataset pack|unpack`, a built training set as one small file;
 - `checks`: physical measures of a clip and `Check`, a prompt with the measure it must pass;
 - `evaluation`, `everyday_checks`: `motionbridge eval` and its prompt sets;
-- `retrieval`: the text–motion evaluator for R-precision and FID.
+- `retrieval`: the text–motion evaluator for R-precision and FID;
+- `directing_metrics`: how far a directed clip is from its constraints, join smoothness, the data's percentiles.
 """

@@ -1,0 +1,89 @@
+"""Joins between known and generated frames: inertialization (a decaying offset, as in game animation).
+
+Where a window's first generated frame follows its known frames (the end of a start motion, the overlap of
+a timeline's previous segment), the generated frames get an offset that makes position, velocity and
+acceleration continue the known frames' at the join and fades out with a quintic over `blend` frames (zero
+offset, velocity and acceleration at its end). The root's offset is a translation; each joint's is a
+rotation vector applied on the parent side (exp(o) ⊗ q), from the joints' angular velocity and acceleration
+per frame, so rotations never leave the rotation group (offsets added to 6D features do, and flip).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from engine.core import rotations as R
+from engine.model.representation import decode_features, encode_features
+
+JOIN_BLEND = 10
+"""Frames over which a join's offset fades (1/3 s at 30 fps; 6, 8, 10, 15 and 25 were measured, docs/directing.md)."""
+
+
+def quintic_basis(length: int) -> np.ndarray:
+    """(length, 3): the offset curve for a unit initial offset, velocity and acceleration (per frame), each
+    reaching zero offset, velocity and acceleration at frame `length`."""
+    n = float(length)
+    end = np.array([[n**3, n**4, n**5], [3 * n**2, 4 * n**3, 5 * n**4], [6 * n, 12 * n**2, 20 * n**3]])
+    head = np.array([[1.0, n, n**2 / 2], [0.0, 1.0, n], [0.0, 0.0, 1.0]])
+    high_coeffs = np.linalg.solve(end, -head)
+    frames = np.arange(length, dtype=np.float64)
+    low = np.stack([np.ones(length), frames, frames**2 / 2], axis=1)
+    high = np.stack([frames**3, frames**4, frames**5], axis=1)
+    return low + high @ high_coeffs
+
+
+def _log(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rotation vector of a ⊗ b⁻¹ (the shortest way)."""
+    d = R.quat_mul(a, R.quat_conjugate(b))
+    return R.quat_to_axis_angle(np.where(d[..., 3:] < 0, -d, d))
+
+
+FIT_FRAMES = 6
+"""Frames each side of a join that a quadratic is fitted to for value, velocity and acceleration: single
+frame differences of a network's raw output are too noisy to differentiate twice."""
+
+
+def _fit(values: np.ndarray, at: float) -> np.ndarray:
+    """Least-squares quadratic through (n, ...) values at frames 0 … n−1 → value, velocity and acceleration
+    (per frame) at frame `at`, stacked (3, ...)."""
+    n = values.shape[0]
+    frames = np.arange(n, dtype=np.float64) - at
+    degree = min(2, n - 1)
+    vander = frames[:, None] ** np.arange(degree + 1)[None]
+    coeffs = np.linalg.lstsq(vander, values.reshape(n, -1), rcond=None)[0]
+    out = np.zeros((3, coeffs.shape[1]))
+    out[: degree + 1] = coeffs * np.array([1.0, 1.0, 2.0])[: degree + 1, None]
+    return out.reshape((3,) + values.shape[1:])
+
+
+def inertialize(features: torch.Tensor, join: int, first_known: int, blend: int = JOIN_BLEND) -> None:
+    """Offset frames join … join + blend − 1 of denormalised features (T, 201) in place so that they continue
+    the known frames first_known … join − 1 with matching position, velocity and acceleration."""
+    known = min(join - first_known, FIT_FRAMES)
+    blend = min(blend, features.shape[0] - join)
+    if known < 1 or blend < 3:
+        return
+    f = features.detach().cpu().double()
+    root_t, quats_t = decode_features(f)
+    root, q = root_t.numpy().copy(), quats_t.numpy().copy()
+    ahead = min(FIT_FRAMES, features.shape[0] - join)
+    before, after = slice(join - known, join), slice(join, join + ahead)
+    # Known side extrapolated one frame on, generated side at its first frame (rotations as vectors about
+    # the last known pose and the first generated pose).
+    k_root, g_root = _fit(root[before], known), _fit(root[after], 0)
+    k_rot = _fit(_log(q[before], q[join - 1][None]), known)
+    g_rot = _fit(_log(q[after], q[join][None]), 0)
+    if known < 3:
+        k_root[2], k_rot[2] = 0.0, 0.0
+    if known < 2:
+        k_root[1:], k_rot[1:] = g_root[1:], g_rot[1:]
+    root_terms = k_root - g_root
+    extrapolated = R.quat_mul(R.axis_angle_to_quat(k_rot[0]), q[join - 1])
+    rot_terms = np.concatenate([_log(extrapolated, q[join])[None], k_rot[1:] - g_rot[1:]])
+    basis = quintic_basis(blend)
+    span = slice(join, join + blend)
+    root[span] += basis @ root_terms
+    offsets = np.einsum("lt,tjc->ljc", basis, rot_terms)
+    q[span] = R.quat_mul(R.axis_angle_to_quat(offsets), q[span])
+    features[span] = encode_features(root[span], q[span]).to(features.device, features.dtype)
