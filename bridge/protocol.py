@@ -11,8 +11,11 @@ machine (handshake, pacing, outbox, per-connection request rules) are read toget
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import enum
+import hashlib
 import hmac
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -35,15 +38,19 @@ from bridge.codec import (
     encode_message,
     frame_size,
 )
-from engine.core.motion import frames_for_seconds
-from engine.core.skeleton import FPS, SMPLH_BODY
-from engine.core.targets import TARGETS, get_target
+from engine.core.motion import MAX_KEYS, MAX_SEGMENTS, frames_for_seconds
+from engine.core.skeleton import BODY_JOINTS, FPS, SMPLH_BODY
+from engine.core.targets import TARGETS, Target, get_target
 
 WIRE_TARGETS: tuple[str, ...] = tuple(TARGETS)
 MAX_ID_CHARS = 128
 MAX_CFG = 20.0
 MAX_SEED = 2**31
 IDENTIFY_TIMEOUT_S = 30.0
+CAPABILITY_CONSTRAINTS = "constraints"
+CAPABILITY_TIMELINE = "timeline"
+CAPABILITIES: tuple[str, ...] = (CAPABILITY_CONSTRAINTS, CAPABILITY_TIMELINE)
+"""The protocol v1.1 parts this daemon implements (`hello.capabilities`); "live" is not one of them yet."""
 
 RATE_LIMIT_PER_SECOND = 1000.0
 """Messages per second a connection may keep sending; faster ones are read more slowly, not refused."""
@@ -73,6 +80,7 @@ class Limits:
     max_inflight: int = 8
     max_message_bytes: int = 2 * 1024 * 1024
     max_queue: int = 64
+    max_keys: int = MAX_KEYS  # v1.1: keys (and waypoints) one generate may carry
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -83,6 +91,7 @@ class Limits:
             "max_inflight": self.max_inflight,
             "max_message_bytes": self.max_message_bytes,
             "max_queue": self.max_queue,
+            "max_keys": self.max_keys,
         }
 
     @classmethod
@@ -134,10 +143,57 @@ class Identify(WireModel):
     token: str | None = None
 
 
+WireBytes = bytes | str
+"""A binary field: bytes on MessagePack, a base64 string on JSON (decoded by `decode_constraints`)."""
+
+
+class WirePose(WireModel):
+    rotations: WireBytes
+    root: list[float] | None = None
+
+
+class WireStartMotion(WireModel):
+    root: WireBytes
+    rotations: WireBytes
+    frames: int
+
+
+class WireStart(WireModel):
+    motion: WireStartMotion | None = None
+    job: str | None = None
+    sample: int = 0
+
+
+class WireKey(WireModel):
+    """A pose key (`pose`, `joints`) or an effector key (`effector`, `position`): one of the two."""
+
+    time: float
+    pose: WirePose | None = None
+    joints: list[str] | None = None
+    effector: str | None = None
+    position: list[float] | None = None
+    weight: float = 1.0
+
+
+class WireWaypoint(WireModel):
+    time: float
+    position: list[float]
+    facing: float | None = None
+
+
+class WireEnd(WireModel):
+    pose: WirePose
+
+
+class WireSegment(WireModel):
+    prompt: str
+    seconds: float
+
+
 class Generate(WireModel):
     op: Literal["generate"]
     id: RequestId
-    prompt: str
+    prompt: str = ""
     seconds: float = 5.0
     seed: int = 0
     samples: int = 1
@@ -148,6 +204,12 @@ class Generate(WireModel):
     chunk_frames: Annotated[int, Field(ge=0)] = 0
     loop: bool = False
     in_place: bool = False
+    # protocol v1.1 (capabilities "constraints" and "timeline"), in the convention of `target`
+    start: WireStart | None = None
+    keys: list[WireKey] | None = None
+    path: list[WireWaypoint] | None = None
+    end: WireEnd | None = None
+    segments: list[WireSegment] | None = None
 
 
 class Cancel(WireModel):
@@ -179,6 +241,189 @@ class ModelDefaults:
     fps: int = FPS
     default_steps: int = 50
     default_cfg: float = 5.0
+    capabilities: tuple[str, ...] = ()
+    """The v1.1 parts served (`CAPABILITIES` where the model runs in this daemon, none behind a worker pool)."""
+
+
+# ---------------------------------------------------------------------------------------------- v1.1 constraints
+
+
+@dataclass(frozen=True)
+class DirectedPose:
+    """A pose of a key or `end`, converted to the source convention: rotations (22, 4), root (3,) or None."""
+
+    rotations: np.ndarray
+    root: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class DirectedKey:
+    """One `keys[i]` in the source convention: a pose key (`pose`, `joints` as `BODY_JOINTS` names or None) or
+    an effector key (`effector` a `BODY_JOINTS` name, `position` (3,) metres)."""
+
+    time: float
+    weight: float
+    pose: DirectedPose | None = None
+    joints: tuple[str, ...] | None = None
+    effector: str | None = None
+    position: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class DirectedWaypoint:
+    """One `path[i]` in the source convention: position (3,) metres, facing radians about +Y (0 = +Z) or None."""
+
+    time: float
+    position: np.ndarray
+    facing: float | None = None
+
+
+@dataclass(frozen=True)
+class Directions:
+    """The v1.1 fields of a `generate`, decoded and converted from the request's target to the source convention
+    (metres, Y up, +Z forward, `BODY_JOINTS` names): pure data, which the server maps 1:1 onto
+    `engine.model.directing` objects (a `start_job` is resolved there, against the daemon's finished jobs)."""
+
+    start_motion: tuple[np.ndarray, np.ndarray] | None = None  # root (n, 3), rotations (n, 22, 4)
+    start_job: tuple[str, int] | None = None  # (job id, sample)
+    keys: tuple[DirectedKey, ...] = ()
+    path: tuple[DirectedWaypoint, ...] = ()
+    end: DirectedPose | None = None
+    segments: tuple[tuple[str, float], ...] = ()  # (prompt, seconds)
+
+    @property
+    def digest(self) -> str:
+        """A fingerprint of everything here, for the result cache's key (same directions, same motion)."""
+        h = hashlib.sha256()
+
+        def add(value: Any) -> None:
+            if isinstance(value, np.ndarray):
+                h.update(repr(value.shape).encode())
+                h.update(np.ascontiguousarray(value, dtype="<f8").tobytes())
+            elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+                h.update(type(value).__name__.encode())
+                for f in dataclasses.fields(value):
+                    add(getattr(value, f.name))
+            elif isinstance(value, (tuple, list)):
+                h.update(b"(%d" % len(value))
+                for v in value:
+                    add(v)
+                h.update(b")")
+            else:
+                h.update(repr(value).encode())
+
+        add(self)
+        return h.hexdigest()
+
+
+def _wire_floats(where: str, value: bytes | str, count: int, shape: str) -> np.ndarray:
+    """A binary field → `count` float32 values, checked for length and NaN/inf (RequestError naming `where`)."""
+    if isinstance(value, str):
+        try:
+            value = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"{where}: is not valid base64") from None
+    if len(value) != count * 4:
+        raise ValueError(f"{where}: wrong byte length: {shape} float32 is {count * 4} bytes, got {len(value)}")
+    arr = np.frombuffer(value, dtype="<f4").astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{where}: holds NaN or infinity")
+    return arr
+
+
+def _wire_vector(where: str, value: list[float]) -> np.ndarray:
+    if len(value) != 3:
+        raise ValueError(f"{where}: must be [x, y, z], got {len(value)} numbers")
+    return np.asarray(value, dtype=np.float64)
+
+
+def _source_joint(where: str, name: str, target: Target) -> str:
+    try:
+        return BODY_JOINTS[target.joint_index(name)]
+    except ValueError:
+        raise ValueError(
+            f"{where}: unknown joint {name[:40]!r} for target {target.name}; joints: {', '.join(target.joints)}"
+        ) from None
+
+
+def _pose(where: str, pose: WirePose, target: Target) -> DirectedPose:
+    joints = len(target.joints)
+    rotations = _wire_floats(f"{where}.rotations", pose.rotations, joints * 4, f"{joints}×4")
+    root = None if pose.root is None else target.positions_to_source(_wire_vector(f"{where}.root", pose.root))
+    return DirectedPose(target.rotations_to_source(rotations.reshape(joints, 4)), root)
+
+
+def decode_directions(request: Generate, limits: Limits) -> Directions | None:
+    """The v1.1 fields of a generate → `Directions` in the source convention, or None when it has none.
+
+    Checks what can be checked without the model: shapes and byte lengths, NaN/inf, joint and effector names
+    of the request's target, counts against `limits.max_keys`; raises ValueError("<field>: why"). Times against
+    the clip, weights and quaternions are `engine.model.directing.validate`'s, which names fields the same way.
+    """
+    if request.start is None and not request.keys and not request.path and request.end is None and not request.segments:
+        return None
+    target = get_target(request.target)
+    joints = len(target.joints)
+    start_motion = start_job = None
+    if request.start is not None:
+        st = request.start
+        if (st.motion is None) == (st.job is None):
+            raise ValueError("start: give either motion or job")
+        if st.motion is not None:
+            n = st.motion.frames
+            if n < 1:
+                raise ValueError(f"start.motion.frames: must be ≥ 1, got {n}")
+            root = _wire_floats("start.motion.root", st.motion.root, n * 3, f"{n}×3")
+            rot = _wire_floats("start.motion.rotations", st.motion.rotations, n * joints * 4, f"{n}×{joints}×4")
+            start_motion = (
+                target.positions_to_source(root.reshape(n, 3)),
+                target.rotations_to_source(rot.reshape(n, joints, 4)),
+            )
+        else:
+            assert st.job is not None
+            if st.sample < 0:
+                raise ValueError(f"start.sample: must be ≥ 0, got {st.sample}")
+            start_job = (st.job, st.sample)
+    keys = request.keys or []
+    if len(keys) > limits.max_keys:
+        raise ValueError(f"keys: at most {limits.max_keys} keys (limits.max_keys), got {len(keys)}")
+    directed_keys = []
+    for i, key in enumerate(keys):
+        where = f"keys[{i}]"
+        if (key.pose is None) == (key.effector is None):
+            raise ValueError(f"{where}: give either pose (a pose key) or effector and position (an effector key)")
+        if key.pose is not None:
+            names = None
+            if key.joints is not None:
+                names = tuple(_source_joint(f"{where}.joints", j, target) for j in key.joints)
+            directed_keys.append(DirectedKey(key.time, key.weight, pose=_pose(f"{where}.pose", key.pose, target),
+                                             joints=names))
+        else:
+            assert key.effector is not None
+            if key.position is None:
+                raise ValueError(f"{where}.position: an effector key needs a position [x, y, z]")
+            effector = _source_joint(f"{where}.effector", key.effector, target)
+            position = target.positions_to_source(_wire_vector(f"{where}.position", key.position))
+            directed_keys.append(DirectedKey(key.time, key.weight, effector=effector, position=position))
+    path = request.path or []
+    if len(path) > limits.max_keys:
+        raise ValueError(f"path: at most {limits.max_keys} waypoints (limits.max_keys), got {len(path)}")
+    waypoints = tuple(
+        DirectedWaypoint(
+            wp.time,
+            target.positions_to_source(_wire_vector(f"path[{i}].position", wp.position)),
+            None if wp.facing is None else target.heading_to_source(wp.facing),
+        )
+        for i, wp in enumerate(path)
+    )
+    end = None if request.end is None else _pose("end.pose", request.end.pose, target)
+    segments = request.segments or []
+    if len(segments) > MAX_SEGMENTS:
+        raise ValueError(f"segments: at most {MAX_SEGMENTS} segments, got {len(segments)}")
+    return Directions(
+        start_motion, start_job, tuple(directed_keys), waypoints, end,
+        tuple((seg.prompt.strip(), float(seg.seconds)) for seg in segments),
+    )
 
 
 @dataclass(frozen=True)
@@ -198,16 +443,19 @@ class GenerateJob:
     chunk_frames: int
     loop: bool
     in_place: bool
+    directions: Directions | None = None
+    """The v1.1 constraints and timeline (source convention), or None for a v1 request."""
 
     def cache_key(self, model: str) -> tuple:
         """Identical requests give identical motions: the fields that determine the result."""
-        return (model, self.prompt, self.frames, self.seed, self.samples, self.steps, round(self.cfg, 6))
+        key = (model, self.prompt, self.frames, self.seed, self.samples, self.steps, round(self.cfg, 6))
+        return key if self.directions is None else (*key, self.directions.digest)
 
 
 def _describe_validation(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:4]:
-        where = ".".join(str(p) for p in err["loc"]) or "message"
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".") or "message"
         parts.append(f"{where}: {err['msg']}")
     return "; ".join(parts)
 
@@ -242,12 +490,25 @@ def validate_generate(request: Generate, limits: Limits, model: ModelDefaults) -
     steps = model.default_steps if request.steps is None else request.steps
     cfg = model.default_cfg if request.cfg is None else request.cfg
     max_frames = int(round(limits.max_seconds * model.fps))
+    used = [name for name, part in (("start", request.start), ("keys", request.keys), ("path", request.path),
+                                    ("end", request.end)) if part is not None]
+    if used and CAPABILITY_CONSTRAINTS not in model.capabilities:
+        raise RequestError(ErrorCode.BAD_REQUEST, f"{used[0]}: this daemon does not serve constraints", request.id)
+    if request.segments is not None and CAPABILITY_TIMELINE not in model.capabilities:
+        raise RequestError(ErrorCode.BAD_REQUEST, "segments: this daemon does not serve timelines", request.id)
+    try:
+        directions = decode_directions(request, limits)
+    except ValueError as exc:
+        raise RequestError(ErrorCode.BAD_REQUEST, f"invalid generate: {exc}", request.id) from None
+    seconds = float(request.seconds)
+    if directions is not None and directions.segments:
+        seconds = float(sum(s for _, s in directions.segments))
     job = GenerateJob(
         id=request.id,
         prompt=request.prompt.strip(),
-        seconds=float(request.seconds),
+        seconds=seconds,
         # Clamped here so an absurd length cannot overflow the frame count before check_limits refuses it.
-        frames=frames_for_seconds(min(max(request.seconds, 0.0), limits.max_seconds), max_frames, model.fps),
+        frames=frames_for_seconds(min(max(seconds, 0.0), limits.max_seconds), max_frames, model.fps),
         seed=request.seed,
         samples=request.samples,
         steps=steps,
@@ -257,6 +518,7 @@ def validate_generate(request: Generate, limits: Limits, model: ModelDefaults) -
         chunk_frames=request.chunk_frames,
         loop=request.loop,
         in_place=request.in_place,
+        directions=directions,
     )
     check_limits(job, limits)
     return job
@@ -270,19 +532,27 @@ def check_limits(job: GenerateJob, limits: Limits) -> None:
     def bad(msg: str) -> RequestError:
         return RequestError(ErrorCode.BAD_REQUEST, msg, rid)
 
-    if not job.prompt:
+    segments = job.directions.segments if job.directions is not None else ()
+    if not job.prompt and not segments:
         raise bad("prompt is empty: describe the motion, e.g. 'a person walks forward'")
-    if len(job.prompt) > limits.max_prompt_chars:
-        raise RequestError(
-            ErrorCode.TOO_LONG, f"prompt has {len(job.prompt)} characters; the limit is {limits.max_prompt_chars}", rid
-        )
-    try:
-        job.prompt.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise bad(
-            f"prompt is not valid text: character {exc.start} is a lone UTF-16 surrogate "
-            f"({job.prompt[exc.start]!r}); send the text itself, not half of a character pair"
-        ) from None
+    prompts = [("prompt", job.prompt)] + [(f"segments[{i}].prompt", p) for i, (p, _) in enumerate(segments)]
+    for where, prompt in prompts:
+        if where != "prompt" and not prompt:
+            raise bad(f"{where}: is empty: describe the motion of this segment")
+        if len(prompt) > limits.max_prompt_chars:
+            raise RequestError(
+                ErrorCode.TOO_LONG, f"{where} has {len(prompt)} characters; the limit is {limits.max_prompt_chars}", rid
+            )
+        try:
+            prompt.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise bad(
+                f"{where} is not valid text: character {exc.start} is a lone UTF-16 surrogate "
+                f"({prompt[exc.start]!r}); send the text itself, not half of a character pair"
+            ) from None
+    for i, (_, seg_seconds) in enumerate(segments):
+        if not seg_seconds > 0:
+            raise bad(f"segments[{i}].seconds: must be > 0, got {seg_seconds}")
     if not job.seconds > 0:
         raise bad(f"seconds must be > 0, got {job.seconds}")
     if job.seconds > limits.max_seconds:
@@ -316,7 +586,14 @@ def validate_fetch(request: Fetch) -> Fetch:
 # ---------------------------------------------------------------------------------------------- server messages
 
 
-def hello_message(session: str, auth: bool, model_info: dict[str, Any], limits: Limits, formats: list[str]) -> dict:
+def hello_message(
+    session: str,
+    auth: bool,
+    model_info: dict[str, Any],
+    limits: Limits,
+    formats: list[str],
+    capabilities: Iterable[str] = (),
+) -> dict:
     return {
         "op": "hello",
         "protocol": PROTOCOL_VERSION,
@@ -328,6 +605,7 @@ def hello_message(session: str, auth: bool, model_info: dict[str, Any], limits: 
         "limits": limits.to_wire(),
         "targets": {name: target.describe() for name, target in TARGETS.items()},
         "formats": formats,
+        "capabilities": list(capabilities),
     }
 
 
@@ -403,6 +681,7 @@ def done_message(
     cached: bool,
     timings: dict[str, float],
     files: dict[str, list[str]] | None = None,
+    segments: list[dict[str, int]] | None = None,
 ) -> dict[str, Any]:
     msg: dict[str, Any] = {
         "op": "done",
@@ -416,6 +695,8 @@ def done_message(
     }
     if files:
         msg["files"] = files
+    if segments is not None:
+        msg["segments"] = segments
     return msg
 
 

@@ -28,6 +28,8 @@ from bridge.cache import MotionCache
 from bridge.codec import ErrorCode
 from bridge.protocol import GenerateJob, Limits
 from engine.core.motion import Motion
+from engine.model.directing import Constraints
+from engine.model.errors import GenerationError
 from engine.model.generation import Cancelled, GenerationRequest, MotionModel, StepEvent
 from engine.model.threads import ModelThread
 from engine.post import clip_ops
@@ -97,6 +99,8 @@ class Job:
     state: JobState = JobState.QUEUED
     # Written by the loop, read by the model thread between steps; a plain bool is enough under the GIL.
     cancelled: bool = False
+    constraints: Constraints | None = None
+    """The request's directing (protocol v1.1), built and validated by the server before acceptance."""
 
 
 
@@ -401,7 +405,10 @@ class Scheduler:
         # in_place/loop stay off here: the cache keeps raw motions and the options are applied on delivery,
         # so requests differing only in those options share one cache entry.
         requests = [
-            GenerationRequest(j.spec.prompt, j.spec.seconds, j.spec.seed, j.spec.samples, j.spec.steps, j.spec.cfg)
+            GenerationRequest(
+                j.spec.prompt, j.spec.seconds, j.spec.seed, j.spec.samples, j.spec.steps, j.spec.cfg,
+                constraints=j.constraints,
+            )
             for j in batch
         ]
 
@@ -432,6 +439,10 @@ class Scheduler:
                 # run each job alone so that only the culprit fails, never another client's job beside it.
                 log.warning("model failed on a batch of %d jobs (%s): running them one by one", len(batch), exc)
                 return [self._run_batch([job])[0] for job in batch]
+            if isinstance(exc, GenerationError):
+                # The request itself cannot be served as given (a constraint the server's checks let through).
+                log.warning("job %s refused by the model: %s", batch[0].job_id, exc)
+                return [Failed(ErrorCode.BAD_REQUEST, f"invalid generate: {exc}")]
             # A model failure (CUDA out of memory, a bug in a backend) fails this job, not the daemon.
             log.exception("model failed on job %s", batch[0].job_id)
             return [Failed(ErrorCode.MODEL_ERROR, f"the model failed: {type(exc).__name__}: {exc}")]

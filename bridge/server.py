@@ -52,7 +52,9 @@ from bridge.codec import (
     error_message,
     frame_size,
 )
+from bridge.directing import checked_constraints
 from bridge.protocol import (
+    CAPABILITIES,
     IDENTIFY_TIMEOUT_S,
     MAX_OUTBOX_BYTES,
     Cancel,
@@ -291,7 +293,6 @@ class MotionBridgeServer:
         self.limits = serving_limits(
             self.config.limits, model.max_seconds, self.config.max_batch, self.config.max_seconds
         )
-        self.model_defaults = ModelDefaults(model.name, int(model.fps), model.default_steps, model.default_cfg)
         self.cache = MotionCache(self.config.cache_size)
         self.store = ResultStore(self.config.output_dir, self.config.retention)
         self.exports = ExportCache()
@@ -301,6 +302,11 @@ class MotionBridgeServer:
             max_queue=self.limits.max_queue,
             cache=self.cache,
             model_thread=model_thread,
+        )
+        # Directing (v1.1) runs where the model does: served by the local scheduler, not through a worker pool.
+        self.capabilities: tuple[str, ...] = CAPABILITIES if isinstance(self.scheduler, Scheduler) else ()
+        self.model_defaults = ModelDefaults(
+            model.name, int(model.fps), model.default_steps, model.default_cfg, self.capabilities
         )
         self.formats = offered_formats()
         self.routes = HttpRoutes(
@@ -508,7 +514,11 @@ class MotionBridgeServer:
                     )
                 else:
                     auth = self.config.token is not None
-                    client.send(hello_message(session.session_id, auth, self.model.info(), limits, self.formats))
+                    client.send(
+                        hello_message(
+                            session.session_id, auth, self.model.info(), limits, self.formats, self.capabilities
+                        )
+                    )
                     await self._read_loop(client)
             # Nothing more reaches this client: free the model of its jobs now, not once the close is done.
             self._cancel_jobs_of(client)
@@ -620,8 +630,10 @@ class MotionBridgeServer:
 
     def _generate(self, client: _Client, spec: GenerateJob) -> None:
         client.session.check_new_request(spec.id)
+        constraints = checked_constraints(spec, self._result_of, float(self.model.fps), self.limits.max_seconds)
         job_id = "j" + uuid.uuid4().hex[:15]
         job = Job(job_id, spec, owner=client, emit=lambda event: self._on_job_event(client, job, event))
+        job.constraints = constraints
         try:
             position = self.scheduler.submit(job)
         except (QueueFull, NotAccepting) as exc:
@@ -629,6 +641,11 @@ class MotionBridgeServer:
         client.session.started(spec.id, job)
         client.send(accepted_message(spec.id, job_id, position))
         self._notify("accepted", job_id, queue_position=position)
+
+    def _result_of(self, job: str) -> list[Motion] | None:
+        """A finished job's motions (a `start.job` of a directed request); a small read where not in memory."""
+        stored = self.store.load(job)
+        return None if stored is None else stored.motions
 
     def _on_job_event(self, client: _Client, job: Job, event: object) -> None:
         spec = job.spec
@@ -691,6 +708,9 @@ class MotionBridgeServer:
             "timings": event.timings,
             "cached": event.cached,
         }
+        segments = _segments_of(event.motions[0]) if spec.directions is not None and spec.directions.segments else None
+        if segments is not None:
+            meta["segments"] = segments
         files = None
         try:
             # `done` does not wait for the disk: the store serves the job from memory until it is written.
@@ -704,7 +724,7 @@ class MotionBridgeServer:
             log.exception("could not store job %s", job.job_id)
         timings = dict(event.timings, total_ms=(time.perf_counter() - job.accepted_at) * 1000.0)
         client.send(
-            done_message(spec.id, job.job_id, len(event.motions), frames, fps, event.cached, timings, files),
+            done_message(spec.id, job.job_id, len(event.motions), frames, fps, event.cached, timings, files, segments),
             on_send=client.release_on_send(spec.id, job),
         )
         self._notify(
@@ -754,12 +774,20 @@ class MotionBridgeServer:
                 fmt: [f"/v1/jobs/{stored.job}/{s}.{fmt}" for s in range(len(stored.motions))] for fmt in self.formats
             }
         timings = {"queue_ms": 0.0, "text_ms": 0.0, "sample_ms": 0.0, "decode_ms": 0.0, "total_ms": 0.0}
-        client.send(done_message(request.id, stored.job, len(stored.motions), frames, fps, True, timings, files))
+        segments = meta.get("segments")
+        client.send(
+            done_message(request.id, stored.job, len(stored.motions), frames, fps, True, timings, files, segments)
+        )
 
 
 async def _discard_until_closed(ws: ServerConnection) -> None:
     while True:
         await ws.recv()
+
+
+def _segments_of(motion: Motion) -> list[dict[str, int]]:
+    """`done.segments` of a timeline: each segment's first frame and frame count (`motion.meta["segments"]`)."""
+    return [{"start": int(s["start"]), "count": int(s["count"])} for s in motion.meta.get("segments", [])]
 
 
 def _payload(motion: Motion, seed: int) -> MotionPayload:

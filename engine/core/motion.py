@@ -21,6 +21,11 @@ from engine.core.skeleton import ALL_JOINTS, BODY_JOINTS, FPS, NUM_ALL_JOINTS, S
 
 MIN_FRAMES = 20
 """Shortest clip a model produces (upstream clamps to [20, 360] frames)."""
+MAX_KEYS = 64
+"""Most keys (pose and effector together) and most waypoints one directed request may carry; the protocol
+advertises it as `hello.limits.max_keys` and `engine.model.directing` enforces it (defined here, torch-free)."""
+MAX_SEGMENTS = 16
+"""Most timeline segments one request may carry."""
 
 
 def frames_for_seconds(seconds: float, max_frames: int, fps: int = FPS) -> int:

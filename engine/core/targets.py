@@ -63,6 +63,27 @@ class Target:
         axis = self.det * (q[..., :3] @ self.basis.T)
         return np.concatenate([axis, q[..., 3:]], axis=-1).astype(np.float32)
 
+    def positions_to_source(self, p: np.ndarray) -> np.ndarray:
+        """The inverse of `convert_positions`: (..., 3) target positions → source positions (metres), float64."""
+        return (np.asarray(p, dtype=np.float64) / self.scale) @ self.basis
+
+    def rotations_to_source(self, q: np.ndarray) -> np.ndarray:
+        """The inverse of `convert_rotations`: (..., 4) target quaternions → source quaternions, float64."""
+        q = np.asarray(q, dtype=np.float64)
+        axis = self.det * (q[..., :3] @ self.basis)
+        return np.concatenate([axis, q[..., 3:]], axis=-1)
+
+    def heading_to_source(self, facing: float) -> float:
+        """A heading about the target's up axis (radians, 0 = the target's forward) → the source heading about
+        +Y (0 = +Z, +π/2 = +X): a rotation about an axis converts as the axis does, times det(M)."""
+        up = {"+X": (1.0, 0.0, 0.0), "+Y": (0.0, 1.0, 0.0), "+Z": (0.0, 0.0, 1.0)}[self.up]
+        axis = self.det * (np.asarray(up) @ self.basis)
+        return float(facing) * float(axis[1])
+
+    def joint_index(self, name: str) -> int:
+        """The source (`BODY_JOINTS`) index of one of this target's joint names; ValueError if unknown."""
+        return self.joints.index(name)
+
     def describe(self) -> dict:
         """The conventions as a JSON-able dict (for hello messages and docs)."""
         return {
@@ -111,3 +132,10 @@ def to_target(root: np.ndarray, rotations: np.ndarray, target: str) -> tuple[np.
     """Convert source root (L, 3) and local rotations (L, 22, 4) to a wire target's convention."""
     t = get_target(target)
     return t.convert_positions(root), t.convert_rotations(rotations)
+
+
+def from_target(root: np.ndarray, rotations: np.ndarray, target: str) -> tuple[np.ndarray, np.ndarray]:
+    """The inverse of `to_target`: a wire target's root (L, 3) and rotations (L, 22, 4) → the source convention
+    (float64). `to_target(*from_target(r, q, t), t)` gives back float32 `r, q` exactly."""
+    t = get_target(target)
+    return t.positions_to_source(root), t.rotations_to_source(rotations)

@@ -16,13 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.core.motion import MIN_FRAMES, Motion
+from engine.core.motion import MAX_KEYS, MAX_SEGMENTS, MIN_FRAMES, Motion
 from engine.core.skeleton import BODY_JOINTS, FPS, NUM_BODY_JOINTS
 from engine.model.errors import GenerationError
 
-MAX_KEYS = 64
-"""Most keys (pose and effector together) and most waypoints one request may carry (`limits.max_keys`)."""
-MAX_SEGMENTS = 16
 START_CONTEXT_FRAMES = 4
 """Frames of a `start` motion before its last one that the sampler sees, to carry the velocity on."""
 EFFECTORS: tuple[str, ...] = BODY_JOINTS
