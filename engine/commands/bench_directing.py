@@ -73,8 +73,9 @@ def _segment(motion: Motion, start: int, count: int) -> Motion:
     """One segment cut out and turned canonical (start over the origin, facing +Z), as the checks expect."""
     from engine.train.mocap.clip import MocapClip, canonicalize
 
-    clip = canonicalize(MocapClip("s", motion.root[start : start + count].astype(np.float64),
-                                  motion.rotations[start : start + count].astype(np.float64), motion.fps))
+    clip = canonicalize(MocapClip(name="segment", root=motion.root[start : start + count].astype(np.float64),
+                                  rotations=motion.rotations[start : start + count].astype(np.float64),
+                                  fps=motion.fps))
     return motion.with_(root=clip.root.astype(np.float32), rotations=clip.rotations.astype(np.float32))
 
 

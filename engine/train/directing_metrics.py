@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -95,12 +96,15 @@ def _bvh_clips(root: Path, limit: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return clips
 
 
-def data_reference(data: Path | None = None, bvh_root: Path = Path("/work/shared/data"), limit: int = 200) -> dict:
+def data_reference(data: Path | None = None, bvh_root: Path | None = None, limit: int = 200) -> dict:
     """99th percentiles of per-frame velocity and acceleration jumps, and mean foot skating (m/s), of up to
     `limit` motion-capture clips: from a built data set's `clips/` when `data` has any, else from BVH."""
     clips = _dataset_clips(data, limit) if data is not None and (data / "clips").is_dir() else []
     source = f"{data}/clips ({len(clips)} clips)"
     if not clips:
+        from engine.train.mocap.sources import DEFAULT_DATA_ROOT
+
+        bvh_root = bvh_root or Path(os.environ.get("MOTIONBRIDGE_DATA", DEFAULT_DATA_ROOT))
         clips = _bvh_clips(bvh_root, limit)
         source = f"{bvh_root}/cmu BVH ({len(clips)} takes)"
     dvs, das, skating = [], [], []
