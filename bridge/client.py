@@ -6,10 +6,20 @@
         result = await client.generate_motion("a person jumps")   # collects the final motion
         result.motions[0].save_npz("jump.npz")
 
+Directing (protocol v1.1, when `hello.capabilities` lists "constraints"/"timeline"): the helpers below build the
+wire fields from arrays in the request's target convention, passed as generate params of the same names:
+
+    await client.generate_motion("a person walks on", start=start_from(root, rotations),
+                                 keys=[pose_key(2.0, rotations[40])], path=[waypoint(3.0, (1.0, 0.0, 2.0))])
+    await client.generate_motion("", segments=[segment("walk forward", 3), segment("sit down", 2)])
+
 `MotionBridgeSyncClient` wraps the same client for scripts without asyncio. Connecting retries with
 exponential backoff (the daemon may be starting or restarting), and every request reconnects first if the
 connection was lost. A connection lost mid-job raises `ConnectionLost` carrying the job id (the daemon
 cancels a disconnected client's jobs; a job that finished is kept and can be `fetch`ed).
+
+Long module: the client, its result assembly and the v1.1 field builders are read together against
+docs/protocol.md.
 """
 
 from __future__ import annotations
@@ -72,6 +82,79 @@ class HandshakeRefused(Exception):
         self.close_code = close_code
 
 
+# ---------------------------------------------------------------------------------------------- v1.1 fields
+
+
+def _f32(values: Any, shape: tuple[int, ...] | None = None) -> bytes:
+    arr = np.ascontiguousarray(values, dtype="<f4")
+    if shape is not None and arr.shape != shape:
+        raise ValueError(f"expected shape {shape}, got {arr.shape}")
+    return arr.tobytes()
+
+
+def _vector(values: Any) -> list[float]:
+    out = [float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1)]
+    if len(out) != 3:
+        raise ValueError(f"expected [x, y, z], got {len(out)} numbers")
+    return out
+
+
+def start_from(root: Any, rotations: Any, frames: int = 5) -> dict[str, Any]:
+    """`start`: continue a clip from its last `frames` frames (root (L, 3), rotations (L, J, 4) in the target's
+    convention); frame 0 of the result equals the clip's last frame."""
+    root = np.asarray(root, dtype=np.float32)
+    rotations = np.asarray(rotations, dtype=np.float32)
+    n = max(1, min(int(frames), root.shape[0]))
+    return {"motion": {"root": _f32(root[-n:]), "rotations": _f32(rotations[-n:]), "frames": n}}
+
+
+def start_from_job(job: str, sample: int = 0) -> dict[str, Any]:
+    """`start`: continue the end of a finished job of the same daemon."""
+    return {"job": job, "sample": sample}
+
+
+def _pose(rotations: Any, root: Any = None) -> dict[str, Any]:
+    pose: dict[str, Any] = {"rotations": _f32(rotations)}
+    if root is not None:
+        pose["root"] = _vector(root)
+    return pose
+
+
+def pose_key(
+    time: float, rotations: Any, root: Any = None, joints: list[str] | None = None, weight: float = 1.0
+) -> dict[str, Any]:
+    """A `keys` entry: the pose (rotations (J, 4)) at `time` seconds, of the listed `joints` only if given;
+    `root` [x, y, z] pins the root too (omitted: root free)."""
+    key: dict[str, Any] = {"time": float(time), "pose": _pose(rotations, root), "weight": float(weight)}
+    if joints is not None:
+        key["joints"] = list(joints)
+    return key
+
+
+def effector_key(time: float, joint: str, position: Any, weight: float = 1.0) -> dict[str, Any]:
+    """A `keys` entry: joint `joint` at world `position` [x, y, z] at `time` seconds."""
+    return {"time": float(time), "effector": joint, "position": _vector(position), "weight": float(weight)}
+
+
+def waypoint(time: float, position: Any, facing: float | None = None) -> dict[str, Any]:
+    """A `path` entry: the root's ground position at `time` (the up component is ignored); `facing` radians about
+    the up axis, 0 = the target's forward."""
+    wp: dict[str, Any] = {"time": float(time), "position": _vector(position)}
+    if facing is not None:
+        wp["facing"] = float(facing)
+    return wp
+
+
+def end_pose(rotations: Any, root: Any = None) -> dict[str, Any]:
+    """`end`: the last frame's pose."""
+    return {"pose": _pose(rotations, root)}
+
+
+def segment(prompt: str, seconds: float) -> dict[str, Any]:
+    """A `segments` entry of a timeline."""
+    return {"prompt": prompt, "seconds": float(seconds)}
+
+
 @dataclass
 class SampleMotion:
     """One sample assembled from its `motion` chunks, in the requested target's convention."""
@@ -102,6 +185,11 @@ class GenerationResult:
     @property
     def cached(self) -> bool:
         return bool(self.done.get("cached"))
+
+    @property
+    def segments(self) -> list[dict[str, int]] | None:
+        """A timeline's `done.segments` ([{start, count}] in frames), or None."""
+        return self.done.get("segments")
 
 
 @dataclass
@@ -322,7 +410,9 @@ class MotionBridgeClient:
     def generate(self, prompt: str, *, request_id: str | None = None, **params: Any) -> AsyncIterator[dict[str, Any]]:
         """Send a generate; yields accepted, progress, motion (previews and finals) and finally done.
 
-        params: seconds, seed, samples, steps, cfg, target, preview_every, chunk_frames, loop, in_place.
+        params: seconds, seed, samples, steps, cfg, target, preview_every, chunk_frames, loop, in_place; v1.1:
+        start, keys, path, end, segments (see `start_from`, `pose_key`, `effector_key`, `waypoint`, `end_pose`,
+        `segment`; with segments the prompt may be "" and seconds is their sum).
         Raises MotionBridgeError on an `error` reply, ConnectionLost if the connection drops.
         """
         message = {"op": "generate", "id": request_id or self._new_id(), "prompt": prompt}

@@ -15,9 +15,25 @@ from bridge.serving import load_model_spec
 from engine.core.targets import EXPORT_TARGETS
 from engine.io.formats import EXPORT_FORMATS
 
+DIRECTING_HELP = """\
+directing (protocol v1.1; all in the SMPL-H convention: metres, Y up, facing +Z; times in seconds):
+  --start-from walk.npz              continue a saved clip: frame 0 is its last frame
+  --key 2.5:pose.npz[:FRAME]         at 2.5 s, the body pose of frame FRAME (default: the last) of a clip;
+                                     repeat for more keys
+  --path "1,0,2;3,1.5,4,1.57"        root waypoints "t,x,z[,facing]" separated by ';' (facing: radians
+                                     about +Y, 0 = +Z)
+  --timeline "walk forward:3|sit down:2"
+                                     a timeline of "prompt:seconds" separated by '|'; the prompt argument
+                                     may then be left out and --seconds is the sum
+"""
+
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("prompt", help="what the character does, e.g. 'a person walks forward'")
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = DIRECTING_HELP
+    parser.add_argument(
+        "prompt", nargs="?", default="", help="what the character does, e.g. 'a person walks forward'"
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="clip length (default 5)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--samples", type=int, default=1, help="variations with seeds seed, seed+1, ...")
@@ -39,6 +55,73 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--in-process", action="store_true", help="never use a daemon; load the model here")
     parser.add_argument("--model", default="tiny", help="model for in-process generation (as for serve)")
     parser.add_argument("--device", default=None)
+    parser.add_argument("--start-from", metavar="CLIP.npz", default=None, help="continue from a saved clip's end")
+    parser.add_argument(
+        "--key", metavar="TIME:CLIP.npz[:FRAME]", action="append", default=[], help="a pose key (repeatable)"
+    )
+    parser.add_argument("--path", metavar='"t,x,z[,facing];..."', default=None, help="root waypoints")
+    parser.add_argument(
+        "--timeline", metavar='"prompt:seconds|..."', default=None, help="a timeline of prompts (see below)"
+    )
+
+
+def _load_clip(path: str) -> Any:
+    from engine.core.motion import Motion
+
+    try:
+        return Motion.load_npz(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise SystemExit(f"error: cannot read clip {path!r}: {exc}") from None
+
+
+def directing_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The protocol v1.1 fields of --start-from, --key, --path and --timeline (SMPL-H convention)."""
+    from bridge.client import pose_key, segment, start_from, waypoint
+
+    fields: dict[str, Any] = {}
+    if args.start_from:
+        clip = _load_clip(args.start_from)
+        fields["start"] = start_from(clip.root, clip.rotations)
+    keys = []
+    for spec in args.key:
+        parts = spec.split(":")
+        if len(parts) not in (2, 3):
+            raise SystemExit(f"error: --key {spec!r}: use TIME:CLIP.npz or TIME:CLIP.npz:FRAME")
+        try:
+            time_s = float(parts[0])
+            frame = int(parts[2]) if len(parts) == 3 else -1
+        except ValueError:
+            raise SystemExit(f"error: --key {spec!r}: TIME must be seconds and FRAME a frame number") from None
+        clip = _load_clip(parts[1])
+        if not -clip.frames <= frame < clip.frames:
+            raise SystemExit(f"error: --key {spec!r}: {parts[1]} has frames 0 to {clip.frames - 1}")
+        keys.append(pose_key(time_s, clip.rotations[frame]))
+    if keys:
+        fields["keys"] = keys
+    if args.path:
+        points = []
+        for item in filter(None, (p.strip() for p in args.path.split(";"))):
+            try:
+                numbers = [float(v) for v in item.split(",")]
+            except ValueError:
+                raise SystemExit(f"error: --path point {item!r}: use t,x,z or t,x,z,facing") from None
+            if len(numbers) not in (3, 4):
+                raise SystemExit(f"error: --path point {item!r}: use t,x,z or t,x,z,facing")
+            t, x, z = numbers[:3]
+            points.append(waypoint(t, (x, 0.0, z), numbers[3] if len(numbers) == 4 else None))
+        fields["path"] = points
+    if args.timeline:
+        segments = []
+        for item in filter(None, (p.strip() for p in args.timeline.split("|"))):
+            prompt, _, seconds = item.rpartition(":")
+            try:
+                segments.append(segment(prompt.strip(), float(seconds)))
+            except ValueError:
+                raise SystemExit(f"error: --timeline part {item!r}: use 'prompt:seconds'") from None
+            if not prompt.strip():
+                raise SystemExit(f"error: --timeline part {item!r}: use 'prompt:seconds'")
+        fields["segments"] = segments
+    return fields
 
 
 class ProgressBar:
@@ -112,6 +195,10 @@ def run(args: argparse.Namespace) -> int:
     if args.in_process and args.url:
         print("error: --in-process and --url exclude each other", file=sys.stderr)
         return 2
+    args.directing = directing_fields(args)
+    if not args.prompt.strip() and "segments" not in args.directing:
+        print("error: give a prompt (or a --timeline)", file=sys.stderr)
+        return 2
     url = args.url
     if url is None and not args.in_process and _daemon_reachable(DEFAULT_URL):
         url = DEFAULT_URL
@@ -150,6 +237,7 @@ def _generate_with_daemon(args: argparse.Namespace, url: str, bar: ProgressBar) 
                 in_place=args.in_place or None,
                 target="smplh",
                 **_generation_params(args),
+                **args.directing,
             )
             model = str(client.hello.get("model", {}).get("name", ""))
     except HandshakeRefused as exc:
@@ -158,7 +246,29 @@ def _generate_with_daemon(args: argparse.Namespace, url: str, bar: ProgressBar) 
         raise SystemExit(f"error: {exc.message}") from None
     except MotionBridgeError as exc:
         raise SystemExit(f"error: the daemon refused the request ({exc.code}): {exc.message}") from None
-    return [s.to_motion(text=args.prompt, model=model) for s in result.samples]
+    return [s.to_motion(text=_text(args), model=model) for s in result.samples]
+
+
+def _text(args: argparse.Namespace) -> str:
+    segments = args.directing.get("segments")
+    return " | ".join(s["prompt"] for s in segments) if segments and not args.prompt else args.prompt
+
+
+def _constraints(args: argparse.Namespace) -> Any:
+    """The in-process path: the same v1.1 fields through the daemon's decoding and checks."""
+    if not args.directing:
+        return None
+    from bridge.codec import RequestError
+    from bridge.directing import build_constraints
+    from bridge.protocol import Generate, Limits, decode_directions
+
+    try:
+        request = Generate.model_validate({"op": "generate", "id": "cli", "prompt": args.prompt, **args.directing})
+        directions = decode_directions(request, Limits())
+        assert directions is not None
+        return build_constraints(directions, lambda job: None, "cli")
+    except (ValueError, RequestError) as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 def _generate_in_process(args: argparse.Namespace, bar: ProgressBar) -> list[Any]:
@@ -167,7 +277,10 @@ def _generate_in_process(args: argparse.Namespace, bar: ProgressBar) -> list[Any
     print(f"generating in-process: loading model {args.model!r} ...", file=sys.stderr)
     model = load_model_spec(args.model, args.device, None)
     params = _generation_params(args)
-    if not 0 < args.seconds <= model.max_seconds:
+    constraints = _constraints(args)
+    if constraints is not None and constraints.segments:
+        params["seconds"] = constraints.clip_seconds(args.seconds)
+    if not 0 < params["seconds"] <= model.max_seconds:
         raise SystemExit(f"error: --seconds must be in (0, {model.max_seconds:g}]")
     try:
         return model.generate(
@@ -175,6 +288,7 @@ def _generate_in_process(args: argparse.Namespace, bar: ProgressBar) -> list[Any
             on_step=lambda ev: bar.update(ev.step, ev.steps),
             in_place=args.in_place,
             loop=args.loop,
+            constraints=constraints,
             **params,
         )
     except GenerationError as exc:
