@@ -556,9 +556,8 @@ def check_limits(job: GenerateJob, limits: Limits) -> None:
     if not job.seconds > 0:
         raise bad(f"seconds must be > 0, got {job.seconds}")
     if job.seconds > limits.max_seconds:
-        raise RequestError(
-            ErrorCode.TOO_LONG, f"seconds={job.seconds:g} is above the limit of {limits.max_seconds:g} s", rid
-        )
+        what = f"segments: their sum, {job.seconds:g} s," if segments else f"seconds={job.seconds:g}"
+        raise RequestError(ErrorCode.TOO_LONG, f"{what} is above the limit of {limits.max_seconds:g} s", rid)
     if not 0 <= job.seed < MAX_SEED:
         raise bad(f"seed must be in [0, {MAX_SEED}), got {job.seed}")
     if not 1 <= job.samples <= limits.max_samples:

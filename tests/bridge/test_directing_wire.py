@@ -154,6 +154,9 @@ def test_timeline_reports_segments_in_done(daemon, raw, target: str, encoding: s
         assert done["frames"] == root.shape[0] == 51
         assert done["seconds"] == pytest.approx(1.7)
         assert done["segments"] == [{"start": 0, "count": 30}, {"start": 30, "count": 21}]
+        await client.send({"op": "generate", "id": "long", "segments": [{"prompt": "walk", "seconds": 100.0}]})
+        (msg,) = await client.until("long")
+        assert msg["code"] == "too_long" and msg["message"].startswith("segments")
         await client.close()
 
     run(scenario())
