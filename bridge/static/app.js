@@ -9,6 +9,9 @@
 // MessagePack is the default; `?codec=json` switches to the JSON subprotocol. `?renderer=webgl|canvas2d`
 // overrides the renderer choice (see view.js createRenderer).
 // Automated checks rely on: #prompt, #generate, canvas#view and body[data-state] = idle|generating|done|error.
+// Directing (protocol v1.1, offered only when hello.capabilities lists it): #continue starts the next clip at
+// the end of the shown variation ("constraints"), #timeline sends `segments` once it has two rows
+// ("timeline") and done.segments marks the boundaries on the scrubber.
 
 import { decode, encode } from "./msgpack.js";
 import { ClipAssembler, Skeleton, forwardKinematics, makePose, samplePose } from "./motion.js";
@@ -36,6 +39,8 @@ const ui = {
   play: $("#play"), scrub: $("#scrub"), time: $("#time"), loop: $("#loop"), speed: $("#speed"),
   follow: $("#follow"), sideBySide: $("#side-by-side"), variations: $("#variations"),
   downloads: [...document.querySelectorAll("#downloads button")], resultInfo: $("#result-info"),
+  continue: $("#continue"), timeline: $("#timeline"), timelineRows: $("#timeline-rows"),
+  addSegment: $("#add-segment"), timelineTotal: $("#timeline-total"), segmentMarks: $("#segment-marks"),
 };
 
 const params = new URLSearchParams(location.search);
@@ -61,6 +66,21 @@ function setState(state) {
   const generating = state === "generating";
   ui.generate.disabled = generating || document.body.dataset.connection !== "ready";
   ui.cancel.disabled = !generating;
+  updateContinue();
+}
+
+function hasCapability(name) {
+  const caps = app.hello && app.hello.capabilities;
+  return Array.isArray(caps) && caps.includes(name);
+}
+
+/** "Continue from end" needs the daemon's constraints and a finished job whose end is on screen. */
+function updateContinue() {
+  if (!ui.continue) return;
+  ui.continue.hidden = !hasCapability("constraints");
+  const r = app.run;
+  ui.continue.disabled = ui.continue.hidden || document.body.dataset.state !== "done" || !r || !r.done || !r.job
+    || document.body.dataset.connection !== "ready";
 }
 
 function showMessage(text, { kind = "error", title = "" } = {}) {
@@ -159,6 +179,7 @@ function setConnection(kind, text) {
   document.body.dataset.connection = kind;
   ui.connection.textContent = text;
   ui.generate.disabled = kind !== "ready" || document.body.dataset.state === "generating";
+  updateContinue();
 }
 
 function handle(msg) {
@@ -232,7 +253,10 @@ function applyLimits(msg) {
   if (!ui.cfg.dataset.touched && model.default_cfg != null) ui.cfg.value = model.default_cfg;
   const formats = Array.isArray(msg.formats) ? msg.formats : ["npz", "bvh", "glb"];
   for (const b of ui.downloads) b.hidden = !formats.includes(b.dataset.format);
+  ui.timeline.hidden = !hasCapability("timeline");
   updatePromptCount();
+  updateTimelineTotal();
+  updateContinue();
 }
 
 // ------------------------------------------------------------------ generate / cancel
@@ -245,11 +269,14 @@ function readNumber(input, { integer = false } = {}) {
   return v;
 }
 
-function generate() {
+/** `start` continues a finished job's sample: {job, sample} (protocol v1.1 "constraints"). */
+function generate({ start = null } = {}) {
   if (document.body.dataset.state === "generating") return;
   clearMessage();
   let request;
+  let segments = null;
   try {
+    segments = timelineSegments();
     request = {
       op: "generate",
       id: `g-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`,
@@ -266,15 +293,22 @@ function generate() {
     setState("error");
     return;
   }
-  if (!request.prompt.trim()) {
+  if (segments) {
+    // A timeline: each segment has its own prompt, the clip lasts their sum (docs/directing.md).
+    delete request.prompt;
+    request.segments = segments;
+    request.seconds = Number(segments.reduce((sum, s) => sum + s.seconds, 0).toFixed(6));
+  } else if (!request.prompt.trim()) {
     showMessage("Type what the character should do.", { title: "Empty prompt" });
     ui.prompt.focus();
     setState("error");
     return;
   }
+  if (start) request.start = start;
   if (ui.livePreview.checked) request.preview_every = Math.max(1, Math.round(request.steps / PREVIEWS_PER_RUN));
+  const label = segments ? segments.map((s) => s.prompt).join(" → ") : request.prompt;
   app.run = {
-    id: request.id, job: null, prompt: request.prompt, seed: request.seed, samples: request.samples,
+    id: request.id, job: null, prompt: label, seed: request.seed, samples: request.samples, start,
     assembler: new ClipAssembler(app.skeleton.count), progress: null, done: null, lost: false,
   };
   try {
@@ -290,6 +324,99 @@ function generate() {
   ui.progress.removeAttribute("value"); // indeterminate until the first step
   ui.progressText.textContent = "Sending…";
   ui.resultInfo.textContent = "";
+  showSegmentMarks(null);
+}
+
+/** Continues the shown variation of the finished run from its last frame, with the prompt (or timeline). */
+function continueFromEnd() {
+  const r = app.run;
+  if (ui.continue.disabled || !r || !r.done || !r.job) return;
+  generate({ start: { job: r.job, sample: app.selected } });
+}
+
+// ------------------------------------------------------------------ timeline (protocol v1.1 "timeline")
+
+/** The timeline's segments when it has two rows or more, else null (one row is just a prompt). */
+function timelineSegments() {
+  const rows = [...ui.timelineRows.children];
+  if (ui.timeline.hidden || rows.length < 2) return null;
+  return rows.map((li, i) => {
+    const prompt = li.querySelector("input[type=text]").value.trim();
+    if (!prompt) throw new Error(`Segment ${i + 1} needs a prompt`);
+    const seconds = readNumber(li.querySelector("input[type=number]"));
+    if (!(seconds > 0)) throw new Error(`Segment ${i + 1}'s seconds must be more than 0`);
+    return { prompt, seconds };
+  });
+}
+
+function addSegment(prompt = "", seconds = 2) {
+  const li = document.createElement("li");
+  const index = document.createElement("span");
+  index.className = "index";
+  const text = document.createElement("input");
+  text.type = "text";
+  text.value = prompt;
+  text.placeholder = "what happens in this stretch";
+  const secs = document.createElement("input");
+  secs.type = "number";
+  secs.min = "0.1";
+  secs.step = "0.1";
+  secs.value = String(seconds);
+  secs.inputMode = "decimal";
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.className = "small remove-segment";
+  remove.textContent = "Remove";
+  remove.addEventListener("click", () => {
+    const next = li.nextElementSibling || li.previousElementSibling;
+    li.remove();
+    renumberTimeline();
+    (next ? next.querySelector("input[type=text]") : ui.addSegment).focus();
+  });
+  secs.addEventListener("input", updateTimelineTotal);
+  text.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); generate(); }
+  });
+  li.append(index, text, secs, remove);
+  ui.timelineRows.append(li);
+  renumberTimeline();
+  return li;
+}
+
+function renumberTimeline() {
+  [...ui.timelineRows.children].forEach((li, i) => {
+    const n = i + 1;
+    li.querySelector(".index").textContent = `${n}.`;
+    li.querySelector("input[type=text]").setAttribute("aria-label", `Segment ${n} prompt`);
+    li.querySelector("input[type=number]").setAttribute("aria-label", `Segment ${n} seconds`);
+    li.querySelector(".remove-segment").setAttribute("aria-label", `Remove segment ${n}`);
+  });
+  updateTimelineTotal();
+}
+
+function updateTimelineTotal() {
+  const rows = [...ui.timelineRows.children];
+  const total = rows.reduce((sum, li) => sum + (Number(li.querySelector("input[type=number]").value) || 0), 0);
+  const max = app.hello && app.hello.limits && app.hello.limits.max_seconds;
+  ui.timelineTotal.classList.toggle("over", Boolean(max && total > max));
+  ui.timelineTotal.textContent = rows.length < 2
+    ? (rows.length ? "Add one more segment to use the timeline" : "")
+    : `${rows.length} segments · ${total.toFixed(1)} s${max ? ` of at most ${max} s` : ""}`;
+}
+
+/** Marks where each segment starts on the scrubber (done.segments, frames) and lists them in words. */
+function showSegmentMarks(segments, frames = 0, fps = 30) {
+  ui.segmentMarks.replaceChildren();
+  app.segments = segments || null;
+  if (!segments || segments.length < 2 || frames < 2) return "";
+  for (const s of segments.slice(1)) {
+    const mark = document.createElement("span");
+    mark.style.left = `${(100 * s.start) / (frames - 1)}%`;
+    mark.title = `Segment starts at ${(s.start / fps).toFixed(2)} s`;
+    ui.segmentMarks.append(mark);
+  }
+  return segments.map((s, i) => `${i + 1}: ${(s.start / fps).toFixed(2)}–${((s.start + s.count) / fps).toFixed(2)} s`)
+    .join(", ");
 }
 
 function cancel() {
@@ -304,7 +431,7 @@ function cancel() {
 
 function onAccepted(msg) {
   app.run.job = msg.job;
-  remember(app.run.request);
+  if (app.run.request.prompt) remember(app.run.request); // timelines are not kept in the history
   ui.progressText.textContent = msg.queue_position > 0 ? `Queued (${msg.queue_position} ahead)` : "Starting…";
 }
 
@@ -355,6 +482,9 @@ function onDone(msg) {
     `${(msg.seconds ?? finals[0].seconds).toFixed(2)} s · ` +
     (t.total_ms != null ? `generated in ${(t.total_ms / 1000).toFixed(2)} s` : "") +
     (msg.cached ? " (cached)" : "");
+  const marks = showSegmentMarks(Array.isArray(msg.segments) ? msg.segments : null, finals[0].frames, finals[0].fps);
+  if (marks) ui.resultInfo.textContent += ` · segments ${marks}`;
+  if (r.start) ui.resultInfo.textContent += " · continued from the previous clip";
   setDownloads(true);
   setState("done");
 }
@@ -714,6 +844,13 @@ document.addEventListener("keydown", (e) => {
   if (e.key === "Escape" && document.body.dataset.state === "generating") { e.preventDefault(); cancel(); }
 });
 ui.cancel.addEventListener("click", cancel);
+ui.continue.addEventListener("click", continueFromEnd);
+ui.addSegment.addEventListener("click", () => {
+  // The first segment starts from what is in the prompt box, so a timeline grows out of a prompt.
+  const first = !ui.timelineRows.children.length;
+  const li = addSegment(first ? ui.prompt.value.trim() : "", first ? Number(ui.seconds.value) || 2 : 2);
+  li.querySelector("input[type=text]").focus();
+});
 ui.randomSeed.addEventListener("click", () => { ui.seed.value = Math.floor(Math.random() * 100000); });
 ui.steps.addEventListener("input", () => { ui.steps.dataset.touched = "1"; });
 ui.cfg.addEventListener("input", () => { ui.cfg.dataset.touched = "1"; });
