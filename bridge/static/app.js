@@ -11,11 +11,12 @@
 // Automated checks rely on: #prompt, #generate, canvas#view and body[data-state] = idle|generating|done|error.
 // Directing (protocol v1.1, offered only when hello.capabilities lists it): #continue starts the next clip at
 // the end of the shown variation ("constraints"), #timeline sends `segments` once it has two rows
-// ("timeline") and done.segments marks the boundaries on the scrubber.
+// ("timeline") and done.segments marks the boundaries on the scrubber; #draw-path turns clicks on the ground of
+// the 3D view into `path` waypoints ("constraints").
 
 import { decode, encode } from "./msgpack.js";
 import { ClipAssembler, Skeleton, forwardKinematics, makePose, samplePose } from "./motion.js";
-import { OrbitCamera, attachOrbitControls, createRenderer } from "./view.js";
+import { OrbitCamera, attachOrbitControls, createRenderer, groundPoint } from "./view.js";
 
 const CLIENT = "motionbridge-browser/0.1.0";
 const SUBPROTOCOLS = { msgpack: "motionbridge.v1.msgpack", json: "motionbridge.v1.json" };
@@ -41,6 +42,8 @@ const ui = {
   downloads: [...document.querySelectorAll("#downloads button")], resultInfo: $("#result-info"),
   continue: $("#continue"), timeline: $("#timeline"), timelineRows: $("#timeline-rows"),
   addSegment: $("#add-segment"), timelineTotal: $("#timeline-total"), segmentMarks: $("#segment-marks"),
+  pathTools: $("#path-tools"), drawPath: $("#draw-path"), undoWaypoint: $("#undo-waypoint"),
+  clearPath: $("#clear-path"), pathInfo: $("#path-info"),
 };
 
 const params = new URLSearchParams(location.search);
@@ -53,6 +56,7 @@ const app = {
   run: null, // the request in flight or last finished: {id, job, prompt, assembler, progress, done, seed}
   clips: [], // final clips of the last run, by sample
   selected: 0,
+  path: [], // root path waypoints drawn on the ground, [x, z] in the page's smplh world (metres)
   time: 0,
   playing: true,
   stats: { codec, lastMotion: null },
@@ -254,6 +258,8 @@ function applyLimits(msg) {
   const formats = Array.isArray(msg.formats) ? msg.formats : ["npz", "bvh", "glb"];
   for (const b of ui.downloads) b.hidden = !formats.includes(b.dataset.format);
   ui.timeline.hidden = !hasCapability("timeline");
+  ui.pathTools.hidden = !hasCapability("constraints");
+  if (ui.pathTools.hidden) setDrawing(false);
   updatePromptCount();
   updateTimelineTotal();
   updateContinue();
@@ -305,6 +311,7 @@ function generate({ start = null } = {}) {
     return;
   }
   if (start) request.start = start;
+  if (app.path.length && !ui.pathTools.hidden) request.path = pathWaypoints(request.seconds);
   if (ui.livePreview.checked) request.preview_every = Math.max(1, Math.round(request.steps / PREVIEWS_PER_RUN));
   const label = segments ? segments.map((s) => s.prompt).join(" → ") : request.prompt;
   app.run = {
@@ -333,6 +340,53 @@ function continueFromEnd() {
   if (ui.continue.disabled || !r || !r.done || !r.job) return;
   generate({ start: { job: r.job, sample: app.selected } });
 }
+
+// ------------------------------------------------------------------ root path (protocol v1.1 "constraints")
+
+/** The drawn waypoints as `path`: evenly spaced times, the last on the clip's last frame; positions in the
+ * request's target convention (smplh: metres, Y up, whose component the daemon ignores). */
+function pathWaypoints(seconds) {
+  const fps = (app.hello && app.hello.model && app.hello.model.fps) || 30;
+  const last = Math.max(1, Math.round(seconds * fps) - 1) / fps;
+  const n = app.path.length;
+  return app.path.map(([x, z], i) => ({ time: Number(((last * (i + 1)) / n).toFixed(6)), position: [x, 0, z] }));
+}
+
+function setDrawing(on) {
+  ui.drawPath.setAttribute("aria-pressed", String(on));
+  if (on) {
+    ui.canvas.dataset.drawing = "1";
+    // A following camera would move the ground under the pointer between clicks.
+    ui.follow.checked = false;
+    camera.follow = false;
+  } else delete ui.canvas.dataset.drawing;
+}
+
+function updatePath() {
+  const n = app.path.length;
+  ui.undoWaypoint.disabled = !n;
+  ui.clearPath.disabled = !n;
+  ui.pathInfo.textContent = n ? `${n} waypoint${n > 1 ? "s" : ""}` : "No path";
+  invalidate();
+}
+
+let pointerDown = null;
+ui.canvas.addEventListener("pointerdown", (e) => { pointerDown = { x: e.clientX, y: e.clientY }; });
+ui.canvas.addEventListener("pointerup", (e) => {
+  const down = pointerDown;
+  pointerDown = null;
+  // A click, not an orbit drag: the pointer stayed within a few pixels.
+  if (!ui.canvas.dataset.drawing || !down || Math.hypot(e.clientX - down.x, e.clientY - down.y) > 4) return;
+  const p = groundPoint(camera, ui.canvas, e.clientX, e.clientY);
+  if (!p) return;
+  const max = (app.hello && app.hello.limits && app.hello.limits.max_keys) || 64;
+  if (app.path.length >= max) {
+    showMessage(`A path has at most ${max} waypoints.`, { kind: "note", title: "Path" });
+    return;
+  }
+  app.path.push([Number(p[0].toFixed(4)), Number(p[1].toFixed(4))]);
+  updatePath();
+});
 
 // ------------------------------------------------------------------ timeline (protocol v1.1 "timeline")
 
@@ -804,6 +858,7 @@ function draw() {
     figures,
     trail: dx ? shiftedTrail(dx) : trail,
     contacts: contacts.map(([x, z]) => [x + dx, z]),
+    path: app.path.length ? app.path.map(([x, z]) => [x + dx, z]) : null,
   }, camera);
 }
 
@@ -845,6 +900,9 @@ document.addEventListener("keydown", (e) => {
 });
 ui.cancel.addEventListener("click", cancel);
 ui.continue.addEventListener("click", continueFromEnd);
+ui.drawPath.addEventListener("click", () => setDrawing(ui.drawPath.getAttribute("aria-pressed") !== "true"));
+ui.undoWaypoint.addEventListener("click", () => { app.path.pop(); updatePath(); });
+ui.clearPath.addEventListener("click", () => { app.path = []; updatePath(); });
 ui.addSegment.addEventListener("click", () => {
   // The first segment starts from what is in the prompt box, so a timeline grows out of a prompt.
   const first = !ui.timelineRows.children.length;

@@ -45,6 +45,8 @@ function mul(a, b) {
 const LIGHT = (() => { const v = [0.35, -1, -0.25]; const n = Math.hypot(...v); return v.map((c) => c / n); })();
 const SHADOW_Y = 0.002;
 const SHADOW_ALPHA = 0.5;
+/** The root path being drawn (waypoints on the ground): cyan, apart from the yellow trail and contacts. */
+const PATH_COLOR = { line: [0.37, 0.84, 0.84, 0.75], point: [0.37, 0.84, 0.84, 0.95] };
 
 /** Projects points onto the ground plane along LIGHT (column-major, as the other matrices). */
 const SHADOW_MATRIX = [
@@ -112,6 +114,32 @@ export class OrbitCamera {
   }
 }
 
+/** The point on the ground plane (y = 0) under a client position on the canvas, as [x, z]; null when the
+ * ray from the eye through it does not come down to the ground (at or above the horizon). */
+export function groundPoint(camera, canvas, clientX, clientY) {
+  const r = canvas.getBoundingClientRect();
+  if (!r.width || !r.height) return null;
+  const nx = ((clientX - r.left) / r.width) * 2 - 1;
+  const ny = 1 - ((clientY - r.top) / r.height) * 2;
+  const eye = camera.eye();
+  const t = camera.target;
+  let fx = t[0] - eye[0], fy = t[1] - eye[1], fz = t[2] - eye[2];
+  let n = Math.hypot(fx, fy, fz);
+  fx /= n; fy /= n; fz /= n;
+  // right = forward × up(0, 1, 0), up' = right × forward (as lookAt builds the view).
+  let rx = -fz, rz = fx;
+  n = Math.hypot(rx, rz) || 1;
+  rx /= n; rz /= n;
+  const ux = -rz * fy, uy = rz * fx - rx * fz, uz = rx * fy;
+  const ty = Math.tan(FOV_Y / 2), tx = ty * (r.width / r.height);
+  const dx = fx + rx * nx * tx + ux * ny * ty;
+  const dy = fy + uy * ny * ty;
+  const dz = fz + rz * nx * tx + uz * ny * ty;
+  if (dy > -1e-6) return null;
+  const k = -eye[1] / dy;
+  return [eye[0] + dx * k, eye[2] + dz * k];
+}
+
 /** Mouse, wheel, touch and keyboard orbit controls; `onChange(kind)` is told "view" or "follow-off". */
 export function attachOrbitControls(canvas, camera, onChange) {
   let drag = null;
@@ -139,7 +167,12 @@ export function attachOrbitControls(canvas, camera, onChange) {
     camera.zoom(Math.exp(e.deltaY * 0.001));
     onChange("view");
   }, { passive: false });
-  canvas.addEventListener("dblclick", () => { camera.reset(); onChange("view"); });
+  // While a path is being drawn (data-drawing on the canvas), quick clicks are waypoints, not a reset.
+  canvas.addEventListener("dblclick", () => {
+    if (canvas.dataset.drawing) return;
+    camera.reset();
+    onChange("view");
+  });
   canvas.addEventListener("keydown", (e) => {
     const step = e.shiftKey ? 0.25 : 0.08;
     const keys = {
@@ -381,6 +414,7 @@ class WebGLRenderer {
     this.grid = this.lines(gridLines(12, 0.5));
     this.ground = this.mesh({ pos: [-40, 0, -40, 40, 0, -40, 40, 0, 40, -40, 0, 40], normal: [0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0], idx: [0, 2, 1, 0, 3, 2] });
     this.trail = { buffer: gl.createBuffer(), count: 0 };
+    this.path = { buffer: gl.createBuffer(), count: 0 };
     this.attribSlots = gl.getParameter(gl.MAX_VERTEX_ATTRIBS);
   }
 
@@ -513,6 +547,18 @@ class WebGLRenderer {
     for (const c of scene.contacts || []) {
       this.drawMesh(this.flat, this.disc, ballMatrix([c[0], 0.004, c[1]], 0.075), [0.98, 0.82, 0.3, 0.55]);
     }
+    if (scene.path && scene.path.length) {
+      const pts = scene.path;
+      if (pts.length >= 2) {
+        const line = new Float32Array(pts.length * 3);
+        pts.forEach((p, i) => { line[i * 3] = p[0]; line[i * 3 + 2] = p[1]; });
+        gl.bindBuffer(gl.ARRAY_BUFFER, this.path.buffer);
+        gl.bufferData(gl.ARRAY_BUFFER, line, gl.DYNAMIC_DRAW);
+        this.path.count = pts.length;
+        this.drawLines(this.flat, this.path, gl.LINE_STRIP, PATH_COLOR.line, 0.005);
+      }
+      for (const p of pts) this.drawMesh(this.flat, this.disc, ballMatrix([p[0], 0.006, p[1]], 0.06), PATH_COLOR.point);
+    }
     gl.depthMask(true);
 
     this.use(this.lit, vp);
@@ -619,6 +665,27 @@ class Canvas2DRenderer {
         started = true;
       }
       ctx.stroke();
+    }
+    if (scene.path && scene.path.length) {
+      ctx.strokeStyle = "rgba(94,214,214,0.75)";
+      ctx.lineWidth = Math.max(1.5, h / 400);
+      ctx.beginPath();
+      let started = false;
+      for (const [x, z] of scene.path) {
+        const p = project(x, 0, z);
+        if (!p) { started = false; continue; }
+        if (started) ctx.lineTo(p[0], p[1]); else ctx.moveTo(p[0], p[1]);
+        started = true;
+      }
+      ctx.stroke();
+      ctx.fillStyle = "rgba(94,214,214,0.95)";
+      for (const [x, z] of scene.path) {
+        const p = project(x, 0.006, z);
+        if (!p) continue;
+        ctx.beginPath();
+        ctx.arc(p[0], p[1], Math.max(3, (0.06 * pixelsPerUnit) / p[2]), 0, 2 * Math.PI);
+        ctx.fill();
+      }
     }
     for (const c of scene.contacts || []) {
       ctx.fillStyle = "rgba(250,209,77,0.55)";

@@ -132,3 +132,66 @@ def test_timeline_of_two_segments_makes_one_clip_with_marked_boundaries(
     assert page.evaluate("document.querySelectorAll('#segment-marks span').length") == 0
     assert page.evaluate("window.motionbridge.run.request.prompt") == "a person walks forward"
     assert page.exceptions() == []
+
+
+def click_at(page: Page, x: float, y: float) -> None:
+    """A real left click at a viewport position (press and release without moving)."""
+    page.call("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
+    for kind in ("mousePressed", "mouseReleased"):
+        page.call("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
+
+
+@pytest.mark.parametrize("renderer", ["auto", "webgl"])
+def test_root_path_drawn_on_the_ground_is_followed(browser: Browser, daemon, artifacts: Path, renderer: str) -> None:
+    page = open_page(browser, daemon.http_url + f"/?renderer={renderer}")
+    if renderer == "webgl" and page.evaluate("document.body.dataset.renderer") != "webgl":
+        pytest.skip("this Chromium offers no WebGL at all (not even SwiftShader)")
+    assert page.evaluate("document.querySelector('#path-tools').hidden") is False
+    page.type_into("#prompt", "a person walks forward")
+    page.type_into("#seconds", "3")
+    page.type_into("#steps", "8")
+
+    x, y, w, h = page.box("canvas#view")
+    spots = [(0.5, 0.75), (0.62, 0.68), (0.4, 0.6), (0.3, 0.7)]
+    click_at(page, x + w * spots[0][0], y + h * spots[0][1])  # not drawing yet: no waypoint
+    assert page.evaluate("window.motionbridge.path.length") == 0
+    page.click("#draw-path")
+    assert page.evaluate("document.querySelector('#draw-path').getAttribute('aria-pressed')") == "true"
+    assert page.evaluate("document.querySelector('#follow').checked") is False
+    for fx, fy in spots:
+        click_at(page, x + w * fx, y + h * fy)
+    assert page.evaluate("window.motionbridge.path.length") == 4
+    page.click("#undo-waypoint")
+    assert page.evaluate("document.querySelector('#path-info').textContent") == "3 waypoints"
+    waypoints = np.asarray(page.evaluate("window.motionbridge.path"))
+    # Clicks below the horizon land on the ground in front of the default camera, a few metres at most.
+    assert np.all(np.abs(waypoints) < 4) and len(np.unique(waypoints.round(3), axis=0)) == 3
+    # Each waypoint is drawn where it was clicked (the pick and the renderer's projection agree).
+    page.evaluate("new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)))")
+    for fx, fy in spots[:3]:
+        r, g, b = page.evaluate(
+            "(() => { const c = document.querySelector('canvas#view'); const s = c.width / c.clientWidth;"
+            " const t = document.createElement('canvas'); t.width = 1; t.height = 1;"
+            f" t.getContext('2d').drawImage(c, Math.round({fx * w} * s), Math.round({fy * h} * s), 1, 1, 0, 0, 1, 1);"
+            " return Array.from(t.getContext('2d').getImageData(0, 0, 1, 1).data.slice(0, 3)); })()")
+        assert g > 150 and b > 150 and r < 140, (fx, fy, r, g, b)  # the path's cyan
+    page.screenshot(artifacts / f"root-path-{renderer}.png")
+
+    generate_and_wait(page)
+    sent = page.evaluate("window.motionbridge.run.request")
+    fps = page.evaluate("window.motionbridge.hello.model.fps")
+    last = (round(3 * fps) - 1) / fps
+    assert [p["time"] for p in sent["path"]] == pytest.approx([last / 3, 2 * last / 3, last])
+    np.testing.assert_allclose([p["position"] for p in sent["path"]],
+                               np.stack([waypoints[:, 0], np.zeros(3), waypoints[:, 1]], 1), atol=1e-9)
+    clip = shown_clip(page)
+    assert clip["frames"] == round(3 * fps)
+    for p in sent["path"]:
+        f = round(p["time"] * fps)
+        ground = clip["root"][f, [0, 2]]
+        assert np.hypot(*(ground - np.asarray(p["position"])[[0, 2]])) < 0.05, (p, clip["root"][f])
+
+    page.click("#clear-path")
+    assert page.evaluate("window.motionbridge.path.length") == 0
+    assert page.evaluate("document.querySelector('#clear-path').disabled") is True
+    assert page.exceptions() == []
