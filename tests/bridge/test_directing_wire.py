@@ -294,3 +294,37 @@ def test_v1_requests_get_the_v1_replies_unchanged(daemon, raw, tiny_model) -> No
     parts = [m for m in msgs if m["op"] == "motion"]
     assert b"".join(m["root"] for m in parts) == f32(want_root)
     assert b"".join(m["rotations"] for m in parts) == f32(want_rot)
+
+
+def test_fetch_of_a_timeline_job_replays_its_segments(daemon, raw) -> None:
+    async def scenario():
+        client = await raw.ready(daemon.url)
+        segments = [{"prompt": "walk forward", "seconds": 1.0}, {"prompt": "sit down", "seconds": 1.0}]
+        _, _, done, accepted = await clip(client, "t", segments=segments)
+        await client.send({"op": "fetch", "id": "f", "job": accepted["job"], "target": "unreal"})
+        msgs = await client.until("f")
+        assert msgs[-1]["op"] == "done" and msgs[-1]["segments"] == done["segments"]
+        await client.close()
+
+    run(scenario())
+
+
+def test_decode_directions_converts_unity_fields_to_the_source_convention() -> None:
+    from bridge.protocol import Generate, Limits, decode_directions
+
+    rest = f32(REST)
+    request = Generate.model_validate({
+        "op": "generate", "id": "x", "prompt": "walk", "target": "unity",
+        "keys": [{"time": 1.0, "effector": "RightHand", "position": [0.5, 1.0, 2.0]},
+                 {"time": 1.0, "pose": {"rotations": rest, "root": [0.1, 0.9, 0.0]}, "joints": ["LeftUpperLeg"]}],
+        "path": [{"time": 1.5, "position": [1.0, 0.0, 3.0], "facing": 0.5}],
+    })
+    d = decode_directions(request, Limits())
+    assert d is not None
+    assert d.keys[0].effector == "right_wrist"
+    np.testing.assert_allclose(d.keys[0].position, [-0.5, 1.0, 2.0])  # unity is left-handed: x flips
+    assert d.keys[1].joints == ("left_hip",)
+    np.testing.assert_allclose(d.keys[1].pose.root, [-0.1, 0.9, 0.0])
+    np.testing.assert_allclose(d.path[0].position, [-1.0, 0.0, 3.0])
+    assert d.path[0].facing == pytest.approx(-0.5)
+    assert decode_directions(Generate.model_validate({"op": "generate", "id": "y", "prompt": "walk"}), Limits()) is None
