@@ -105,6 +105,9 @@ def _read(path: Path) -> tuple[dict, memoryview]:
         header = json.loads(payload[8:8 + size].decode("utf-8"))
     except (lzma.LZMAError, struct.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PackError(f"{path} is damaged: {exc}") from None
+    if not isinstance(header, dict) or not {"version", "joints", "quat_scale", "fps", "index", "sources",
+                                            "frames"} <= header.keys():
+        raise PackError(f"{path} is damaged: its header lacks the pack's fields")
     if header.get("version") != PACK_VERSION:
         raise PackError(f"{path}: pack format {header.get('version')!r}, this version reads {PACK_VERSION}")
     body = memoryview(payload)[8 + size:]

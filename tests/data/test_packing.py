@@ -1,5 +1,8 @@
 """`motionbridge dataset pack | unpack`: a training set in one small file and back."""
 
+import json
+import lzma
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +67,11 @@ def test_a_file_that_is_not_a_pack_or_is_damaged_is_refused_clearly(tmp_path):
     damaged.write_bytes(b"MBPACK1\n" + b"\xfd7zXZ\x00 truncated")
     with pytest.raises(PackError, match="damaged"):
         unpack(damaged, tmp_path / "out")
+    header = json.dumps(["not", "a", "header"]).encode()
+    wrong = tmp_path / "wrong.mbpack"
+    wrong.write_bytes(b"MBPACK1\n" + lzma.compress(struct.pack("<Q", len(header)) + header))
+    with pytest.raises(PackError, match="lacks the pack's fields"):
+        unpack(wrong, tmp_path / "out")
 
 
 @needs_data
