@@ -41,7 +41,7 @@ from engine.model.generation import (
 from engine.model.representation import FEATURE_DIM, Normalizer, decode_features
 from engine.model.sampler import EulerFlowSampler, FlowState, flow_grid
 from engine.model.text_encoders import CachedTextEncoder, TextEncoder, TextEncoderError, TextFeatures
-from engine.model.windows import HOST, heading_frame, seed_noise, to_local, to_world
+from engine.model.windows import HOST, root_heading_frame, seed_noise, to_local, to_world
 from engine.post import clip_ops
 from engine.post import postprocess as post
 
@@ -346,7 +346,7 @@ class DiTMotionModel(MotionModel):
             frame_of: list[Tensor] = []
             if k > 0:
                 tail = world[:, start : start + overlap]
-                frame_of = [heading_frame(tail[b, 0]) for b in range(batch)]
+                frame_of = [root_heading_frame(tail[b, 0]) for b in range(batch)]
                 known = torch.stack([to_local(tail[b], *frame_of[b]) for b in range(batch)])
                 known = self.normalizer.normalize(known)
 

@@ -33,8 +33,9 @@ def seed_noise(
     )
 
 
-def heading_frame(frame: Tensor) -> tuple[Tensor, Tensor]:
-    """Yaw (radians) and horizontal root position of one denormalised frame."""
+def root_heading_frame(frame: Tensor) -> tuple[Tensor, Tensor]:
+    """Yaw (radians) from the root orientation, and the horizontal root position, of one denormalised frame
+    (`engine.model.directing.sampling.heading_frame` reads the heading from the hip line instead)."""
     frame = frame.detach().to(HOST, torch.float64)
     rot = R.rot6d_to_matrix(frame[ROOT_ROT6D])
     fwd = rot[:, 2]

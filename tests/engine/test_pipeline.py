@@ -277,19 +277,19 @@ def test_cuda_bf16_stays_within_one_degree_of_fp32():
 
 
 def test_window_frame_change_puts_the_tail_at_the_origin_facing_z_and_inverts_exactly():
-    from engine.model.windows import heading_frame, to_local, to_world
+    from engine.model.windows import root_heading_frame, to_local, to_world
 
     rng = np.random.default_rng(0)
     quats = R.quat_normalize(rng.normal(size=(10, NUM_BODY_JOINTS, 4)))
     quats[:, 0] = R.quat_from_yaw(np.full(10, 2.1))  # root turned 120° about +Y
     root = np.column_stack([np.full(10, 3.0), np.full(10, 0.9), np.linspace(-2.0, -1.0, 10)])
     world = encode_features(root, quats).double()
-    yaw, origin = heading_frame(world[0])
+    yaw, origin = root_heading_frame(world[0])
     assert float(yaw) == pytest.approx(2.1)
     local = to_local(world, yaw, origin)
     assert local[0, 0].item() == pytest.approx(0.0, abs=1e-9) and local[0, 2].item() == pytest.approx(0.0, abs=1e-9)
     assert local[0, 1].item() == pytest.approx(0.9)
-    assert float(heading_frame(local[0])[0]) == pytest.approx(0.0, abs=1e-9)
+    assert float(root_heading_frame(local[0])[0]) == pytest.approx(0.0, abs=1e-9)
     assert torch.allclose(to_world(local, yaw, origin), world, atol=1e-9)
     # positions, root orientation and root translation move together: FK of the moved pose gives the moved joints
     root_local, quats_local = decode_features(local)
