@@ -31,10 +31,12 @@ COMMANDS: tuple[Command, ...] = (
         ("generate",), "bridge.commands.generate", "generate a motion from a prompt (daemon at --url, else in-process)"
     ),
     Command(("status",), "bridge.commands.status", "show a running daemon's status"),
+    Command(("live",), "bridge.commands.live", "record a live session (prompt changes as it runs) to a file"),
     Command(("bench", "bridge"), "bridge.bench", "benchmark the daemon with a zero-cost model"),
     Command(("bench", "engine"), "engine.commands.bench", "benchmark the model"),
     Command(("bench", "threads"), "engine.commands.bench_threads", "time the model per CPU thread layout and count"),
     Command(("bench", "directing"), "engine.commands.bench_directing", "measure the directing constraints' bars"),
+    Command(("bench", "live"), "bridge.bench_live", "measure live mode at the client: speed, latency, pauses, joins"),
     Command(("bench", "startup"), "bridge.bench_startup", "time serve from launch to healthy to the first clip"),
     Command(
         ("bench", "gpu"), "engine.commands.bench_gpu", "every GPU figure the docs list, as one JSON + markdown report"

@@ -400,7 +400,7 @@ class MotionBridgeClient:
                     return
         finally:
             self._streams.pop(rid, None)
-            if not finished and message.get("op") == "generate" and self.connected:
+            if not finished and message.get("op") in ("generate", "live_start") and self.connected:
                 # The caller stopped listening: free the daemon's slot instead of finishing unseen work.
                 try:
                     await self._send({"op": "cancel", "id": rid})

@@ -49,8 +49,13 @@ MAX_SEED = 2**31
 IDENTIFY_TIMEOUT_S = 30.0
 CAPABILITY_CONSTRAINTS = "constraints"
 CAPABILITY_TIMELINE = "timeline"
-CAPABILITIES: tuple[str, ...] = (CAPABILITY_CONSTRAINTS, CAPABILITY_TIMELINE)
-"""The protocol v1.1 parts this daemon implements (`hello.capabilities`); "live" is not one of them yet."""
+CAPABILITY_LIVE = "live"
+CAPABILITIES: tuple[str, ...] = (CAPABILITY_CONSTRAINTS, CAPABILITY_TIMELINE, CAPABILITY_LIVE)
+"""The protocol v1.1 parts this daemon implements (`hello.capabilities`) where the model runs in it."""
+LIVE_BUFFER_MS = (0, 5000)
+"""Range of `live_start.buffer_ms`: how far ahead of real time the client wants to hold frames."""
+MAX_LIVE_AREA_M = 1000.0
+"""Largest `live_start.area` radius, in metres (a radius beyond this keeps nothing in view anyway)."""
 
 RATE_LIMIT_PER_SECOND = 1000.0
 """Messages per second a connection may keep sending; faster ones are read more slowly, not refused."""
@@ -230,7 +235,32 @@ class Fetch(WireModel):
     chunk_frames: Annotated[int, Field(ge=0)] | None = None
 
 
-REQUEST_MODELS: dict[str, type[WireModel]] = {"generate": Generate, "cancel": Cancel, "status": Status, "fetch": Fetch}
+class LiveStart(WireModel):
+    op: Literal["live_start"]
+    id: RequestId
+    prompt: str
+    target: str = "smplh"
+    seed: int = 0
+    buffer_ms: int = 500
+    area: float = 0.0
+    steps: int | None = None  # ours, beyond protocol-v1.1: sampler steps per chunk (the daemon's measured default)
+
+
+class LivePrompt(WireModel):
+    op: Literal["live_prompt"]
+    id: RequestId
+    prompt: str
+
+
+class LiveStop(WireModel):
+    op: Literal["live_stop"]
+    id: RequestId
+
+
+REQUEST_MODELS: dict[str, type[WireModel]] = {
+    "generate": Generate, "cancel": Cancel, "status": Status, "fetch": Fetch,
+    "live_start": LiveStart, "live_prompt": LivePrompt, "live_stop": LiveStop,
+}
 
 
 @dataclass(frozen=True)
@@ -539,17 +569,7 @@ def check_limits(job: GenerateJob, limits: Limits) -> None:
     for where, prompt in prompts:
         if where != "prompt" and not prompt:
             raise bad(f"{where}: is empty: describe the motion of this segment")
-        if len(prompt) > limits.max_prompt_chars:
-            raise RequestError(
-                ErrorCode.TOO_LONG, f"{where} has {len(prompt)} characters; the limit is {limits.max_prompt_chars}", rid
-            )
-        try:
-            prompt.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise bad(
-                f"{where} is not valid text: character {exc.start} is a lone UTF-16 surrogate "
-                f"({prompt[exc.start]!r}); send the text itself, not half of a character pair"
-            ) from None
+        check_prompt(where, prompt, limits, rid)
     for i, (_, seg_seconds) in enumerate(segments):
         if not seg_seconds > 0:
             raise bad(f"segments[{i}].seconds: must be > 0, got {seg_seconds}")
@@ -570,6 +590,73 @@ def check_limits(job: GenerateJob, limits: Limits) -> None:
         raise bad(f"cfg must be in [0, {MAX_CFG:g}], got {job.cfg}")
     if job.target not in WIRE_TARGETS:
         raise bad(f"unknown target {job.target[:40]!r}: use one of {', '.join(WIRE_TARGETS)}")
+
+
+def check_prompt(where: str, prompt: str, limits: Limits, rid: str | None) -> None:
+    """A prompt the text encoder can take: within `max_prompt_chars` (too_long) and encodable text (bad_request)."""
+    if len(prompt) > limits.max_prompt_chars:
+        raise RequestError(
+            ErrorCode.TOO_LONG, f"{where} has {len(prompt)} characters; the limit is {limits.max_prompt_chars}", rid
+        )
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RequestError(
+            ErrorCode.BAD_REQUEST,
+            f"{where} is not valid text: character {exc.start} is a lone UTF-16 surrogate "
+            f"({prompt[exc.start]!r}); send the text itself, not half of a character pair",
+            rid,
+        ) from None
+
+
+@dataclass(frozen=True)
+class LiveSpec:
+    """A validated `live_start`: `area_m` is the radius in metres (0: anywhere), whatever the target's units."""
+
+    id: str
+    prompt: str
+    target: str
+    seed: int
+    buffer_ms: int
+    area_m: float
+    steps: int | None
+
+
+def validate_live_prompt(request: LiveStart | LivePrompt, limits: Limits) -> str:
+    prompt = request.prompt.strip()
+    if not prompt:
+        raise RequestError(ErrorCode.BAD_REQUEST, "prompt is empty: describe the motion, e.g. 'a person walks'",
+                           request.id)
+    check_prompt("prompt", prompt, limits, request.id)
+    return prompt
+
+
+def validate_live_start(request: LiveStart, limits: Limits, model: ModelDefaults) -> LiveSpec:
+    """A `live_start` → the session to open, or RequestError naming the field."""
+    rid = request.id
+    if CAPABILITY_LIVE not in model.capabilities:
+        raise RequestError(ErrorCode.BAD_REQUEST, "live_start: this daemon does not serve live mode", rid)
+    prompt = validate_live_prompt(request, limits)
+    if request.target not in WIRE_TARGETS:
+        raise RequestError(ErrorCode.BAD_REQUEST,
+                           f"unknown target {request.target[:40]!r}: use one of {', '.join(WIRE_TARGETS)}", rid)
+    if not 0 <= request.seed < MAX_SEED:
+        raise RequestError(ErrorCode.BAD_REQUEST, f"seed must be in [0, {MAX_SEED}), got {request.seed}", rid)
+    low, high = LIVE_BUFFER_MS
+    if not low <= request.buffer_ms <= high:
+        raise RequestError(ErrorCode.BAD_REQUEST, f"buffer_ms must be in [{low}, {high}], got {request.buffer_ms}",
+                           rid)
+    target = get_target(request.target)
+    area_m = float(request.area) / target.scale
+    if not 0.0 <= area_m <= MAX_LIVE_AREA_M:
+        raise RequestError(
+            ErrorCode.BAD_REQUEST,
+            f"area must be in [0, {MAX_LIVE_AREA_M * target.scale:g}] {target.units} (0: anywhere), got {request.area}",
+            rid,
+        )
+    if request.steps is not None and not 1 <= request.steps <= limits.max_steps:
+        raise RequestError(ErrorCode.BAD_REQUEST, f"steps must be in [1, {limits.max_steps}], got {request.steps}", rid)
+    return LiveSpec(rid, prompt, request.target, request.seed, request.buffer_ms, area_m, request.steps)
 
 
 def validate_fetch(request: Fetch) -> Fetch:
@@ -669,6 +756,20 @@ def motion_messages(
         if preview_step is not None:
             msg["step"] = preview_step
         yield msg
+
+
+def live_motion_message(request_id: str, job: str, payload: MotionPayload, target: str, start: int) -> dict[str, Any]:
+    """One `motion` message of a live session: frames `start`… of the endless stream, converted to `target`;
+    `total` is the frames sent so far including these (a live stream has no end to announce)."""
+    msg = next(motion_messages(request_id, job, 0, payload, target))
+    count = int(msg["count"])
+    msg.update(start=start, total=start + count, final=False, live=True)
+    return msg
+
+
+def live_state_message(request_id: str, prompt: str, frame: int) -> dict[str, Any]:
+    """`live_state`: the prompt now followed and the first frame that follows it."""
+    return {"op": "live_state", "id": request_id, "prompt": prompt, "frame": frame}
 
 
 def done_message(
@@ -908,7 +1009,7 @@ class ServerSession:
             )
         return delay
 
-    def receive(self, frame: bytes | str) -> Identified | WireModel | GenerateJob:
+    def receive(self, frame: bytes | str) -> Identified | WireModel | GenerateJob | LiveSpec:
         if self.state is SessionState.CLOSED:
             raise CloseConnection(CloseCode.NORMAL, "connection already closed")
         self.check_subprotocol()
@@ -929,6 +1030,8 @@ class ServerSession:
             return validate_generate(request, self.limits, self.model)
         if isinstance(request, Fetch):
             return validate_fetch(request)
+        if isinstance(request, LiveStart):
+            return validate_live_start(request, self.limits, self.model)
         return request
 
     def _identify(self, message: dict[str, Any]) -> Identified:

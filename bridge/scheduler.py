@@ -80,6 +80,19 @@ class Failed:
 JobEvent = Progress | Preview | Finished | Failed
 
 
+@dataclass(eq=False)
+class LiveChunk:
+    """One chunk of a live session (`bridge.live`): a request run ahead of every queued job, and between the
+    sampler steps of a running batch, so a live stream never waits for a batch to finish. `cancelled` is read
+    between steps (a prompt change drops the chunk being made for the old prompt)."""
+
+    request: GenerationRequest
+    future: asyncio.Future[Motion]
+    cancelled: bool = False
+    seconds: float = 0.0
+    """Model time it took (set on the model thread before the future settles)."""
+
+
 class JobState(enum.Enum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -114,6 +127,10 @@ def compatible(lead: GenerateJob, other: GenerateJob) -> bool:
         return False
     short, long_ = sorted((lead.frames, other.frames))
     return long_ <= short * SIMILAR_LENGTH_RATIO
+
+
+def _cancel_check(chunk: LiveChunk) -> Callable[[int], bool]:
+    return lambda _request: chunk.cancelled
 
 
 class JobBackend(Protocol):
@@ -177,6 +194,9 @@ class Scheduler:
         self._queues: OrderedDict[Hashable, deque[Job]] = OrderedDict()
         self._jobs: dict[str, Job] = {}
         self._running: list[Job] = []
+        # Appended on the loop, popped on the model thread (deque's append/popleft are atomic).
+        self._live: deque[LiveChunk] = deque()
+        self.live_chunks_run = 0
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -231,6 +251,8 @@ class Scheduler:
                 await self._dispatcher
             except asyncio.CancelledError:
                 pass
+        while self._live:  # the dispatcher is gone: no chunk may be left awaited for ever
+            self._settle(self._live.popleft(), None, Cancelled("the daemon is shutting down"))
         self._executor.shutdown(wait=True)
 
     async def _wait_idle(self) -> None:
@@ -343,6 +365,53 @@ class Scheduler:
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._deliver, job, event)
 
+    # ------------------------------------------------------------------ live chunks
+
+    def generate_live(self, request: GenerationRequest) -> LiveChunk:
+        """Queue one live chunk ahead of every job; await `chunk.future` for its motion (raises `Cancelled` when
+        `chunk.cancelled` was set in time, `GenerationError` or the model's exception when it fails)."""
+        if not self._accepting:
+            raise NotAccepting("the daemon is shutting down: reconnect later")
+        assert self._loop is not None, "Scheduler.start() was not awaited"
+        chunk = LiveChunk(request, self._loop.create_future())
+        self._live.append(chunk)
+        self._wakeup.set()
+        return chunk
+
+    def _run_live(self) -> None:
+        """Runs on the model thread: every live chunk waiting, one at a time (each is one window)."""
+        while self._live:
+            chunk = self._live.popleft()
+            if chunk.cancelled:
+                self._settle(chunk, None, Cancelled("cancelled"))
+                continue
+            self.live_chunks_run += 1
+            began = time.perf_counter()
+            try:
+                motion = self.model.generate_batch([chunk.request], cancelled=_cancel_check(chunk))[0]
+            except Exception as exc:  # Cancelled included: the session is told, the daemon goes on
+                self._settle(chunk, None, exc)
+                continue
+            finally:
+                chunk.seconds = time.perf_counter() - began
+            if motion is None:
+                self._settle(chunk, None, Cancelled("cancelled"))
+            else:
+                self._settle(chunk, motion[0], None)
+
+    def _settle(self, chunk: LiveChunk, motion: Motion | None, error: BaseException | None) -> None:
+        assert self._loop is not None
+
+        def settle() -> None:
+            if chunk.future.done():
+                return
+            if error is not None:
+                chunk.future.set_exception(error)
+            else:
+                chunk.future.set_result(motion)  # type: ignore[arg-type]
+
+        self._loop.call_soon_threadsafe(settle)
+
     # ------------------------------------------------------------------ batching
 
     def _take_batch(self) -> list[Job]:
@@ -374,7 +443,10 @@ class Scheduler:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self._queues:
+            while self._queues or self._live:
+                if self._live:
+                    await self._loop.run_in_executor(self._executor, self._run_live)
+                    continue
                 batch = self._take_batch()
                 now = time.perf_counter()
                 for job in batch:
@@ -413,6 +485,12 @@ class Scheduler:
         ]
 
         def on_step(event: StepEvent) -> None:
+            if self._live:
+                # A live stream never waits for this batch: its chunks run between our steps. Their time is not
+                # this batch's, so the steps timed so far move later by it (ETA and timings stay per step).
+                paused = time.perf_counter()
+                self._run_live()
+                step_times[:] = [t + time.perf_counter() - paused for t in step_times]
             now = time.perf_counter()
             step_times.append(now)
             eta = None

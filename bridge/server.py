@@ -53,8 +53,10 @@ from bridge.codec import (
     frame_size,
 )
 from bridge.directing import checked_constraints
+from bridge.live import LiveSession
 from bridge.protocol import (
     CAPABILITIES,
+    CAPABILITY_LIVE,
     IDENTIFY_TIMEOUT_S,
     MAX_OUTBOX_BYTES,
     Cancel,
@@ -63,6 +65,9 @@ from bridge.protocol import (
     GenerateJob,
     Identified,
     Limits,
+    LivePrompt,
+    LiveSpec,
+    LiveStop,
     ModelDefaults,
     MotionPayload,
     Outbox,
@@ -72,10 +77,12 @@ from bridge.protocol import (
     accepted_message,
     done_message,
     hello_message,
+    live_state_message,
     motion_messages,
     narrowest,
     progress_message,
     serving_limits,
+    validate_live_prompt,
 )
 from bridge.routes import WS_PATH, HttpRoutes, find_exporter, offered_formats
 from bridge.scheduler import Failed, Finished, Job, JobBackend, NotAccepting, Preview, Progress, QueueFull, Scheduler
@@ -94,6 +101,9 @@ DEFAULT_MAX_CONNECTIONS = 256
 CLOSE_TIMEOUT_S = 5.0
 """How long a peer gets to answer our close frame before its TCP connection is cut (one that stopped reading)."""
 PENDING_CLOSE_LIMIT_S = 60.0
+DEFAULT_MAX_LIVE = 4
+"""Live sessions served at once. One costs ~7–12 % of a CPU thread (a 2 s chunk in 0.15–0.25 s,
+`motionbridge bench live`), so four leave most of the model for batch jobs; a fifth gets `busy`."""
 """How long a closing connection may take to receive its last replies and the close before it is cut."""
 
 SendHook = Callable[[], None]
@@ -138,6 +148,7 @@ class ServerConfig:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     max_outbox_bytes: int = MAX_OUTBOX_BYTES
     close_timeout: float = CLOSE_TIMEOUT_S
+    max_live: int = DEFAULT_MAX_LIVE
 
 
 def is_loopback(host: str) -> bool:
@@ -206,6 +217,7 @@ class _Client:
         self._close: tuple[int, str] | None = None
         self._closing: asyncio.Task | None = None
         self._wake = asyncio.Event()
+        self.live: LiveSession | None = None
 
     def send(self, message: dict[str, Any], *, preview: bool = False, on_send: SendHook | None = None) -> None:
         """Queue a reply; `on_send` runs when it leaves for the socket. A reader so slow that the outbox
@@ -303,8 +315,11 @@ class MotionBridgeServer:
             cache=self.cache,
             model_thread=model_thread,
         )
-        # Directing (v1.1) runs where the model does: served by the local scheduler, not through a worker pool.
-        self.capabilities: tuple[str, ...] = CAPABILITIES if isinstance(self.scheduler, Scheduler) else ()
+        # Directing and live mode (v1.1) run where the model does: the local scheduler, not a worker pool.
+        served = CAPABILITIES if isinstance(self.scheduler, Scheduler) else ()
+        self.capabilities: tuple[str, ...] = tuple(
+            c for c in served if c != CAPABILITY_LIVE or self.config.max_live > 0
+        )
         self.model_defaults = ModelDefaults(
             model.name, int(model.fps), model.default_steps, model.default_cfg, self.capabilities
         )
@@ -362,6 +377,9 @@ class MotionBridgeServer:
         self._shutting_down = True
         log.info("shutting down: %d queued, %d running", self.scheduler.queued, self.scheduler.running)
         # The listener stays open until the end, so a new upgrade gets HTTP 503 and /health says shutting_down.
+        for client in list(self._clients):
+            if client.live is not None:
+                client.live.stop()  # each sends its done; the stream ends as a job does at shutdown
         await self.scheduler.shutdown(self.config.shutdown_timeout)
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
@@ -397,6 +415,7 @@ class MotionBridgeServer:
             "connections": len(self._clients),
             "inflight": sum(len(client.session.inflight) for client in self._clients),
             "jobs_done": self.scheduler.jobs_done,
+            "live_sessions": sum(client.live is not None for client in self._clients),
             "shutting_down": self._shutting_down,
             "load": min(1.0, (running + self.scheduler.queued) / max(1, self.config.max_batch)),
         }
@@ -537,6 +556,8 @@ class MotionBridgeServer:
             self._refusing = False
 
     def _cancel_jobs_of(self, client: _Client) -> None:
+        if client.live is not None:
+            client.live.stop()
         cancelled = self.scheduler.cancel_owner(client)
         if cancelled:
             log.info("client %s went away: cancelled %d jobs", client.session.session_id[:8], cancelled)
@@ -611,8 +632,20 @@ class MotionBridgeServer:
             log.info("client %r identified (session %s)", request.client, client.session.session_id[:8])
         elif isinstance(request, GenerateJob):
             self._generate(client, request)
+        elif isinstance(request, LiveSpec):
+            self._live_start(client, request)
+        elif isinstance(request, LivePrompt | LiveStop):
+            live = self._live_of(client, request.id)
+            if isinstance(request, LiveStop):
+                live.stop()
+            else:
+                prompt = validate_live_prompt(request, self.limits)
+                client.send(live_state_message(request.id, prompt, live.change_prompt(prompt)))
         elif isinstance(request, Cancel):
             job = client.session.job_to_cancel(request.id)
+            if isinstance(job, LiveSession):
+                job.stop()
+                return
             assert isinstance(job, Job)
             # A job that already finished sampling is being sent; its done follows and the cancel is moot.
             self.scheduler.cancel(job.job_id)
@@ -641,6 +674,44 @@ class MotionBridgeServer:
         client.session.started(spec.id, job)
         client.send(accepted_message(spec.id, job_id, position))
         self._notify("accepted", job_id, queue_position=position)
+
+    def _live_start(self, client: _Client, spec: LiveSpec) -> None:
+        """Open the connection's live session (one at most, `max_live` in the daemon) and start its task."""
+        if client.live is not None:
+            raise RequestError(ErrorCode.BUSY, f"a live session ({client.live.spec.id!r}) is already running on this "
+                               "connection: live_stop it first", spec.id)
+        client.session.check_new_request(spec.id)
+        if sum(c.live is not None for c in self._clients) >= self.config.max_live:
+            raise RequestError(ErrorCode.BUSY, f"the daemon serves {self.config.max_live} live sessions at once: "
+                               "retry later", spec.id)
+        if not self.scheduler.accepting:
+            raise RequestError(ErrorCode.BUSY, "the daemon is shutting down: reconnect later", spec.id)
+        assert isinstance(self.scheduler, Scheduler)  # "live" is advertised only with the local scheduler
+        job_id = "l" + uuid.uuid4().hex[:15]
+        live = LiveSession(spec, job_id, self.scheduler, float(self.model.fps), client.send,
+                           lambda: client.outbox.queued_bytes)
+        client.live = live
+        client.session.started(spec.id, live)
+        client.send(accepted_message(spec.id, job_id, 0))
+        self._notify("accepted", job_id, queue_position=0)
+
+        async def run() -> None:
+            try:
+                await live.run()
+            finally:
+                client.live = None
+                client.session.finished(spec.id, live)
+                self._notify("done", job_id, samples=1, frames=live.sent, seconds=live.sent / live.fps,
+                             cached=False, timings={})
+
+        self._track(run())
+
+    @staticmethod
+    def _live_of(client: _Client, request_id: str) -> LiveSession:
+        live = client.live
+        if live is None or live.spec.id != request_id or live.stopped:
+            raise RequestError(ErrorCode.NOT_FOUND, f"no live session {request_id!r} on this connection", request_id)
+        return live
 
     def _result_of(self, job: str) -> list[Motion] | None:
         """A finished job's motions (a `start.job` of a directed request); a small read where not in memory."""

@@ -153,7 +153,7 @@ def _output_paths(output: str, samples: int) -> list[Path]:
     return [path.with_name(f"{path.stem}_{k}{path.suffix}") for k in range(samples)]
 
 
-def _write_motions(motions: list[Any], output: str, target: str) -> list[Path]:
+def write_motions(motions: list[Any], output: str, target: str) -> list[Path]:
     fmt = Path(output).suffix.lower().lstrip(".")
     if fmt not in EXPORT_FORMATS:
         raise SystemExit(f"error: output must end in .npz, .bvh or .glb, got {output!r}")
@@ -208,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
         motions, where = _generate_with_daemon(args, url, bar), f"daemon {url}"
     else:
         motions, where = _generate_in_process(args, bar), f"in-process model {args.model}"
-    paths = _write_motions(motions, args.output, args.target)
+    paths = write_motions(motions, args.output, args.target)
     seconds = time.perf_counter() - start
     bar.finish(
         f"{len(motions)} motion(s) of {motions[0].frames} frames from {where} in {seconds:.1f} s → "

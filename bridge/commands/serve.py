@@ -22,7 +22,7 @@ from bridge.serving import (
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     require_serve_extra()  # the daemon's scheduler owns a torch thread, also in gateway mode
     from bridge.protocol import Limits
-    from bridge.server import DEFAULT_HOST, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT
+    from bridge.server import DEFAULT_HOST, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_LIVE, DEFAULT_PORT
 
     limits = Limits()
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
@@ -51,6 +51,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=DEFAULT_MAX_CONNECTIONS,
         help=f"WebSocket connections at once; more get HTTP 503 (default {DEFAULT_MAX_CONNECTIONS})",
+    )
+    parser.add_argument(
+        "--max-live",
+        type=int,
+        default=DEFAULT_MAX_LIVE,
+        help=f"live sessions at once; more get busy (default {DEFAULT_MAX_LIVE}; 0 turns live mode off)",
     )
     parser.add_argument(
         "--output-dir", default=str(_default_output_dir()), help="where finished jobs are stored (default %(default)s)"
@@ -120,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         cache_size=args.cache_size,
         shutdown_timeout=args.shutdown_timeout,
         max_connections=args.max_connections,
+        max_live=args.max_live,
     )
     if args.workers:
         try:

@@ -6,6 +6,7 @@
 - `pipeline`: `DiTMotionModel`, text → sampler → decoded `Motion`s, batching and long-clip windows;
 - `windows`: the initial noise per seed and moving features into and out of a window's own frame;
 - `directing`: constraints (start, keys, path, end, timeline) and the sampling that serves them;
+- `live`: live mode's chunks: an endless motion continued from its own last frames, steered into an area;
 - `configs`: network and sampling configs (full, Lite, the embedded model's, tests');
 - `representation`: the 201-d feature layout and its normaliser (torch);
 - `tensor_rotations`: the rotation functions the network needs on tensors (twin of `engine.core.rotations`);

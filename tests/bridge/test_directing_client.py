@@ -34,7 +34,7 @@ def angle_deg(q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
 def test_client_helpers_build_the_v1_1_fields(daemon) -> None:
     async def scenario():
         async with MotionBridgeClient(daemon.url) as client:
-            assert client.hello["capabilities"] == ["constraints", "timeline"]
+            assert client.hello["capabilities"] == ["constraints", "timeline", "live"]
             first = await client.generate_motion("a person walks", seconds=2.0, steps=STEPS, target="unity")
             a = first.samples[0]
             directed = await client.generate_motion(

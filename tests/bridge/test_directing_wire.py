@@ -86,7 +86,7 @@ def test_heading_to_source_turns_the_targets_forward_into_the_sources(target: st
 def test_hello_lists_capabilities_and_max_keys(daemon, raw) -> None:
     async def scenario():
         client = await raw.ready(daemon.url)
-        assert client.hello["capabilities"] == ["constraints", "timeline"] == list(CAPABILITIES)
+        assert client.hello["capabilities"] == ["constraints", "timeline", "live"] == list(CAPABILITIES)
         assert client.hello["limits"]["max_keys"] == MAX_KEYS == 64
         await client.close()
 

@@ -1,0 +1,92 @@
+"""engine.model.live: a chunk's request, its frames joined onto the stream, and the area steering."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine.core import rotations as R
+from engine.model.live import (
+    CONTEXT_FRAMES,
+    SETTLE_FRAMES,
+    LiveArea,
+    chunk_request,
+    new_frames,
+    settle,
+    turn_back,
+)
+from engine.model.testing import tiny_random_model
+
+FPS = 30.0
+
+
+def _walk(frames: int, start: tuple[float, float], direction: tuple[float, float], speed: float = 1.2) -> np.ndarray:
+    t = np.arange(frames)[:, None] / FPS
+    xz = np.asarray(start) + t * speed * np.asarray(direction)
+    return np.stack([xz[:, 0], np.full(frames, 0.9), xz[:, 1]], axis=1)
+
+
+def _facing(yaw: float) -> np.ndarray:
+    return R.axis_angle_to_quat(np.array([0.0, yaw, 0.0]))
+
+
+def test_inside_the_area_or_heading_in_or_standing_asks_nothing() -> None:
+    area = LiveArea((0.0, 0.0), 4.0)
+    assert turn_back(_walk(30, (0.0, 0.0), (0.0, 1.0)), _facing(0.0), area, 2.0, FPS) == ()  # well inside
+    assert turn_back(_walk(30, (0.0, 3.5), (0.0, -1.0)), _facing(math.pi), area, 2.0, FPS) == ()  # heading in
+    assert turn_back(_walk(30, (0.0, 3.5), (0.0, 1.0), speed=0.05), _facing(0.0), area, 2.0, FPS) == ()  # idle
+    assert turn_back(_walk(30, (0.0, 3.5), (0.0, 1.0)), _facing(0.0), LiveArea((0.0, 0.0), 0.0), 2.0, FPS) == ()
+
+
+def test_walking_out_turns_back_towards_the_centre_along_an_arc() -> None:
+    area = LiveArea((0.0, 0.0), 4.0)
+    root = _walk(30, (1.0, 2.0), (0.0, 1.0))  # at about (1, 3.2) walking +Z, away from the centre
+    points = turn_back(root, _facing(0.0), area, 59 / FPS, FPS)
+    assert len(points) == 4 and math.isclose(points[-1].time, 59 / FPS)
+    p = root[-1, [0, 2]]
+    ends = [w.position[[0, 2]] for w in points]
+    # Each waypoint lies on an arc of the walker's speed, so consecutive points are about speed × Δt apart.
+    steps = np.linalg.norm(np.diff(np.vstack([p] + ends), axis=0), axis=1)
+    assert np.allclose(steps, 1.2 * 59 / FPS / 4, rtol=0.05), steps
+    # It turns toward the centre, which lies to the walker's left (−X): heading rotates toward −X, the facing
+    # (0 = +Z, +π/2 = +X) goes negative, and the last point is nearer the centre's side than a straight walk.
+    assert points[-1].facing is not None and points[-1].facing < -0.5
+    straight = p + 1.2 * 59 / FPS * np.array([0.0, 1.0])
+    assert ends[-1][0] < straight[0] - 0.3 and np.linalg.norm(ends[-1]) < np.linalg.norm(straight)
+
+
+def test_first_chunk_is_free_and_later_ones_continue_the_context() -> None:
+    assert chunk_request("a person walks", 3, None, fps=FPS).constraints is None
+    root = _walk(30, (0.0, 0.0), (0.0, 1.0))
+    rot = np.tile(np.array([0.0, 0.0, 0.0, 1.0]), (30, 22, 1))
+    req = chunk_request("a person waves", 4, (root, rot), fps=FPS, steps=7)
+    assert req.prompt == "a person waves" and req.seed == 4 and req.steps == 7
+    assert req.constraints is not None and req.constraints.start is not None
+    assert np.array_equal(req.constraints.start.root, root[-CONTEXT_FRAMES:]) and req.constraints.path == ()
+
+
+def test_settle_keeps_its_length_eases_only_the_join_and_leaves_later_frames_alone() -> None:
+    rng = np.random.default_rng(0)
+    ctx_root = _walk(12, (0.0, 0.0), (0.0, 1.0))
+    ctx_rot = np.tile(np.array([0.0, 0.0, 0.0, 1.0]), (12, 22, 1))
+    root = _walk(40, (0.0, 0.44), (0.0, 1.0))
+    root[2] += np.array([0.0, 0.0, 0.3])  # a snap two frames after the join
+    rot = R.axis_angle_to_quat(rng.normal(0, 0.05, (40, 22, 3)))
+    out_root, out_rot = settle((ctx_root, ctx_rot), root, rot)
+    assert out_root.shape == root.shape and out_rot.shape == rot.shape
+    assert np.allclose(np.linalg.norm(out_rot, axis=-1), 1.0)
+    assert abs(out_root[2, 2] - out_root[1, 2]) < abs(root[2, 2] - root[1, 2]) / 2  # the snap is eased
+    assert np.array_equal(out_root[SETTLE_FRAMES:], root[SETTLE_FRAMES:])
+    assert np.array_equal(out_rot[SETTLE_FRAMES:], rot[SETTLE_FRAMES:])
+
+
+def test_a_continuation_starts_where_its_context_ends() -> None:
+    model = tiny_random_model(seed=0)
+    first = model.generate_batch([chunk_request("a person walks", 0, None, fps=FPS, seconds=1.0)])[0][0]
+    root0, rot0 = new_frames(first, None)
+    context = (root0[-CONTEXT_FRAMES:], rot0[-CONTEXT_FRAMES:])
+    nxt = model.generate_batch([chunk_request("a person walks", 1, context, fps=FPS, seconds=1.0)])[0][0]
+    assert np.allclose(nxt.root[0], root0[-1], atol=1e-4)  # frame 0 of a continuation is the last frame sent
+    root1, _ = new_frames(nxt, context)
+    assert root1.shape[0] == nxt.frames - 1  # which is not sent twice
