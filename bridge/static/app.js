@@ -13,9 +13,13 @@
 // the end of the shown variation ("constraints"), #timeline sends `segments` once it has two rows
 // ("timeline") and done.segments marks the boundaries on the scrubber; #draw-path turns clicks on the ground of
 // the 3D view into `path` waypoints ("constraints").
+// Live mode (v1.1 "live"): #live starts an endless stream (`live_start` with #area), played in real time from the
+// frames buffered as they arrive; prompt edits steer it (`live_prompt`, debounced), #record saves the last
+// #record-seconds played as NPZ, and turning #live off sends `live_stop`. body[data-state] is "live" meanwhile.
 
 import { decode, encode } from "./msgpack.js";
-import { ClipAssembler, Skeleton, forwardKinematics, makePose, samplePose } from "./motion.js";
+import { ClipAssembler, LiveBuffer, Skeleton, forwardKinematics, makePose, samplePose } from "./motion.js";
+import { motionNpz } from "./npz.js";
 import { OrbitCamera, attachOrbitControls, createRenderer, groundPoint } from "./view.js";
 
 const CLIENT = "motionbridge-browser/0.1.0";
@@ -24,6 +28,12 @@ const HISTORY_KEY = "motionbridge.history";
 const TOKEN_KEY = "motionbridge.token";
 const HISTORY_SIZE = 12;
 const PREVIEWS_PER_RUN = 6;
+/** Live mode: frames held ahead of real time (the daemon paces to it), how much played motion stays for Record
+ * (and review after stopping), and how long the prompt must rest before the edit steers the stream. */
+const LIVE_BUFFER_MS = 500;
+const LIVE_KEEP_S = 60;
+const LIVE_PROMPT_DEBOUNCE_MS = 400;
+const LIVE_LOG_SIZE = 5000;
 // Close codes after which reconnecting cannot help until the user changes something.
 const FINAL_CLOSES = { 4001: "unauthorized: the token is missing or wrong", 4002: "the daemon refused the subprotocol",
   4006: "the daemon does not speak protocol 1" };
@@ -44,6 +54,8 @@ const ui = {
   addSegment: $("#add-segment"), timelineTotal: $("#timeline-total"), segmentMarks: $("#segment-marks"),
   pathTools: $("#path-tools"), drawPath: $("#draw-path"), undoWaypoint: $("#undo-waypoint"),
   clearPath: $("#clear-path"), pathInfo: $("#path-info"),
+  liveTools: $("#live-tools"), live: $("#live"), area: $("#area"), record: $("#record"),
+  recordSeconds: $("#record-seconds"), liveInfo: $("#live-info"),
 };
 
 const params = new URLSearchParams(location.search);
@@ -54,6 +66,7 @@ const app = {
   hello: null,
   skeleton: null,
   run: null, // the request in flight or last finished: {id, job, prompt, assembler, progress, done, seed}
+  live: null, // the live session running or last stopped (startLive documents its fields)
   clips: [], // final clips of the last run, by sample
   selected: 0,
   path: [], // root path waypoints drawn on the ground, [x, z] in the page's smplh world (metres)
@@ -68,9 +81,10 @@ window.motionbridge = app;
 function setState(state) {
   document.body.dataset.state = state;
   const generating = state === "generating";
-  ui.generate.disabled = generating || document.body.dataset.connection !== "ready";
+  ui.generate.disabled = generating || state === "live" || document.body.dataset.connection !== "ready";
   ui.cancel.disabled = !generating;
   updateContinue();
+  updateLiveControls();
 }
 
 function hasCapability(name) {
@@ -158,6 +172,7 @@ class Connection {
   closed(e) {
     this.ws = null;
     const reason = FINAL_CLOSES[e.code];
+    if (liveRunning()) endLive("Live ended: the connection to the daemon dropped.");
     if (app.run && document.body.dataset.state === "generating") {
       // Replayed with `fetch` after reconnecting if the daemon had accepted it (see onReady).
       app.run.lost = true;
@@ -182,11 +197,14 @@ const connection = new Connection();
 function setConnection(kind, text) {
   document.body.dataset.connection = kind;
   ui.connection.textContent = text;
-  ui.generate.disabled = kind !== "ready" || document.body.dataset.state === "generating";
+  const state = document.body.dataset.state;
+  ui.generate.disabled = kind !== "ready" || state === "generating" || state === "live";
   updateContinue();
+  updateLiveControls();
 }
 
 function handle(msg) {
+  if (app.live && msg.id === app.live.id) return onLive(msg);
   switch (msg.op) {
     case "hello": return onHello(msg);
     case "ready": return onReady();
@@ -260,6 +278,7 @@ function applyLimits(msg) {
   ui.timeline.hidden = !hasCapability("timeline");
   ui.pathTools.hidden = !hasCapability("constraints");
   if (ui.pathTools.hidden) setDrawing(false);
+  ui.liveTools.hidden = !hasCapability("live");
   updatePromptCount();
   updateTimelineTotal();
   updateContinue();
@@ -277,7 +296,7 @@ function readNumber(input, { integer = false } = {}) {
 
 /** `start` continues a finished job's sample: {job, sample} (protocol v1.1 "constraints"). */
 function generate({ start = null } = {}) {
-  if (document.body.dataset.state === "generating") return;
+  if (document.body.dataset.state === "generating" || liveRunning()) return;
   clearMessage();
   let request;
   let segments = null;
@@ -561,6 +580,257 @@ function onError(msg) {
   }
 }
 
+// ------------------------------------------------------------------ live mode (protocol v1.1 "live")
+
+/** A live session that has not ended yet (starting, streaming or stopping). */
+function liveRunning() {
+  return Boolean(app.live) && app.live.state !== "stopped";
+}
+
+/** The live stream is on screen: running, and its first frames are in. */
+function liveShowing() {
+  return liveRunning() && app.live.clock != null;
+}
+
+function updateLiveControls() {
+  if (!ui.live) return;
+  const L = app.live;
+  const state = document.body.dataset.state;
+  ui.live.checked = liveRunning() && L.state !== "stopping";
+  ui.live.disabled = ui.liveTools.hidden || document.body.dataset.connection !== "ready" || state === "generating"
+    || (L != null && L.state === "stopping");
+  ui.area.disabled = liveRunning();
+  ui.record.disabled = !L || L.clock == null || L.buffer.frames === 0;
+  ui.play.disabled = liveShowing();
+  ui.scrub.disabled = liveShowing();
+}
+
+function startLive() {
+  if (liveRunning() || document.body.dataset.state === "generating") return;
+  clearMessage();
+  const prompt = ui.prompt.value.trim();
+  let request;
+  try {
+    if (!prompt) throw new Error("Type what the character should do, then turn Live on.");
+    const area = readNumber(ui.area);
+    if (area < 0) throw new Error("Area radius must be 0 (anywhere) or more metres");
+    request = { op: "live_start", id: `live-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`,
+      prompt, target: "smplh", seed: readNumber(ui.seed, { integer: true }), buffer_ms: LIVE_BUFFER_MS, area };
+  } catch (err) {
+    showMessage(err.message, { title: "Live" });
+    updateLiveControls();
+    return;
+  }
+  const fps = (app.hello.model && app.hello.model.fps) || 30;
+  app.live = {
+    id: request.id, request, job: null, state: "starting",
+    buffer: new LiveBuffer(app.skeleton.count, fps, Math.round((LIVE_KEEP_S + 30) * fps)),
+    clock: null, // performance.now() of the last playhead update; null until the first frames arrive
+    playhead: 0, // seconds since the session's first frame, advancing with the wall clock
+    prompt, // the prompt last sent (live_start's, then each live_prompt's)
+    prompts: [], // live_prompt messages sent: {prompt, at: frames received by then}
+    states: [], // live_state replies: {prompt, frame}
+    log: [], // the newest motion messages: {start, count}
+    done: null, recording: null, timer: null, trailAt: 0,
+  };
+  try {
+    connection.send(request);
+  } catch (err) {
+    app.live.state = "stopped";
+    showMessage(err.message, { title: "Not connected" });
+    updateLiveControls();
+    return;
+  }
+  setDrawing(false);
+  // The stream may walk anywhere: the camera follows the character.
+  ui.follow.checked = true;
+  camera.follow = true;
+  setDownloads(false);
+  showSegmentMarks(null);
+  ui.liveInfo.textContent = "Starting…";
+  ui.resultInfo.textContent = "";
+  setState("live");
+}
+
+function stopLive() {
+  const L = app.live;
+  if (!liveRunning() || L.state === "stopping") return;
+  clearTimeout(L.timer);
+  try {
+    connection.send({ op: "live_stop", id: L.id });
+  } catch {
+    endLive("Live ended: not connected to the daemon.");
+    return;
+  }
+  L.state = "stopping";
+  ui.liveInfo.textContent = "Stopping…";
+  updateLiveControls();
+}
+
+/** After an edit of the prompt box: steer a running stream once the text has rested. */
+function livePromptEdited() {
+  const L = app.live;
+  if (!liveRunning() || L.state === "stopping") return;
+  clearTimeout(L.timer);
+  L.timer = setTimeout(sendLivePrompt, LIVE_PROMPT_DEBOUNCE_MS);
+}
+
+function sendLivePrompt() {
+  const L = app.live;
+  const prompt = ui.prompt.value.trim();
+  if (!liveRunning() || L.state === "stopping" || !prompt || prompt === L.prompt) return;
+  try {
+    connection.send({ op: "live_prompt", id: L.id, prompt });
+  } catch (err) {
+    showMessage(err.message, { title: "Not connected" });
+    return;
+  }
+  L.prompt = prompt;
+  L.prompts.push({ prompt, at: L.buffer.end });
+  ui.liveInfo.textContent = `Steering: “${prompt}”…`;
+}
+
+function onLive(msg) {
+  const L = app.live;
+  switch (msg.op) {
+    case "accepted":
+      L.job = msg.job;
+      if (L.state === "starting") L.state = "live";
+      if (L.clock == null) ui.liveInfo.textContent = "Live · waiting for the first frames…";
+      return;
+    case "motion": return onLiveMotion(msg);
+    case "live_state": {
+      L.states.push({ prompt: msg.prompt, frame: msg.frame });
+      ui.liveInfo.textContent = `Following: “${msg.prompt}” from frame ${msg.frame} ` +
+        `(${(msg.frame / L.buffer.fps).toFixed(2)} s)`;
+      updateOverlay();
+      return;
+    }
+    case "done": {
+      L.done = msg;
+      endLive(`Live stopped · ${msg.frames} frames (${(msg.seconds ?? msg.frames / L.buffer.fps).toFixed(2)} s) ` +
+        "streamed · scrub to review, Record saves from the end");
+      return;
+    }
+    case "error":
+      showDaemonError(msg);
+      endLive(`Live failed: ${msg.message || msg.code}`);
+      if (document.body.dataset.state !== "error") setState("error");
+      return;
+    default:
+      return undefined;
+  }
+}
+
+function onLiveMotion(msg) {
+  const L = app.live;
+  try {
+    L.buffer.append(msg);
+  } catch (err) {
+    showMessage(err.message, { title: "Bad live motion" });
+    stopLive();
+    return;
+  }
+  L.log.push({ start: msg.start, count: msg.count });
+  if (L.log.length > LIVE_LOG_SIZE) L.log.splice(0, L.log.length - LIVE_LOG_SIZE);
+  if (L.clock == null) {
+    L.clock = performance.now();
+    L.playhead = 0;
+    if (!L.states.length) ui.liveInfo.textContent = `Following: “${L.request.prompt}”`;
+    updateLiveControls();
+  }
+  showLiveClip();
+}
+
+/** Puts the buffered frames on screen (the buffer's clip views change with every append and drop). */
+function showLiveClip() {
+  const L = app.live;
+  const clip = L.buffer.clip();
+  shown = [clip];
+  app.selected = 0;
+  const now = performance.now();
+  if (now - L.trailAt > 500) {
+    L.trailAt = now;
+    trail = trailOf(clip);
+  }
+  if (ui.variations.children.length) renderVariations();
+  ui.scrub.max = duration();
+  updateOverlay();
+}
+
+/** Moves the playhead on with the wall clock, never past the newest frame (a stalled stream holds its pose),
+ * and forgets frames more than LIVE_KEEP_S behind it. */
+function advanceLive(now) {
+  const L = app.live;
+  const b = L.buffer;
+  L.playhead = Math.max(b.first / b.fps, Math.min((b.end - 1) / b.fps, L.playhead + (now - L.clock) / 1000));
+  L.clock = now;
+  const keepFrom = Math.floor((L.playhead - LIVE_KEEP_S) * b.fps);
+  if (keepFrom - b.first >= b.fps) {
+    b.dropBefore(keepFrom);
+    L.trailAt = 0;
+    showLiveClip();
+  }
+  app.time = L.playhead - b.first / b.fps;
+}
+
+/** The session ended (done, error, connection lost): what was played stays on screen as a clip to review. */
+function endLive(text) {
+  const L = app.live;
+  clearTimeout(L.timer);
+  L.state = "stopped";
+  ui.liveInfo.textContent = text;
+  if (L.clock != null && L.buffer.frames) {
+    const clip = L.buffer.clip();
+    clip.live = true;
+    const time = L.playhead - L.buffer.first / L.buffer.fps;
+    showClips([clip]);
+    app.time = Math.min(time, duration());
+    setPlaying(false);
+  }
+  if (document.body.dataset.state === "live") setState("idle");
+  updateLiveControls();
+}
+
+/** The prompts the stream followed over frames from … to − 1, in order, joined with arrows. */
+function livePromptsOver(from, to) {
+  const L = app.live;
+  const spans = [{ prompt: L.request.prompt, frame: 0 }, ...L.states];
+  const seen = spans.filter((s, i) => s.frame < to && (i + 1 === spans.length || spans[i + 1].frame > from));
+  return seen.map((s) => s.prompt).join(" → ");
+}
+
+/** Saves the last #record-seconds of the live motion played (up to the playhead) as an NPZ download. */
+function recordLive() {
+  const L = app.live;
+  if (!L || L.clock == null || !L.buffer.frames) return;
+  let seconds;
+  try {
+    seconds = readNumber(ui.recordSeconds);
+    if (!(seconds > 0)) throw new Error("Record's seconds must be more than 0");
+  } catch (err) {
+    showMessage(err.message, { title: "Record" });
+    return;
+  }
+  const b = L.buffer;
+  const to = Math.min(b.end, Math.floor(L.playhead * b.fps + 1e-6) + 1);
+  const from = Math.max(b.first, to - Math.round(seconds * b.fps));
+  const text = livePromptsOver(from, to);
+  const blob = motionNpz({ ...b.slice(from, to), fps: b.fps, text, seed: L.request.seed,
+    model: (app.hello.model && app.hello.model.name) || "" });
+  const name = `${slug(L.request.prompt)}-live-${(from / b.fps).toFixed(1)}s-${((to - from) / b.fps).toFixed(1)}s.npz`;
+  L.recording = { from, count: to - from, name, text };
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+  showMessage(`${((to - from) / b.fps).toFixed(2)} s (frames ${from}–${to - 1}) saved as ${name}`,
+    { kind: "note", title: "Recorded" });
+}
+
 // ------------------------------------------------------------------ downloads
 
 function setDownloads(enabled) {
@@ -650,6 +920,7 @@ function renderHistory() {
       ui.prompt.value = h.prompt;
       for (const k of ["seconds", "seed", "samples", "steps", "cfg"]) if (h[k] != null) ui[k].value = h[k];
       updatePromptCount();
+      livePromptEdited();
       ui.prompt.focus();
     });
     li.append(b);
@@ -664,6 +935,7 @@ const renderer = createRenderer(ui.canvas, { webgl: "webgl", canvas2d: "canvas2d
 ui.rendererKind.textContent = renderer.kind === "webgl" ? "WebGL" : "Canvas 2D";
 document.body.dataset.renderer = renderer.kind;
 app.renderer = renderer;
+app.camera = camera;
 let shown = []; // clips on screen: the finals, or the newest previews while sampling
 let trail = null;
 
@@ -711,6 +983,13 @@ function trailOf(clip) {
 function updateOverlay() {
   const c = shown[app.selected];
   if (!c) { ui.overlay.textContent = ""; return; }
+  if (liveShowing()) {
+    const L = app.live;
+    const following = L.states.length ? L.states[L.states.length - 1].prompt : L.request.prompt;
+    ui.overlay.textContent = `Live · ${following}`;
+    return;
+  }
+  if (c.live) { ui.overlay.textContent = "Live session, stopped · scrub to review"; return; }
   if (c.preview) ui.overlay.textContent = `Coarse preview · step ${c.step ?? "?"}${c.steps ? ` / ${c.steps}` : ""}`;
   else if (c.frames === 1) ui.overlay.textContent = "Rest pose · type a prompt and press Generate";
   else ui.overlay.textContent = `Variation ${app.selected + 1}${c.seed != null ? ` · seed ${c.seed}` : ""}`;
@@ -796,15 +1075,17 @@ function invalidate() { dirty = true; }
 function frame(now) {
   const dt = Math.min(0.1, (now - last) / 1000);
   last = now;
+  const live = liveShowing();
+  if (live) advanceLive(now);
   const d = duration();
-  if (app.playing && d > 0) {
+  if (!live && app.playing && d > 0) {
     app.time += dt * Number(ui.speed.value);
     if (app.time > d) {
       if (ui.loop.checked) app.time %= d;
       else { app.time = d; setPlaying(false); }
     }
   }
-  const moving = (app.playing && d > 0) || chasing;
+  const moving = live || (app.playing && d > 0) || chasing;
   if (app.skeleton && shown.length && (dirty || (moving && now - lastDraw >= DRAW_INTERVAL_MS - 2))) {
     dirty = false;
     lastDraw = now;
@@ -813,7 +1094,8 @@ function frame(now) {
   if (now - lastLabel > 60) {
     lastLabel = now;
     if (document.activeElement !== ui.scrub) ui.scrub.value = app.time;
-    ui.time.textContent = `${app.time.toFixed(2)} / ${d.toFixed(2)} s`;
+    ui.time.textContent = live ? `live ${app.live.playhead.toFixed(2)} s`
+      : `${app.time.toFixed(2)} / ${d.toFixed(2)} s`;
   }
   requestAnimationFrame(frame);
 }
@@ -851,6 +1133,10 @@ function draw() {
   if (ui.follow.checked && selectedPose) {
     // Tracking the selected clip's own root keeps a side-by-side row centred: the offsets sum to zero.
     chasing = camera.track(selectedPose.worldPos[0], selectedPose.worldPos[2], 0.15) > 0.002;
+    // A live stream has no end to frame in advance: the camera also rises and sinks with the pelvis (slowly,
+    // so steps do not bob the view), keeping a jump or a climb in the picture.
+    const height = Math.min(3, Math.max(0.5, selectedPose.worldPos[1]));
+    if (liveShowing()) camera.target[1] += (height - camera.target[1]) * 0.03;
   }
   const dx = sideBySideOffset(app.selected);
   const contacts = selectedPose ? contactsOf(sk, clip, Math.min(app.time, duration()), selectedPose) : [];
@@ -883,12 +1169,13 @@ function updatePromptCount() {
 }
 
 ui.form.addEventListener("submit", (e) => { e.preventDefault(); generate(); });
-ui.prompt.addEventListener("input", updatePromptCount);
+ui.prompt.addEventListener("input", () => { updatePromptCount(); livePromptEdited(); });
 // Example prompts (docs/prompting.md): a click puts one in the box, ready to edit or generate.
 for (const b of document.querySelectorAll("#examples button[data-prompt]")) {
   b.addEventListener("click", () => {
     ui.prompt.value = b.dataset.prompt;
     updatePromptCount();
+    livePromptEdited();
     ui.prompt.focus();
   });
 }
@@ -900,6 +1187,8 @@ document.addEventListener("keydown", (e) => {
 });
 ui.cancel.addEventListener("click", cancel);
 ui.continue.addEventListener("click", continueFromEnd);
+ui.live.addEventListener("change", () => (ui.live.checked ? startLive() : stopLive()));
+ui.record.addEventListener("click", recordLive);
 ui.drawPath.addEventListener("click", () => setDrawing(ui.drawPath.getAttribute("aria-pressed") !== "true"));
 ui.undoWaypoint.addEventListener("click", () => { app.path.pop(); updatePath(); });
 ui.clearPath.addEventListener("click", () => { app.path = []; updatePath(); });

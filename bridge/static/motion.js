@@ -134,6 +134,67 @@ export class ClipAssembler {
   }
 }
 
+/**
+ * The frames of a live session (protocol v1.1 live mode): an endless stream, appended in order as `motion`
+ * messages arrive, the oldest dropped once they lie behind what is played. Frame numbers count from the
+ * session's first frame; the frames held are `first` … `end` − 1.
+ */
+export class LiveBuffer {
+  constructor(jointCount, fps, capacityFrames) {
+    this.jointCount = jointCount;
+    this.fps = fps;
+    this.capacity = capacityFrames;
+    this.root = new Float32Array(capacityFrames * 3);
+    this.rotations = new Float32Array(capacityFrames * jointCount * 4);
+    this.first = 0;
+    this.end = 0;
+  }
+
+  get frames() { return this.end - this.first; }
+
+  /** Adds the frames of one live `motion` message; they must follow the last ones held. */
+  append(msg) {
+    const root = float32s(msg.root);
+    const rotations = float32s(msg.rotations);
+    const { start, count } = msg;
+    if (start !== this.end) {
+      throw new Error(`live frames start at ${start} but ${this.end} was expected: the stream is not contiguous`);
+    }
+    if (root.length !== count * 3 || rotations.length !== count * this.jointCount * 4) {
+      throw new Error(`live motion sizes do not match count=${count} and ${this.jointCount} joints`);
+    }
+    // Never reached while playback keeps up (it drops what it played); a stalled page loses its oldest frames.
+    if (this.frames + count > this.capacity) this.dropBefore(this.end + count - this.capacity);
+    const at = this.frames;
+    this.root.set(root, at * 3);
+    this.rotations.set(rotations, at * this.jointCount * 4);
+    this.end += count;
+  }
+
+  /** Forgets the frames before `frame`. */
+  dropBefore(frame) {
+    const n = Math.min(frame, this.end) - this.first;
+    if (n <= 0) return;
+    const J4 = this.jointCount * 4;
+    this.root.copyWithin(0, n * 3, this.frames * 3);
+    this.rotations.copyWithin(0, n * J4, this.frames * J4);
+    this.first += n;
+  }
+
+  /** The frames held, as a Clip whose frame 0 is `first` (views, valid until the next append or drop). */
+  clip() {
+    const n = this.frames;
+    return new Clip({ fps: this.fps, frames: n, root: this.root.subarray(0, n * 3),
+      rotations: this.rotations.subarray(0, n * this.jointCount * 4) });
+  }
+
+  /** Copies of frames `from` … `to` − 1 (session frame numbers, within those held). */
+  slice(from, to) {
+    const a = from - this.first, b = to - this.first, J4 = this.jointCount * 4;
+    return { frames: b - a, root: this.root.slice(a * 3, b * 3), rotations: this.rotations.slice(a * J4, b * J4) };
+  }
+}
+
 // ------------------------------------------------------------------ quaternion math (x, y, z, w)
 
 function quatMul(a, ai, b, bi, out, oi) {

@@ -25,9 +25,11 @@ ARTIFACTS = REPO / "artifacts" / "browser"
 class LiveDaemon:
     """`MotionBridgeServer` on 127.0.0.1:<free port>, served from a background thread."""
 
-    def __init__(self, output_dir: Path, token: str | None = None) -> None:
+    def __init__(self, output_dir: Path, token: str | None = None, live_off: bool = False) -> None:
+        """`live_off`: serve with `--max-live 0`, whose hello leaves "live" out (as an older daemon's)."""
         self.output_dir = output_dir
         self.token = token
+        self.live_off = live_off
         self.http_url = ""
         self.server = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -50,7 +52,7 @@ class LiveDaemon:
     async def _serve(self) -> None:
         import torch
 
-        from bridge.server import MotionBridgeServer, ServerConfig
+        from bridge.server import DEFAULT_MAX_LIVE, MotionBridgeServer, ServerConfig
         from engine.model.testing import tiny_random_model
 
         torch.set_num_threads(1)
@@ -64,7 +66,8 @@ class LiveDaemon:
                 model = load_model(name, device="cpu")
             else:
                 model = tiny_random_model(seed=0, device="cpu")
-            config = ServerConfig(host="127.0.0.1", port=0, output_dir=self.output_dir, token=self.token)
+            config = ServerConfig(host="127.0.0.1", port=0, output_dir=self.output_dir, token=self.token,
+                                  max_live=0 if self.live_off else DEFAULT_MAX_LIVE)
             self.server = MotionBridgeServer(model, config)
             await self.server.start()
             self.http_url = self.server.http_url
@@ -102,6 +105,15 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveDaemon]:
 @pytest.fixture(scope="module")
 def token_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveDaemon]:
     live = LiveDaemon(tmp_path_factory.mktemp("token-results"), token="s3cret-token").start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture(scope="module")
+def daemon_without_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveDaemon]:
+    live = LiveDaemon(tmp_path_factory.mktemp("results-without-live"), live_off=True).start()
     try:
         yield live
     finally:
