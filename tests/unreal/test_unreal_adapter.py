@@ -473,7 +473,8 @@ def _run_node(node: Any, **inputs: Any) -> dict[str, Any]:
 def test_the_panel_scripts_are_the_ones_the_docs_tell_users_to_wire(editor_at_startup: tuple[Any, dict]) -> None:
     _, nodes = editor_at_startup
     docs = _doc_scripts()
-    assert set(nodes) == {"Connect", "Generate", "Cancel", "Bake", "Status"}
+    assert set(nodes) == {"Connect", "Generate", "Cancel", "Bake", "Status", "Continue", "ContinueFromSelection",
+                          "Timeline", "Live", "LivePrompt", "Record"}
     doc_lines = "\n".join(line.strip() for line in docs.splitlines())
     for name, node in nodes.items():
         assert node.script in doc_lines, f"docs/unreal.md does not show the {name} script as the code has it:\n" \

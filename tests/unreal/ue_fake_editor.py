@@ -5,8 +5,9 @@ every public attribute read is added to `log.accessed` as (class, member), so a 
 against the UE 5 API stub. The fakes behave just enough like the editor for the adapter to run: a level
 with actors (a spawned plain Actor gets a DefaultSceneRoot, as in the editor), a poseable mesh with a
 reference skeleton, asset creation and an AnimationDataController that stores what it is given (or refuses
-the bones a test names, answering False as the engine does). The API is UE 5.6's: SubobjectData's get_object
-warns that it is deprecated.
+the bones a test names, answering False as the engine does), and an AnimSequence that evaluates those keys into
+component-space poses (AnimPoseExtensions) the way the editor does. The API is UE 5.6's: SubobjectData's
+get_object warns that it is deprecated.
 """
 
 from __future__ import annotations
@@ -141,6 +142,18 @@ class FrameNumber(FakeObject):
         self.value = value
 
 
+class RelativeTransformSpace(FakeObject):
+    RTS_WORLD = "RTS_WORLD"
+    RTS_ACTOR = "RTS_ACTOR"
+    RTS_COMPONENT = "RTS_COMPONENT"
+    RTS_PARENT_BONE_SPACE = "RTS_PARENT_BONE_SPACE"
+
+
+class AnimPoseSpaces(FakeObject):
+    LOCAL = "LOCAL"
+    WORLD = "WORLD"
+
+
 class BoneSpaces(FakeObject):
     WORLD_SPACE = "WORLD_SPACE"
     COMPONENT_SPACE = "COMPONENT_SPACE"
@@ -195,12 +208,40 @@ class SceneComponent(Object):
         return self._attach_parent
 
 
-class PoseableMeshComponent(SceneComponent):
-    def __init__(self) -> None:
-        self._mesh: SkeletalMesh | None = None
+def _quat_mul(a: tuple, b: tuple) -> tuple:
+    ax, ay, az, aw = a
+    bx, by, bz, bw = b
+    return (aw * bx + ax * bw + ay * bz - az * by, aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw, aw * bw - ax * bx - ay * by - az * bz)
 
-    def set_skinned_asset_and_update(self, new_mesh: SkeletalMesh, reinit_pose: bool = True) -> None:
-        self._mesh = new_mesh
+
+def _quat_rotate(q: tuple, v: tuple) -> tuple:
+    x, y, z, w = q
+    tx, ty, tz = 2.0 * (y * v[2] - z * v[1]), 2.0 * (z * v[0] - x * v[2]), 2.0 * (x * v[1] - y * v[0])
+    return (v[0] + w * tx + (y * tz - z * ty), v[1] + w * ty + (z * tx - x * tz), v[2] + w * tz + (x * ty - y * tx))
+
+
+def component_space(bones: list[tuple[str, str | None, tuple, tuple]],
+                    local: dict[str, tuple[tuple, tuple]] | None = None) -> dict[str, tuple[tuple, tuple]]:
+    """Component-space (translation, rotation) of every bone from local transforms (the reference pose where
+    `local` has no entry), as the engine composes a pose."""
+    world: dict[str, tuple[tuple, tuple]] = {}
+    for name, parent, t, q in bones:
+        t, q = (local or {}).get(name, (t, q))
+        if parent is None:
+            world[name] = (tuple(t), tuple(q))
+        else:
+            pt, pq = world[parent]
+            offset = _quat_rotate(pq, t)
+            world[name] = ((pt[0] + offset[0], pt[1] + offset[1], pt[2] + offset[2]), _quat_mul(pq, q))
+    return world
+
+
+class SkinnedMeshComponent(SceneComponent):
+    """What PoseableMeshComponent and SkeletalMeshComponent share (UE's common base): the mesh's bones and pose."""
+
+    _mesh: SkeletalMesh | None = None
+    _pose_override: dict[str, tuple[tuple, tuple]] | None = None
 
     def get_skinned_asset(self) -> SkeletalMesh | None:
         return self._mesh
@@ -219,6 +260,20 @@ class PoseableMeshComponent(SceneComponent):
         _, _, t, q = self._mesh._bones[bone_index]
         return Transform(Vector(*t), Quat(*q))
 
+    def get_bone_transform(self, bone_name: str, transform_space: str = "RTS_WORLD") -> Transform:
+        """Only component space is modelled: the reference pose, or the local pose a test put in `_pose_override`."""
+        assert transform_space == RelativeTransformSpace.RTS_COMPONENT, transform_space
+        t, q = component_space(self._mesh._bones, self._pose_override)[bone_name]
+        return Transform(Vector(*t), Quat(*q))
+
+
+class PoseableMeshComponent(SkinnedMeshComponent):
+    def __init__(self) -> None:
+        self._mesh: SkeletalMesh | None = None
+
+    def set_skinned_asset_and_update(self, new_mesh: SkeletalMesh, reinit_pose: bool = True) -> None:
+        self._mesh = new_mesh
+
     def set_bone_location_by_name(self, bone_name: str, location: Vector, bone_space: str) -> None:
         pass
 
@@ -226,14 +281,11 @@ class PoseableMeshComponent(SceneComponent):
         pass
 
 
-class SkeletalMeshComponent(SceneComponent):
+class SkeletalMeshComponent(SkinnedMeshComponent):
     def __init__(self, mesh: SkeletalMesh, location: Vector, rotation: Rotator) -> None:
         self._mesh = mesh
         self._location = location
         self._rotation = rotation
-
-    def get_skinned_asset(self) -> SkeletalMesh:
-        return self._mesh
 
     def get_world_location(self) -> Vector:
         return self._location
@@ -318,10 +370,63 @@ class AnimationDataController(Object):
         return True
 
 
-class AnimSequence(Object):
+class AnimationAsset(Object):
+    pass
+
+
+class AnimSequence(AnimationAsset):
     def __init__(self, path: str) -> None:
         self._path = path
         self.controller = AnimationDataController()
+        self._factory: Factory | None = None
+
+    def get_skeleton(self) -> Skeleton | None:
+        factory = self._factory
+        return None if factory is None else object.__getattribute__(factory, "_prop_target_skeleton")
+
+    def _pose_at_frame(self, frame: int) -> dict[str, tuple[tuple, tuple]]:
+        """Component space at one key: bones with a track take its key, the others their reference pose."""
+        mesh = object.__getattribute__(self._factory, "_prop_preview_skeletal_mesh")
+        local = {}
+        for bone, (positions, rotations, _scales) in self.controller.tracks.items():
+            p, q = positions[frame], rotations[frame]
+            local[bone] = ((p.x, p.y, p.z), (q.x, q.y, q.z, q.w))
+        return component_space(mesh._bones, local)
+
+
+class AnimPose(FakeObject):
+    def __init__(self, world: dict[str, tuple[tuple, tuple]] | None = None) -> None:
+        self._world = world or {}
+
+
+class AnimPoseEvaluationOptions(FakeObject):
+    def __init__(self, **kwargs: Any) -> None:
+        self._options = kwargs
+
+
+class AnimationLibrary(BlueprintFunctionLibrary):
+    @staticmethod
+    def get_sequence_length(animation_sequence_base: AnimSequence) -> float:
+        controller = animation_sequence_base.controller
+        return controller.number_of_frames / controller.frame_rate.numerator
+
+
+class AnimPoseExtensions(BlueprintFunctionLibrary):
+    @staticmethod
+    def get_anim_pose_at_time(animation_sequence_base: AnimSequence, time: float,
+                              evaluation_options: AnimPoseEvaluationOptions) -> AnimPose:
+        """Keys only (tests ask for times on keys): the nearest key, as the engine's evaluation gives on a key."""
+        controller = animation_sequence_base.controller
+        frame = round(time * controller.frame_rate.numerator)
+        assert abs(frame - time * controller.frame_rate.numerator) < 1e-3, f"{time} s is not on a key"
+        assert 0 <= frame <= controller.number_of_frames, f"{time} s lies outside the sequence"
+        return AnimPose(animation_sequence_base._pose_at_frame(frame))
+
+    @staticmethod
+    def get_bone_pose(pose: AnimPose, bone_name: str, space: str = "LOCAL") -> Transform:
+        assert space == AnimPoseSpaces.WORLD, "only component (WORLD) space is modelled"
+        t, q = pose._world[bone_name]
+        return Transform(Vector(*t), Quat(*q))
 
 
 class Factory(Object):

@@ -188,6 +188,22 @@ class BridgeClient:
             raise
         return request_id
 
+    def live_start(self, prompt: str, seed: int = 0, buffer_ms: int = protocol.DEFAULT_BUFFER_MS,
+                   area: float = 0.0) -> str:
+        """Send a `live_start` for the `unreal` target (`area` in centimetres); returns the live session's id.
+        Live sessions are not recovered after a reconnect: the daemon ends them with the connection."""
+        if self.hello is not None:
+            self.hello.require(protocol.CAPABILITY_LIVE, "Live mode")
+        request_id = self.next_id()
+        self.send(protocol.live_start(request_id, prompt, seed=seed, buffer_ms=buffer_ms, area=area))
+        return request_id
+
+    def live_prompt(self, request_id: str, prompt: str) -> None:
+        self.send(protocol.live_prompt(request_id, prompt))
+
+    def live_stop(self, request_id: str) -> None:
+        self.send(protocol.live_stop(request_id))
+
     def cancel(self, request_id: str) -> None:
         self.send(protocol.cancel(request_id))
 

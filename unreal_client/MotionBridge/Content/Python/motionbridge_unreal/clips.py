@@ -125,6 +125,18 @@ class GenerationTracker:
             self.final = Clip(chunk.joints, chunk.fps, self._pending_root, self._pending_rotations)
             self._pending_root, self._pending_rotations = [], []
 
+    @property
+    def segments(self) -> list[tuple[int, int]]:
+        """done.segments of a timeline request: (first frame, frame count) per segment; empty otherwise."""
+        return [(int(s["start"]), int(s["count"])) for s in self.done.get("segments") or []]
+
+    def _describe_segments(self) -> str:
+        if not self.segments:
+            return ""
+        fps = self.final.fps if self.final is not None else 30
+        starts = ", ".join(f"{start / fps:.1f}" for start, _ in self.segments)
+        return f", {len(self.segments)} segments starting at {starts} s"
+
     def describe(self) -> str:
         """A one-line status for the panel."""
         if self.state == SENT:
@@ -137,7 +149,7 @@ class GenerationTracker:
             clip = self.final
             frames, seconds = (clip.frames, clip.seconds) if clip else (0, 0.0)
             cached = ", cached" if self.done.get("cached") else ""
-            return f"done: {frames} frames ({seconds:.1f} s){cached}"
+            return f"done: {frames} frames ({seconds:.1f} s){cached}{self._describe_segments()}"
         if self.state in (FAILED, CANCELLED):
             return str(self.error)
         return "idle"

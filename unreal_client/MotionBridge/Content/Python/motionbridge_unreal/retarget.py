@@ -344,3 +344,29 @@ class WorldDeltaRetargeter:
             # Bones above the hips (Manny's `root`) are unmapped: they stay in their reference pose.
             hips_local = quat_rotate(quat_conjugate(world[p]), _sub(hips_position, target.world_positions[p]))
         return RetargetedPose(list(self.bones), component, local, target.names[self.hips], hips_position, hips_local)
+
+    def source_frame(self, component_rotations: dict[str, Quat], hips_position: Vec3) -> tuple[Vec3, list[Quat]]:
+        """The inverse of `retarget`: a target pose (component-space rotations of the directly driven bones and
+        the hips bone's component-space position) → one wire frame (root position, local rotations relative to
+        the source T-pose). Continuing from a pose seen in the editor sends this frame."""
+        target = self.target
+        by_source = {i: b for b, i in self.direct.items()}
+        missing = [self.source_joints[i] for i in range(len(self.source_joints))
+                   if i not in by_source or target.names[by_source[i]] not in component_rotations]
+        if missing:
+            raise RetargetError(f"the pose lacks the bones {', '.join(missing)}: continue from a Mannequin-named "
+                                "skeleton")
+        delta: list[Quat] = []
+        for i in range(len(self.source_joints)):
+            b = by_source[i]
+            world = quat_normalize(tuple(float(c) for c in component_rotations[target.names[b]]))  # type: ignore
+            # world = F · delta · F⁻¹ · align · rest  →  delta = F⁻¹ · world · rest⁻¹ · align⁻¹ · F
+            in_mesh_frame = quat_mul(quat_mul(world, quat_conjugate(target.world_rotations[b])),
+                                     quat_conjugate(self.alignment[b]))
+            delta.append(quat_normalize(quat_mul(quat_mul(self.facing_inv, in_mesh_frame), self.facing)))
+        local = [delta[i] if p < 0 else quat_normalize(quat_mul(quat_conjugate(delta[p]), delta[i]))
+                 for i, p in enumerate(self.source_parents)]
+        travel = quat_rotate(self.facing_inv, _sub(tuple(float(c) for c in hips_position),  # type: ignore[arg-type]
+                                                   target.world_positions[self.hips]))
+        root = _add(self.source_rest_world[self.source_root], _scale(travel, 1.0 / self.root_scale))
+        return root, local

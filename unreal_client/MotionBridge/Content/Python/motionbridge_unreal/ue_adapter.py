@@ -2,14 +2,19 @@
 
 - Tools ▸ MotionBridge (ToolMenus) opens the Editor Utility Widget (built once, see docs/unreal.md) or, while
   it does not exist yet, a details dialog that asks for the prompt.
-- `MotionBridgeLibrary` (Blueprint-callable, static): Connect, Generate, Cancel, Status, Bake. The widget calls
+- `MotionBridgeLibrary` (Blueprint-callable, static): Connect, Generate, Cancel, Status, Bake; directing (protocol
+  v1.1, when the daemon's hello lists it): Continue, ContinueFromSelection, Timeline; live mode: Live, LivePrompt,
+  Record. The widget calls
   them through the engine's own "Execute Python Script" nodes (`PANEL_NODES`), never as nodes of this class: a
   widget left open is restored at editor start before init_unreal.py runs, when this class does not exist yet.
 - Connecting runs on a worker thread. A slate post-tick callback takes its outcome, drains the client's event
   queue on the game thread and poses a `PoseableMeshComponent` on a preview actor with the retargeted frame
   (component-space rotations).
 - Bake: an AnimSequence for the preview mesh's skeleton, filled through its AnimationDataController with
-  local bone keys and saved with EditorAssetLibrary, only if the controller accepted every track.
+  local bone keys and saved with EditorAssetLibrary, only if the controller accepted every track. Record bakes
+  the last seconds of a live stream the same way.
+- Live: the receive thread queues the streamed frames like any event; each tick moves a real-time playhead over
+  a ring buffer of them (`live.py`) and poses the preview, so nothing waits on the network on the game thread.
 
 All networking and math live in the `unreal`-free modules next to this one; this file only moves values
 between them and the editor.
@@ -18,14 +23,21 @@ between them and the editor.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import unreal
 
-from . import protocol
+from . import directing, protocol
 from .client import BridgeClient, BridgeConnectionError, ConnectionEvent
-from .clips import Clip, GenerationTracker
-from .retarget import Quat, RetargetError, TargetSkeleton, WorldDeltaRetargeter
+from .clips import DONE, Clip, GenerationTracker
+from .live import FAILED as LIVE_FAILED
+from .live import STOPPED as LIVE_STOPPED
+from .live import STOPPING as LIVE_STOPPING
+from .live import STREAMING as LIVE_STREAMING
+from .live import LiveSession, PromptDebouncer
+from .retarget import Quat, RetargetError, TargetSkeleton, Vec3, WorldDeltaRetargeter
 
 MENU_OWNER = "MotionBridge"
 TOOLS_MENU = "LevelEditor.MainMenu.Tools"
@@ -152,14 +164,61 @@ class PreviewRig:
         return self._retargeter
 
     def show(self, retargeter: WorldDeltaRetargeter, clip: Clip, frame: int) -> None:
+        self.show_frame(retargeter, clip.root[frame], clip.rotations[frame])
+
+    def show_frame(self, retargeter: WorldDeltaRetargeter, root: Vec3, rotations: list[Quat]) -> None:
         """Pose the component with one frame, parents before children (each call reads the parent's pose)."""
-        pose = retargeter.retarget(clip.root[frame], clip.rotations[frame])
+        pose = retargeter.retarget(root, rotations)
         space = unreal.BoneSpaces.COMPONENT_SPACE
         for bone in pose.bones:
             if bone == pose.root_bone:
                 self.component.set_bone_location_by_name(bone, unreal.Vector(*pose.root_component_position), space)
             rotation = unreal.Quat(*pose.component_rotations[bone])
             self.component.set_bone_rotation_by_name(bone, rotation.rotator(), space)
+
+
+# ---------------------------------------------------------------- reading poses to continue from
+
+
+PosedFrame = tuple[dict[str, Quat], Vec3]
+"""Component-space rotations of the mesh's bones and the hips bone's component-space position."""
+
+
+def _read_bones(retargeter: WorldDeltaRetargeter, transform_of: Callable[[str], Any]) -> PosedFrame:
+    rotations: dict[str, Quat] = {}
+    hips: Vec3 = (0.0, 0.0, 0.0)
+    root_bone = retargeter.source_joints[retargeter.source_root]
+    for bone in retargeter.source_joints:
+        if bone not in retargeter.target.index:
+            continue
+        transform = transform_of(bone)
+        q, t = transform.rotation, transform.translation
+        rotations[bone] = (q.x, q.y, q.z, q.w)
+        if bone == root_bone:
+            hips = (t.x, t.y, t.z)
+    return rotations, hips
+
+
+def read_component_pose(component: Any, retargeter: WorldDeltaRetargeter) -> PosedFrame:
+    """The pose a skinned mesh component shows now (an actor in the level)."""
+    space = unreal.RelativeTransformSpace.RTS_COMPONENT
+    return _read_bones(retargeter, lambda bone: component.get_bone_transform(bone, space))
+
+
+def read_sequence_end(sequence: Any, retargeter: WorldDeltaRetargeter, fps: int, frames: int) -> list[PosedFrame]:
+    """The last `frames` poses of an AnimSequence, 1/fps apart and oldest first (component space, as the
+    editor evaluates the sequence on its skeleton's reference pose)."""
+    length = float(unreal.AnimationLibrary.get_sequence_length(sequence))
+    frames = max(1, min(frames, int(length * fps + 1e-6) + 1))
+    options = unreal.AnimPoseEvaluationOptions()
+    space = unreal.AnimPoseSpaces.WORLD
+    poses = []
+    for k in range(frames):
+        pose = unreal.AnimPoseExtensions.get_anim_pose_at_time(sequence, max(0.0, length - (frames - 1 - k) / fps),
+                                                               options)
+        poses.append(_read_bones(retargeter,
+                                 lambda bone, pose=pose: unreal.AnimPoseExtensions.get_bone_pose(pose, bone, space)))
+    return poses
 
 
 # ---------------------------------------------------------------- baking
@@ -292,9 +351,10 @@ class ConnectAttempt:
 
 
 class MotionBridgeEditor:
-    """One editor-wide session: the daemon connection, the request being generated and the preview."""
+    """One editor-wide session: the daemon connection, the request being generated or the live session, and
+    the preview."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.client: BridgeClient | None = None
         self.tracker = GenerationTracker()
         self.rig: PreviewRig | None = None
@@ -302,17 +362,27 @@ class MotionBridgeEditor:
         self.notice = ""
         self.playback_time = 0.0
         self.server_status: dict[str, Any] = {}
+        self.live: LiveSession | None = None
+        self.live_view = False
+        """True while the preview shows the live stream (from Live on until the next Generate)."""
+        self.prompts = PromptDebouncer()
+        self.clock = clock
         self._attempt: ConnectAttempt | None = None
         self._queued: dict[str, Any] | None = None
+        self._queued_live: dict[str, Any] | None = None
         self._tick_handle: Any | None = None
+        self._address: tuple[str, int, str | None] = (protocol.DEFAULT_HOST, protocol.DEFAULT_PORT, None)
 
     # -- commands
 
-    def connect(self, host: str = protocol.DEFAULT_HOST, port: int = protocol.DEFAULT_PORT,
-                token: str | None = None) -> None:
-        """Start connecting and return at once; the tick takes the outcome (see `status`)."""
+    def connect(self, host: str | None = None, port: int | None = None, token: str | None = None) -> None:
+        """Start connecting and return at once; the tick takes the outcome (see `status`). Without arguments it
+        goes back to the daemon last connected to (Generate and Live connect by themselves that way)."""
+        if host is None and port is None and token is None:
+            host, port, token = self._address
         self.disconnect()
         client = BridgeClient(host or protocol.DEFAULT_HOST, port or protocol.DEFAULT_PORT, token=token or None)
+        self._address = (client.host, client.port, client.token)
         self._attempt = ConnectAttempt(client)
         self.connection = f"connecting to ws://{client.host}:{client.port}{protocol.PATH}"
         if self._tick_handle is None:
@@ -323,6 +393,10 @@ class MotionBridgeEditor:
             self._attempt.abandon()
             self._attempt = None
         self._drop_queued("cancelled", "disconnected before the request was sent")
+        if self.live is not None and self.live.active:
+            self._queued_live = None
+            self.live.handle({"op": "error", "id": self.live.request_id, "code": "cancelled",
+                              "message": "disconnected"})
         if self.client is not None:
             self.client.close()
             self.client = None
@@ -331,18 +405,26 @@ class MotionBridgeEditor:
             self._tick_handle = None
         self.connection = "disconnected"
 
-    def generate(self, prompt: str, seconds: float, seed: int) -> str:
-        """Send a request, or queue it until the connection (started here if none is) is made."""
+    def generate(self, prompt: str | None, seconds: float, seed: int, start: dict[str, Any] | None = None,
+                 segments: list[dict[str, Any]] | None = None) -> str:
+        """Send a request, or queue it until the connection (started here if none is) is made. `start` and
+        `segments` are the v1.1 fields; a daemon whose hello does not list them gets nothing (see `_check`)."""
         if self.rig is None:
             self.rig = self._preview_rig()
         if self._attempt is None and (self.client is None or not self.client.connected):
             self.connect()
+        client = self.client if self._attempt is None else self._attempt.client
+        assert client is not None
+        message = protocol.generate(client.next_id(), prompt, seconds, seed, preview_every=5, start=start,
+                                    segments=segments)
+        if self._attempt is None:
+            self._check(message)
         if self.tracker.busy and self.tracker.request_id is not None:
             # One request at a time: the panel shows one motion, so a new prompt replaces the running one.
             self.cancel()
-        client = self.client if self._attempt is None else self._attempt.client
-        assert client is not None
-        message = protocol.generate(client.next_id(), prompt, seconds, seed, preview_every=5)
+        if self.live is not None and self.live_view:
+            self._stop_live()
+            self.live_view = False
         if self._attempt is None:
             request_id = client.submit(message)
         else:
@@ -352,6 +434,149 @@ class MotionBridgeEditor:
         self.notice = ""
         self.playback_time = 0.0
         return request_id
+
+    def continue_clip(self, prompt: str, seconds: float, seed: int) -> str:
+        """Generate the next clip from the end of the last finished one (`start` = its job, sample 0)."""
+        if self.tracker.state != DONE or not self.tracker.job:
+            raise MotionBridgeEditorError("nothing to continue yet: Generate a motion and wait until it is done "
+                                          "(or select an AnimSequence or a character and Continue From Selection)")
+        return self.generate(prompt, seconds, seed, start=protocol.start_from_job(self.tracker.job, 0))
+
+    def continue_from_selection(self, prompt: str, seconds: float, seed: int) -> str:
+        """Generate a clip that starts from the last frames of the AnimSequence selected in the Content Browser,
+        or from the current pose of the character selected in the level (the preview actor: the frames it
+        just showed)."""
+        hello = self._hello()
+        hello.require(protocol.CAPABILITY_CONSTRAINTS, "Continue From Selection")
+        return self.generate(prompt, seconds, seed, start=self._selected_start(hello))
+
+    def timeline(self, rows: str, seed: int) -> str:
+        """Generate one continuous clip from the panel's timeline rows (`seconds prompt` per line)."""
+        return self.generate(None, 0.0, seed, segments=protocol.segments(directing.parse_timeline(rows)))
+
+    def _hello(self) -> protocol.Hello:
+        if self.client is None or self.client.hello is None:
+            raise MotionBridgeEditorError("not connected: Connect first (directing and live mode need to know what "
+                                          "the daemon offers)")
+        return self.client.hello
+
+    def _check(self, message: dict[str, Any]) -> None:
+        hello = self._hello()
+        for capability in protocol.capabilities_used(message):
+            hello.require(capability, {protocol.CAPABILITY_CONSTRAINTS: "Continue", protocol.CAPABILITY_TIMELINE:
+                                       "Timeline", protocol.CAPABILITY_LIVE: "Live"}[capability])
+
+    def _selected_start(self, hello: protocol.Hello) -> dict[str, Any]:
+        for asset in unreal.EditorUtilityLibrary.get_selected_assets():
+            if isinstance(asset, unreal.AnimSequence):
+                if self.rig is None:
+                    self.rig = self._preview_rig()
+                skeleton = asset.get_skeleton()
+                if skeleton is None or skeleton.get_path_name() != self.rig.skeleton.get_path_name():
+                    raise MotionBridgeEditorError(
+                        f"{asset.get_path_name()} is for another skeleton than the preview's "
+                        f"{self.rig.skeleton.get_path_name()}: delete the MotionBridgePreview actor and select a "
+                        "mesh of that skeleton")
+                retargeter = self.rig.retargeter(hello, hello.wire_joints)
+                poses = read_sequence_end(asset, retargeter, hello.fps, directing.START_FRAMES)
+                return directing.start_from_poses(retargeter, poses)
+        actors = unreal.get_editor_subsystem(unreal.EditorActorSubsystem)
+        for actor in actors.get_selected_level_actors():
+            if actor.get_actor_label() == PREVIEW_ACTOR_LABEL:
+                return self._shown_start()
+            component = actor.get_component_by_class(unreal.SkinnedMeshComponent)
+            if component is not None and component.get_skinned_asset() is not None:
+                retargeter = WorldDeltaRetargeter(read_target_skeleton(component), hello.wire_joints, hello.parents,
+                                                  protocol.source_rest_in_unreal(hello.rest))
+                return directing.start_from_poses(retargeter, [read_component_pose(component, retargeter)])
+        raise MotionBridgeEditorError("nothing selected to continue from: select an AnimSequence in the Content "
+                                      "Browser or a character in the level (Continue goes on from the last clip)")
+
+    def _shown_start(self) -> dict[str, Any]:
+        """The preview's last frames up to the one it shows now, exactly as they came from the daemon."""
+        if self.live is not None and self.live_view:
+            clip = self.live.recent(directing.START_FRAMES)
+        else:
+            shown = self.tracker.clip
+            if shown is None:
+                raise MotionBridgeEditorError("the preview shows nothing yet: Generate or go Live first")
+            frame = shown.frame_at(self.playback_time)
+            first = max(0, frame + 1 - directing.START_FRAMES)
+            clip = Clip(shown.joints, shown.fps, shown.root[first:frame + 1], shown.rotations[first:frame + 1])
+        return protocol.start_from_motion(clip.root, clip.rotations, len(clip.joints))
+
+    # -- live mode
+
+    def live_on(self, prompt: str, seed: int, area: float,
+                buffer_ms: int = protocol.DEFAULT_BUFFER_MS) -> str:
+        """Start streaming motion for `prompt` onto the preview (connecting first if needed); `area` is the
+        radius in centimetres the root stays within (0: no limit). Returns the live session's id."""
+        if self.live is not None and self.live.state == LIVE_STOPPING:
+            # One live session per connection: the daemon would answer a new one with busy until its done.
+            raise MotionBridgeEditorError("the last live session is still stopping: tick Live again in a moment")
+        if self.live is not None and self.live.active:
+            self.live_prompt(prompt)
+            return self.live.request_id
+        if self.rig is None:
+            self.rig = self._preview_rig()
+        if self._attempt is None and (self.client is None or not self.client.connected):
+            self.connect()
+        client = self.client if self._attempt is None else self._attempt.client
+        assert client is not None
+        message = protocol.live_start(client.next_id(), prompt, seed=seed, buffer_ms=buffer_ms, area=area)
+        if self._attempt is None:
+            self._check(message)
+        if self.tracker.busy:
+            self.cancel()
+        fps = client.hello.fps if client.hello is not None else 30
+        self.live = LiveSession(str(message["id"]), prompt, fps=fps, buffer_ms=buffer_ms)
+        self.live_view = True
+        self.prompts.reset(prompt)
+        if self._attempt is None:
+            assert self.client is not None
+            self.client.send(message)
+        else:
+            self._queued_live = message
+        self.notice = ""
+        return self.live.request_id
+
+    def live_off(self) -> bool:
+        """Stop the live stream (the preview holds its last frame); False if none was running."""
+        if self.live is None or not self.live.active:
+            return False
+        self._stop_live()
+        return True
+
+    def _stop_live(self) -> None:
+        live = self.live
+        if live is None or not live.active:
+            return
+        if self._queued_live is not None:
+            self._queued_live = None
+            live.state = LIVE_STOPPED
+            return
+        if live.state != LIVE_STOPPING and self.client is not None:
+            self.client.live_stop(live.request_id)
+            live.state = LIVE_STOPPING
+
+    def live_prompt(self, prompt: str) -> bool:
+        """A prompt edit while live: sent as `live_prompt` once typing pauses (~400 ms, on a tick)."""
+        if self.live is None or not self.live.active:
+            return False
+        self.prompts.edit(prompt, self.clock())
+        return True
+
+    def record(self, seconds: float, path: str) -> str:
+        """Bake the last `seconds` the live preview showed into an AnimSequence at `path`."""
+        if self.live is None:
+            raise MotionBridgeEditorError("nothing to record: turn Live on first")
+        clip = self.live.record(seconds)
+        if self.rig is None or self.client is None or self.client.hello is None:
+            raise MotionBridgeEditorError("no preview skeleton: Connect and go Live first")
+        retargeter = self.rig.retargeter(self.client.hello, clip.joints)
+        sequence = bake_anim_sequence(self.rig, retargeter, clip, path)
+        self.notice = f"recorded {clip.seconds:.1f} s to {sequence.get_path_name()}"
+        return str(sequence.get_path_name())
 
     def cancel(self) -> bool:
         if self.tracker.request_id is None or not self.tracker.busy:
@@ -371,7 +596,8 @@ class MotionBridgeEditor:
             self.tracker.handle({"op": "error", "id": queued["id"], "code": code, "message": why})
 
     def status(self) -> str:
-        parts = [self.connection, self.tracker.describe()]
+        showing_live = self.live is not None and (self.live_view or self.live.active)
+        parts = [self.connection, self.live.describe() if showing_live else self.tracker.describe()]
         if self.notice:
             parts.append(self.notice)
         return " | ".join(parts)
@@ -401,6 +627,9 @@ class MotionBridgeEditor:
             return
         for event in client.events():
             self._apply_event(event)
+        if self.live is not None and self.live_view:
+            self._tick_live(client, delta_seconds)
+            return
         clip = self.tracker.clip
         if clip is None or self.rig is None or client.hello is None:
             return
@@ -412,11 +641,32 @@ class MotionBridgeEditor:
             self.rig = None
             _report(MotionBridgeEditorError(f"preview stopped: {exc}"))
 
+    def _tick_live(self, client: BridgeClient, delta_seconds: float) -> None:
+        live = self.live
+        assert live is not None
+        live.advance(delta_seconds)
+        if live.state == LIVE_STREAMING:
+            prompt = self.prompts.due(self.clock())
+            if prompt is not None:
+                try:
+                    client.live_prompt(live.request_id, prompt)
+                except (BridgeConnectionError, protocol.ProtocolError) as exc:
+                    _report(exc)
+        frame = live.shown()
+        if frame is None or self.rig is None or client.hello is None:
+            return
+        try:
+            self.rig.show_frame(self.rig.retargeter(client.hello, live.joints), *frame)
+        except Exception as exc:  # noqa: BLE001 - as for the clip preview: stop once instead of every frame
+            self.rig = None
+            _report(MotionBridgeEditorError(f"live preview stopped: {exc}"))
+
     def _take_connection(self, attempt: ConnectAttempt) -> None:
         if attempt.error is not None or attempt.hello is None:
             where = f"ws://{attempt.client.host}:{attempt.client.port}{protocol.PATH}"
             self.connection = f"not connected to {where}"
             self._drop_queued("connection_lost", f"could not connect: {attempt.error}")
+            self._drop_queued_live("connection_lost", f"could not connect: {attempt.error}")
             _report(attempt.error if isinstance(attempt.error, _USER_ERRORS)
                     else MotionBridgeEditorError(f"connecting to {where} failed: {attempt.error}"))
             return
@@ -425,13 +675,32 @@ class MotionBridgeEditor:
         queued, self._queued = self._queued, None
         if queued is not None:
             try:
+                self._check(queued)
                 self.client.submit(queued)
-            except BridgeConnectionError as exc:
-                self.tracker.handle({"op": "error", "id": queued["id"], "code": "connection_lost", "message": str(exc)})
+            except (BridgeConnectionError, protocol.ProtocolError) as exc:
+                code = "bad_request" if isinstance(exc, protocol.ProtocolError) else "connection_lost"
+                self.tracker.handle({"op": "error", "id": queued["id"], "code": code, "message": str(exc)})
                 _report(exc)
+        queued_live, self._queued_live = self._queued_live, None
+        if queued_live is not None and self.live is not None:
+            try:
+                self._check(queued_live)
+                self.client.send(queued_live)
+            except (BridgeConnectionError, protocol.ProtocolError) as exc:
+                self.live.handle({"op": "error", "id": queued_live["id"], "code": "bad_request", "message": str(exc)})
+                _report(exc)
+
+    def _drop_queued_live(self, code: str, why: str) -> None:
+        queued, self._queued_live = self._queued_live, None
+        if queued is not None and self.live is not None:
+            self.live.handle({"op": "error", "id": queued["id"], "code": code, "message": why})
 
     def _apply_event(self, event: Any) -> None:
         if isinstance(event, ConnectionEvent):
+            if self.live is not None and self.live.active and event.kind in ("lost", "failed"):
+                # The daemon ends a live session with its connection; a reconnect does not bring it back.
+                self.live.handle({"op": "error", "id": self.live.request_id, "code": "connection_lost",
+                                  "message": "the connection dropped: turn Live on again"})
             if event.kind == "lost":
                 self.connection = f"connection lost ({event.code}), reconnecting"
             elif event.kind == "reconnected":
@@ -444,6 +713,16 @@ class MotionBridgeEditor:
             self.notice = "daemon: {} jobs queued, {} running on {}".format(event.get("queue"), event.get("running"),
                                                                       event.get("device"))
             return
+        if self.live is not None:
+            try:
+                if self.live.handle(event):
+                    if self.live.state == LIVE_FAILED:
+                        self.notice = f"live: {self.live.error}"
+                    return
+            except protocol.ProtocolError as exc:
+                self.notice = f"bad live motion from the daemon: {exc}"
+                self._stop_live()
+                return
         try:
             handled = self.tracker.handle(event)
         except protocol.ProtocolError as exc:
@@ -522,6 +801,64 @@ class MotionBridgeLibrary(unreal.BlueprintFunctionLibrary):
             _report(exc)
             return ""
 
+    @unreal.ufunction(static=True, params=[str, float, int], ret=str, meta=dict(Category="MotionBridge"))
+    def Continue(prompt, seconds, seed):  # noqa: N802,N805
+        """Generate the next clip from the end of the last finished one (daemon capability "constraints");
+        returns the request id, empty on failure."""
+        try:
+            return EDITOR.continue_clip(prompt, seconds, seed)
+        except _USER_ERRORS as exc:
+            _report(exc)
+            return ""
+
+    @unreal.ufunction(static=True, params=[str, float, int], ret=str, meta=dict(Category="MotionBridge"))
+    def ContinueFromSelection(prompt, seconds, seed):  # noqa: N802,N805
+        """Generate a clip from the last frames of the selected AnimSequence or the selected character's
+        current pose; returns the request id, empty on failure."""
+        try:
+            return EDITOR.continue_from_selection(prompt, seconds, seed)
+        except _USER_ERRORS as exc:
+            _report(exc)
+            return ""
+
+    @unreal.ufunction(static=True, params=[str, int], ret=str, meta=dict(Category="MotionBridge"))
+    def Timeline(rows, seed):  # noqa: N802,N805
+        """One continuous clip from timeline rows, one per line: seconds then prompt (`3 a person walks`);
+        daemon capability "timeline". Returns the request id, empty on failure."""
+        try:
+            return EDITOR.timeline(rows, seed)
+        except _USER_ERRORS as exc:
+            _report(exc)
+            return ""
+
+    @unreal.ufunction(static=True, params=[bool, str, int, float], ret=bool, meta=dict(Category="MotionBridge"))
+    def Live(on, prompt, seed, area):  # noqa: N802,N805
+        """Live toggle: on streams motion for the prompt onto the preview in real time (daemon capability
+        "live"; `area` in cm keeps the root within that radius, 0 = no limit), off stops it. False on failure."""
+        try:
+            if on:
+                EDITOR.live_on(prompt, seed, area)
+            else:
+                EDITOR.live_off()
+        except _USER_ERRORS as exc:
+            _report(exc)
+            return False
+        return True
+
+    @unreal.ufunction(static=True, params=[str], ret=bool, meta=dict(Category="MotionBridge"))
+    def LivePrompt(prompt):  # noqa: N802,N805
+        """Call on every prompt edit: while live, the prompt is sent once typing pauses (~400 ms)."""
+        return EDITOR.live_prompt(prompt)
+
+    @unreal.ufunction(static=True, params=[float, str], ret=str, meta=dict(Category="MotionBridge"))
+    def Record(seconds, path):  # noqa: N802,N805
+        """Bake the last `seconds` of the live preview into an AnimSequence at `path`; returns its object path."""
+        try:
+            return EDITOR.record(seconds, path)
+        except _USER_ERRORS as exc:
+            _report(exc)
+            return ""
+
 
 # ---------------------------------------------------------------- the panel's nodes
 
@@ -545,6 +882,16 @@ PANEL_NODES = {
     "Cancel": PanelNode((), (), _IMPORT + "mb.MotionBridgeLibrary.Cancel()"),
     "Bake": PanelNode(("path",), (), _IMPORT + "mb.MotionBridgeLibrary.Bake(path)"),
     "Status": PanelNode((), ("status",), _IMPORT + "status = mb.MotionBridgeLibrary.Status()"),
+    "Continue": PanelNode(("prompt", "seconds", "seed"), (),
+                          _IMPORT + "mb.MotionBridgeLibrary.Continue(prompt, seconds, int(round(seed)))"),
+    "ContinueFromSelection": PanelNode(
+        ("prompt", "seconds", "seed"), (),
+        _IMPORT + "mb.MotionBridgeLibrary.ContinueFromSelection(prompt, seconds, int(round(seed)))"),
+    "Timeline": PanelNode(("rows", "seed"), (), _IMPORT + "mb.MotionBridgeLibrary.Timeline(rows, int(round(seed)))"),
+    "Live": PanelNode(("on", "prompt", "seed", "area"), (),
+                      _IMPORT + "mb.MotionBridgeLibrary.Live(on, prompt, int(round(seed)), area)"),
+    "LivePrompt": PanelNode(("prompt",), (), _IMPORT + "mb.MotionBridgeLibrary.LivePrompt(prompt)"),
+    "Record": PanelNode(("seconds", "path"), (), _IMPORT + "mb.MotionBridgeLibrary.Record(seconds, path)"),
 }
 """docs/unreal.md has the user put these scripts, verbatim, into the widget's graph."""
 
