@@ -207,3 +207,83 @@ def test_editor_window_logic_generates_cancels_and_closes_for_reload(
     assert found["preview_problem"] == "select a character with an Animator"
     assert found["cancel_status"] == "cancelled" and found["takes_after_cancel"] == "0"
     assert found["after_reload_client"] == "closed" and found["want_connected"] == "True"
+    if "live" in daemon.server.capabilities:
+        assert found["live_unavailable"] == "none"
+        assert found["live_hips_follow_the_stream"] == "True", "the frame under the live playhead is on the character"
+        assert found["live_state_prompt"] == "a person jumps", "the edited prompt went out once it rested"
+        assert found["live_record_status"].startswith("recorded 30 frames (1.0 s) to Assets/MotionBridge/live_a_person")
+        assert found["live_stopped_pose"] == "0,1,0" and found["live_running"] == "False"
+    else:
+        assert found["live_unavailable"].startswith("this daemon does not serve \"live\"")
+
+
+# ------------------------------------------------------------------------------------ protocol v1.1 on a real daemon
+
+
+@pytest.fixture(scope="module")
+def v11_probe(mono_tools: Any, build_dir: Path) -> Path:
+    """tests/unity/probe/V11Probe.cs compiled with the Runtime sources, as one console program."""
+    files = sorted((PACKAGE / "Runtime").rglob("*.cs")) + [HERE / "probe" / "V11Probe.cs"]
+    return mono_tools.compile(files, build_dir / "V11Probe.exe", target="exe")
+
+
+def run_v11(mono_tools: Any, probe: Path, daemon: Daemon, mode: str, out: Path) -> dict[str, str]:
+    run = run_probe(mono_tools, probe, daemon.url, mode, str(out))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    print(run.stdout)  # timings for the record (shown with -s or on failure)
+    found = dict(line.partition("=")[::2] for line in run.stdout.splitlines() if "=" in line)
+    assert found["v11_probe"] == "ok"
+    return found
+
+
+def read_take(out: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    root = np.frombuffer((out / f"{name}_root.f32").read_bytes(), dtype="<f4").reshape(-1, 3)
+    rotations = np.frombuffer((out / f"{name}_rotations.f32").read_bytes(), dtype="<f4").reshape(len(root), -1, 4)
+    return root, rotations
+
+
+def angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle between unit quaternions (x, y, z, w), q and −q being the same rotation."""
+    dot = np.abs(np.sum(a.astype(np.float64) * b, axis=-1)).clip(0.0, 1.0)
+    return np.degrees(2 * np.arccos(dot))
+
+
+def test_csharp_client_continues_a_clip_and_follows_a_timeline_along_a_path(
+    mono_tools: Any, v11_probe: Path, daemon: Daemon, tmp_path: Path
+) -> None:
+    found = run_v11(mono_tools, v11_probe, daemon, "directing", tmp_path)
+    assert {"constraints", "timeline"} <= set(found["capabilities"].split(","))
+    first_root, first_rotations = read_take(tmp_path, "first")
+    for name in ("by_job", "by_frames"):
+        root, rotations = read_take(tmp_path, name)
+        # Frame 0 of a continuation is the given last frame (unity convention on both sides).
+        np.testing.assert_allclose(root[0], first_root[-1], atol=1e-3, err_msg=name)
+        assert angle_deg(rotations[0], first_rotations[-1]).max() < 0.5, name
+        assert len(root) == 60
+    root, _ = read_take(tmp_path, "timeline")
+    assert found["timeline_frames"] == "75" and len(root) == 75, "seconds is the segments' sum, 1.0 + 1.5 s"
+    assert found["timeline_segments"] == "0+30,30+45"
+    # The waypoint at 1.5 s (frame 45), (0.5, 1.0) on the ground of the unity target (x is not mirrored back).
+    miss = np.hypot(root[45, 0] - 0.5, root[45, 2] - 1.0)
+    assert miss < 0.05, f"the root passes {miss:.3f} m from the waypoint"
+
+
+def test_csharp_client_runs_a_live_session_on_a_real_daemon(
+    mono_tools: Any, v11_probe: Path, daemon: Daemon, tmp_path: Path
+) -> None:
+    if "live" not in daemon.server.capabilities:
+        pytest.skip("this daemon does not list 'live' in its capabilities yet")
+    found = run_v11(mono_tools, v11_probe, daemon, "live", tmp_path)
+    assert "live" in found["capabilities"].split(",")
+    assert found["second_live"] == "busy", "one live session per connection"
+    assert found["state_prompt"] == "a person jumps on the spot"
+    assert int(found["state_frame"]) >= 1
+    received = int(found["received"])
+    assert int(found["done_frames"]) == received, "done.frames counts the frames sent, and every one arrived"
+    assert int(found["kept"]) == received >= int(found["state_frame"]) + 30
+    # Paced to real time: frames 1 … 60 (2 s of motion) are spread over about 2 s less the 0.3 s buffer, not a burst.
+    assert float(found["frames_1_to_60_s"]) > 1.2, found["frames_1_to_60_s"]
+    root, rotations = read_take(tmp_path, "live")
+    assert len(root) == received and rotations.shape[1] == 22
+    np.testing.assert_allclose(np.linalg.norm(rotations, axis=-1), 1.0, atol=1e-3)
+    assert np.ptp(root[:, [0, 2]], axis=0).max() > 1e-3, "the root moves: real motion streamed"

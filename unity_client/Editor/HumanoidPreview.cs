@@ -67,6 +67,12 @@ namespace MotionBridge.Editor
             _handler.SetHumanPose(ref pose);
         }
 
+        /// <summary>The character's muscle pose as it stands now.</summary>
+        public void Read(ref HumanPose pose)
+        {
+            _handler.GetHumanPose(ref pose);
+        }
+
         /// <summary>Puts every transform back where it was before the preview started.</summary>
         public void Restore()
         {

@@ -101,6 +101,7 @@ namespace MotionBridge.Editor
 
         public static void Disconnect()
         {
+            MotionBridgeLive.Stop();
             MotionBridgeState.instance.wantConnected = false;
             DisposeClient(false);
             RaiseChanged();
@@ -126,6 +127,7 @@ namespace MotionBridge.Editor
 
         private static void OnBeforeAssemblyReload()
         {
+            MotionBridgeLive.Stop();
             MotionBridgePlayback.Stop();
             DisposeClient(true);
         }
@@ -153,6 +155,13 @@ namespace MotionBridge.Editor
                 Loop = state.loopMotion,
                 InPlace = state.inPlace,
             };
+            var directing = MotionBridgeDirecting.Apply(request, state, _client.Hello);
+            if (directing != null)
+            {
+                state.statusLine = directing;
+                RaiseChanged();
+                return;
+            }
             string previous = state.activeRequestId;
             try
             {
@@ -175,7 +184,12 @@ namespace MotionBridge.Editor
                 // Its final takes are already in the state; the buffer would otherwise grow with every request.
                 _client.Frames.Remove(previous);
             }
-            state.Remember(request.Prompt);
+            if (request.Prompt.Length > 0)
+            {
+                state.Remember(request.Prompt);
+            }
+            state.segments.Clear();
+            MotionBridgePlayback.ResumeTake();
             state.activeJob = null;
             state.generating = true;
             state.progress = 0;
@@ -269,6 +283,10 @@ namespace MotionBridge.Editor
                     Handle(clientEvent);
                 }
             }
+            if (MotionBridgeLive.Tick())
+            {
+                changed = true;
+            }
             if (MotionBridgePlayback.Tick())
             {
                 changed = true;
@@ -304,6 +322,13 @@ namespace MotionBridge.Editor
                 return;
             }
             var message = clientEvent.Message;
+            var live = MotionBridgeLive.Session;
+            if (live != null && message.Id == live.Id && message is ErrorMessage)
+            {
+                // A refused live_prompt (the stream goes on with the old prompt); an error that ends it shows at the next tick.
+                state.statusLine = "live: " + ((ErrorMessage)message).Code + ": " + ((ErrorMessage)message).Message;
+                return;
+            }
             if (message.Id != null && message.Id != state.activeRequestId)
             {
                 if (message is ErrorMessage)
@@ -340,6 +365,11 @@ namespace MotionBridge.Editor
             {
                 state.generating = false;
                 state.progress = 1f;
+                state.segments.Clear();
+                foreach (var span in done.Segments ?? new SegmentSpan[0])
+                {
+                    state.segments.Add(new SegmentRow { start = span.Start, count = span.Count });
+                }
                 state.statusLine = "done: " + done.Samples + " × " + done.Frames + " frames in "
                     + Math.Round(done.Timings.TotalMs) + " ms" + (done.Cached ? " (cached)" : "");
                 return;

@@ -1,5 +1,6 @@
 // MotionBridge for Unity: plays the current take on the chosen Humanoid in edit mode.
 using System;
+using MotionBridge.Client;
 using MotionBridge.Motion;
 using UnityEditor;
 using UnityEditor.SceneManagement;
@@ -13,7 +14,9 @@ namespace MotionBridge.Editor
     /// it, read its muscles (GetHumanPose) and put them on the target Humanoid (SetHumanPose). Only a new frame
     /// or a new take is applied, so an idle preview costs nothing. The generated pose lives in the scene's own
     /// transforms, so the character is put back before anything can record it: saving a scene and entering play
-    /// mode (the next update tick shows the frame again).
+    /// mode (the next update tick shows the frame again). While live mode runs, the frames come from the live
+    /// session's ring instead, played in real time (<see cref="LivePlayhead"/>); when it stops the character gets its
+    /// own pose back and the take stays off it until the user plays, scrubs or generates again.
     /// </summary>
     [InitializeOnLoad]
     public static class MotionBridgePlayback
@@ -26,6 +29,10 @@ namespace MotionBridge.Editor
         private static int _shownFrame = -1;
         private static double _lastTick = -1;
         private static HumanPose _pose;
+        private static readonly LivePlayhead LiveHead = new LivePlayhead();
+        private static float[] _liveRoot = new float[3];
+        private static float[] _liveRotations = new float[0];
+        private static bool _takeSuspended;
 
         static MotionBridgePlayback()
         {
@@ -56,6 +63,35 @@ namespace MotionBridge.Editor
             get { return _shownFrame; }
         }
 
+        /// <summary>The live frame on screen (counted from the session's first frame), -1 before any.</summary>
+        public static int LiveFrame
+        {
+            get { return LiveHead.Frame; }
+        }
+
+        /// <summary>Live mode began: play its stream from the first frame that arrives.</summary>
+        public static void StartLive()
+        {
+            LiveHead.Reset();
+            _shownTake = null;
+            _shownFrame = -1;
+            _takeSuspended = false;
+        }
+
+        /// <summary>Live mode ended: the character gets its own pose back, and the take waits for Play.</summary>
+        public static void StopLive()
+        {
+            Stop();
+            LiveHead.Reset();
+            _takeSuspended = true;
+        }
+
+        /// <summary>Shows the take again after live mode (Play, a scrub, a new result).</summary>
+        public static void ResumeTake()
+        {
+            _takeSuspended = false;
+        }
+
         /// <summary>Advances and applies; true when the window should repaint.</summary>
         public static bool Tick()
         {
@@ -66,12 +102,18 @@ namespace MotionBridge.Editor
             if (!EditorWindow.HasOpenInstances<MotionBridgeWindow>())
             {
                 // No window, no way to stop it: never leave a character animating behind the user's back.
+                MotionBridgeLive.Stop();
                 Stop();
                 return false;
             }
             var state = MotionBridgeState.instance;
+            var live = MotionBridgeLive.Session;
+            if (live != null)
+            {
+                return TickLive(state, live, delta);
+            }
             var take = MotionBridgeConnection.CurrentTake(state.selectedSample);
-            if (take == null)
+            if (take == null || _takeSuspended)
             {
                 return false;
             }
@@ -114,6 +156,54 @@ namespace MotionBridge.Editor
             Problem = null;
             SceneView.RepaintAll();
             // Ask for another update soon even when the editor is unfocused and would otherwise idle.
+            EditorApplication.QueuePlayerLoopUpdate();
+            return true;
+        }
+
+        private static bool TickLive(MotionBridgeState state, LiveSession session, double delta)
+        {
+            if (!state.previewEnabled || EditorApplication.isPlayingOrWillChangePlaymode)
+            {
+                Stop();
+                Problem = state.previewEnabled ? "live preview pauses in play mode" : null;
+                return false;
+            }
+            var ring = session.Frames;
+            int before = LiveHead.Frame;
+            int frame = LiveHead.Advance(delta, ring.Received, ring.Oldest, ring.Fps);
+            if (frame < 0 || !EnsureRigs(state))
+            {
+                return frame != before;
+            }
+            if (frame == _shownFrame && _shownTake == null && _preview != null)
+            {
+                return frame != before;
+            }
+            var joints = ring.Joints;
+            if (_liveRotations.Length != joints.Length * 4)
+            {
+                _liveRotations = new float[joints.Length * 4];
+            }
+            if (!ring.CopyFrame(frame, _liveRoot, _liveRotations))
+            {
+                return frame != before;
+            }
+            try
+            {
+                _source.Pose(joints, _liveRoot, 0, _liveRotations, 0);
+                _source.GetHumanPose(ref _pose);
+                _preview.Apply(ref _pose);
+            }
+            catch (Exception error)
+            {
+                Problem = "live preview failed: " + error.Message;
+                Stop();
+                return true;
+            }
+            _shownTake = null;
+            _shownFrame = frame;
+            Problem = null;
+            SceneView.RepaintAll();
             EditorApplication.QueuePlayerLoopUpdate();
             return true;
         }
@@ -164,6 +254,7 @@ namespace MotionBridge.Editor
 
         public static void Scrub(double seconds)
         {
+            _takeSuspended = false;
             var state = MotionBridgeState.instance;
             var take = MotionBridgeConnection.CurrentTake(state.selectedSample);
             state.playTime = take == null ? 0 : Math.Max(0, Math.Min(seconds, take.Duration));

@@ -75,6 +75,47 @@ namespace MotionBridge.Editor
         }
     }
 
+    /// <summary>Where a generated clip starts (protocol v1.1 `start`).</summary>
+    public enum ContinueFrom
+    {
+        /// <summary>The model's own first pose.</summary>
+        Nothing,
+
+        /// <summary>The end of the motion shown (a finished job of the daemon: sent as its job id).</summary>
+        LastResult,
+
+        /// <summary>The pose the character stands in now.</summary>
+        AvatarPose,
+
+        /// <summary>The last frames of an AnimationClip (a baked result or any Humanoid clip), sampled on the character.</summary>
+        Clip,
+    }
+
+    /// <summary>One row of the timeline: a prompt and how long it lasts.</summary>
+    [Serializable]
+    public sealed class TimelineRow
+    {
+        public string prompt = "";
+        public float seconds = 2f;
+    }
+
+    /// <summary>One waypoint of the root path: a scene object, the time the root passes it, and whether its heading counts.</summary>
+    [Serializable]
+    public sealed class PathRow
+    {
+        public Transform point;
+        public float time = 1f;
+        public bool facing;
+    }
+
+    /// <summary>Where one timeline segment of the result lies (from `done.segments`), in frames.</summary>
+    [Serializable]
+    public sealed class SegmentRow
+    {
+        public int start;
+        public int count;
+    }
+
     /// <summary>
     /// Everything the MotionBridge window shows, as one ScriptableSingleton: Unity re-serializes it across
     /// domain reloads, so the last result, the settings and the request in flight survive script recompiles.
@@ -126,6 +167,26 @@ namespace MotionBridge.Editor
         public bool loopPlayback = true;
 
         public string bakeFolder = "Assets/MotionBridge";
+
+        public ContinueFrom continueFrom;
+
+        /// <summary>The clip a <see cref="ContinueFrom.Clip"/> start samples its last frames from.</summary>
+        public AnimationClip continueClip;
+
+        public bool useTimeline;
+        public List<TimelineRow> timeline = new List<TimelineRow>();
+
+        public bool usePath;
+        public List<PathRow> path = new List<PathRow>();
+
+        /// <summary>The timeline segments of the result shown (empty for a clip made without a timeline).</summary>
+        public List<SegmentRow> segments = new List<SegmentRow>();
+
+        /// <summary>Live mode: the radius (metres) the root stays within around where it started; 0 = anywhere.</summary>
+        public float liveArea;
+
+        /// <summary>How many of the last seconds of a live session Record bakes.</summary>
+        public float recordSeconds = 5f;
 
         // Unity's serializer brings a null string back as "" after a domain reload: both mean "none".
         public bool HasActiveRequest

@@ -32,6 +32,13 @@ namespace MotionBridge.Editor
             public string PreviewProblem;
             public int Samples;
             public MotionTake Take;
+            public int Fps;
+            public string ConstraintsProblem;
+            public string TimelineProblem;
+            public bool LiveRunning;
+            public string LiveProblem;
+            public string LiveText;
+            public SegmentRow[] Segments;
 
             public static View Read(MotionBridgeState state)
             {
@@ -61,12 +68,22 @@ namespace MotionBridge.Editor
                     PreviewProblem = MotionBridgePlayback.Problem,
                     Samples = MotionBridgeConnection.SampleCount(),
                     Take = MotionBridgeConnection.CurrentTake(state.selectedSample),
+                    Fps = hello != null ? hello.Model.Fps : 30,
+                    ConstraintsProblem = MotionBridgeDirecting.Unavailable(hello, Capabilities.Constraints),
+                    TimelineProblem = MotionBridgeDirecting.Unavailable(hello, Capabilities.Timeline),
+                    LiveRunning = MotionBridgeLive.IsRunning,
+                    LiveProblem = MotionBridgeLive.Unavailable(),
+                    LiveText = MotionBridgeLive.Describe(),
+                    Segments = state.segments.ToArray(),
                 };
             }
         }
 
         private Vector2 _scroll;
         private View _view;
+
+        /// <summary>A change to the timeline or path rows, made after the frame is drawn so a pass never loses a row it is drawing.</summary>
+        private Action _afterDraw;
 
         [MenuItem("Window/MotionBridge")]
         public static void Open()
@@ -119,8 +136,19 @@ namespace MotionBridge.Editor
             EditorGUILayout.Space();
             DrawPrompt(state, view);
             EditorGUILayout.Space();
+            DrawDirecting(state, view);
+            EditorGUILayout.Space();
+            DrawLive(state, view);
+            EditorGUILayout.Space();
             DrawResult(state, view);
             EditorGUILayout.EndScrollView();
+            if (_afterDraw != null)
+            {
+                var change = _afterDraw;
+                _afterDraw = null;
+                change();
+                Repaint();
+            }
         }
 
         private static void DrawConnection(MotionBridgeState state, View view)
@@ -198,9 +226,9 @@ namespace MotionBridge.Editor
             state.inPlace = EditorGUILayout.Toggle("In place", state.inPlace);
 
             EditorGUILayout.BeginHorizontal();
-            using (new EditorGUI.DisabledScope(view.Connection != ConnectionState.Ready || state.generating))
+            using (new EditorGUI.DisabledScope(view.Connection != ConnectionState.Ready || state.generating || view.LiveRunning))
             {
-                if (GUILayout.Button("Generate", GUILayout.Height(28)))
+                if (GUILayout.Button(view.LiveRunning ? "Generate (turn Live off first)" : "Generate", GUILayout.Height(28)))
                 {
                     MotionBridgeConnection.Generate();
                 }
@@ -219,6 +247,212 @@ namespace MotionBridge.Editor
             {
                 EditorGUILayout.HelpBox(view.Status, MessageType.None);
             }
+        }
+
+        private void DrawDirecting(MotionBridgeState state, View view)
+        {
+            EditorGUILayout.LabelField("Directing", EditorStyles.boldLabel);
+            using (new EditorGUI.DisabledScope(view.ConstraintsProblem != null))
+            {
+                state.continueFrom = (ContinueFrom)EditorGUILayout.EnumPopup("Continue from", state.continueFrom);
+                if (state.continueFrom == ContinueFrom.Clip)
+                {
+                    state.continueClip = (AnimationClip)EditorGUILayout.ObjectField("Clip", state.continueClip, typeof(AnimationClip), false);
+                }
+            }
+            if (view.ConstraintsProblem != null)
+            {
+                EditorGUILayout.HelpBox("Continue from and Root path: " + view.ConstraintsProblem, MessageType.Info);
+            }
+            DrawTimeline(state, view);
+            DrawPath(state, view);
+        }
+
+        private void DrawTimeline(MotionBridgeState state, View view)
+        {
+            using (new EditorGUI.DisabledScope(view.TimelineProblem != null))
+            {
+                state.useTimeline = EditorGUILayout.Toggle("Timeline", state.useTimeline);
+                if (!state.useTimeline)
+                {
+                    return;
+                }
+                var rows = state.timeline;
+                double total = 0;
+                for (int i = 0; i < rows.Count; i++)
+                {
+                    int row = i;
+                    EditorGUILayout.BeginHorizontal();
+                    rows[i].prompt = EditorGUILayout.TextField(rows[i].prompt);
+                    rows[i].seconds = Math.Max(0.1f, EditorGUILayout.FloatField(rows[i].seconds, GUILayout.Width(44)));
+                    total += rows[i].seconds;
+                    if (GUILayout.Button("▲", GUILayout.Width(22)) && row > 0)
+                    {
+                        _afterDraw = () => Swap(state.timeline, row, row - 1);
+                    }
+                    if (GUILayout.Button("▼", GUILayout.Width(22)) && row < rows.Count - 1)
+                    {
+                        _afterDraw = () => Swap(state.timeline, row, row + 1);
+                    }
+                    if (GUILayout.Button("✕", GUILayout.Width(22)))
+                    {
+                        _afterDraw = () => state.timeline.RemoveAt(row);
+                    }
+                    EditorGUILayout.EndHorizontal();
+                }
+                EditorGUILayout.BeginHorizontal();
+                if (GUILayout.Button("Add segment", GUILayout.Width(110)))
+                {
+                    _afterDraw = () => state.timeline.Add(new TimelineRow { prompt = state.timeline.Count == 0 ? state.prompt : "" });
+                }
+                EditorGUILayout.LabelField(total.ToString("0.0") + " s of at most " + view.MaxSeconds.ToString("0.#")
+                    + " s; replaces Prompt and Seconds");
+                EditorGUILayout.EndHorizontal();
+            }
+            if (view.TimelineProblem != null)
+            {
+                EditorGUILayout.HelpBox("Timeline: " + view.TimelineProblem, MessageType.Info);
+            }
+        }
+
+        private void DrawPath(MotionBridgeState state, View view)
+        {
+            using (new EditorGUI.DisabledScope(view.ConstraintsProblem != null))
+            {
+                state.usePath = EditorGUILayout.Toggle("Root path", state.usePath);
+                if (!state.usePath)
+                {
+                    return;
+                }
+                var rows = state.path;
+                for (int i = 0; i < rows.Count; i++)
+                {
+                    int row = i;
+                    EditorGUILayout.BeginHorizontal();
+                    rows[i].point = (Transform)EditorGUILayout.ObjectField("Point " + (i + 1), rows[i].point, typeof(Transform), true);
+                    rows[i].time = Math.Max(0f, EditorGUILayout.FloatField(rows[i].time, GUILayout.Width(44)));
+                    rows[i].facing = GUILayout.Toggle(rows[i].facing, "face", GUILayout.Width(48));
+                    if (GUILayout.Button("✕", GUILayout.Width(22)))
+                    {
+                        _afterDraw = () => state.path.RemoveAt(row);
+                    }
+                    EditorGUILayout.EndHorizontal();
+                }
+                EditorGUILayout.BeginHorizontal();
+                if (GUILayout.Button("Add point", GUILayout.Width(110)))
+                {
+                    _afterDraw = () => state.path.Add(new PathRow { point = Selection.activeTransform });
+                }
+                if (GUILayout.Button("Spread times", GUILayout.Width(110)))
+                {
+                    double seconds = ClipSecondsOf(state);
+                    int fps = view.Fps;
+                    _afterDraw = () => MotionBridgeDirecting.SpreadPathTimes(state, seconds, fps);
+                }
+                EditorGUILayout.EndHorizontal();
+                EditorGUILayout.LabelField(" ", "seconds from the clip's start; positions and \"face\" relative to the Humanoid");
+            }
+        }
+
+        private static double ClipSecondsOf(MotionBridgeState state)
+        {
+            if (!state.useTimeline || state.timeline.Count == 0)
+            {
+                return state.seconds;
+            }
+            double total = 0;
+            foreach (var row in state.timeline)
+            {
+                total += row.seconds;
+            }
+            return total;
+        }
+
+        private static void Swap<T>(System.Collections.Generic.List<T> list, int a, int b)
+        {
+            var item = list[a];
+            list[a] = list[b];
+            list[b] = item;
+        }
+
+        private static void DrawLive(MotionBridgeState state, View view)
+        {
+            EditorGUILayout.LabelField("Live", EditorStyles.boldLabel);
+            using (new EditorGUI.DisabledScope(!view.LiveRunning && view.LiveProblem != null))
+            {
+                bool on = EditorGUILayout.Toggle("Live", view.LiveRunning);
+                if (on && !view.LiveRunning)
+                {
+                    MotionBridgeLive.Start();
+                }
+                else if (!on && view.LiveRunning)
+                {
+                    MotionBridgeLive.Stop();
+                }
+            }
+            if (!view.LiveRunning && view.LiveProblem != null)
+            {
+                EditorGUILayout.HelpBox("Live: " + view.LiveProblem, MessageType.Info);
+            }
+            using (new EditorGUI.DisabledScope(view.LiveRunning))
+            {
+                state.liveArea = Math.Max(0f, EditorGUILayout.FloatField("Area radius (m, 0 = any)", state.liveArea));
+            }
+            EditorGUILayout.BeginHorizontal();
+            state.recordSeconds = EditorGUILayout.Slider("Record last (s)", state.recordSeconds, 1f, MotionBridgeLive.MaxRecordSeconds);
+            using (new EditorGUI.DisabledScope(!view.LiveRunning))
+            {
+                if (GUILayout.Button("Record", GUILayout.Width(64)))
+                {
+                    RecordLive(state);
+                }
+            }
+            EditorGUILayout.EndHorizontal();
+            if (view.LiveText != null)
+            {
+                EditorGUILayout.LabelField(" ", view.LiveText);
+            }
+        }
+
+        private static void RecordLive(MotionBridgeState state)
+        {
+            try
+            {
+                string path = MotionBridgeLive.Record();
+                EditorGUIUtility.PingObject(AssetDatabase.LoadAssetAtPath<AnimationClip>(path));
+            }
+            catch (InvalidOperationException error)
+            {
+                state.statusLine = "record: " + error.Message;
+            }
+            catch (Exception error)
+            {
+                state.statusLine = "record failed: " + error.Message;
+                Debug.LogException(error);
+            }
+        }
+
+        private static void DrawSegments(MotionBridgeState state, SegmentRow[] segments, MotionTake take)
+        {
+            if (segments.Length == 0)
+            {
+                return;
+            }
+            EditorGUILayout.BeginHorizontal();
+            EditorGUILayout.LabelField("Segments", GUILayout.Width(70));
+            for (int i = 0; i < segments.Length; i++)
+            {
+                var segment = segments[i];
+                double from = (double)segment.start / take.Fps;
+                double to = (double)(segment.start + segment.count) / take.Fps;
+                // A button per boundary: the place to check a join is where the next prompt takes over.
+                if (GUILayout.Button((i + 1) + ": " + from.ToString("0.0") + "–" + to.ToString("0.0") + " s"))
+                {
+                    state.playing = false;
+                    MotionBridgePlayback.Scrub(from);
+                }
+            }
+            EditorGUILayout.EndHorizontal();
         }
 
         private static void DrawResult(MotionBridgeState state, View view)
@@ -252,6 +486,7 @@ namespace MotionBridge.Editor
             }
             EditorGUILayout.LabelField(" ", (take.IsFinal ? "final" : "preview of step " + take.PreviewStep) + " · "
                 + take.FrameCount + " frames · seed " + take.Seed);
+            DrawSegments(state, view.Segments, take);
             EditorGUILayout.BeginHorizontal();
             if (GUILayout.Button(state.playing ? "Pause" : "Play", GUILayout.Width(64)))
             {
@@ -260,6 +495,7 @@ namespace MotionBridge.Editor
                     state.playTime = 0;
                 }
                 state.playing = !state.playing;
+                MotionBridgePlayback.ResumeTake();
             }
             state.loopPlayback = GUILayout.Toggle(state.loopPlayback, "Loop", GUILayout.Width(56));
             EditorGUI.BeginChangeCheck();

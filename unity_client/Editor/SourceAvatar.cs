@@ -116,25 +116,55 @@ namespace MotionBridge.Editor
         /// <summary>Puts the rig in frame <paramref name="frame"/> of a take: root position plus every local rotation.</summary>
         public void Pose(MotionTake take, int frame)
         {
-            MapJoints(take.Joints);
-            int joints = take.JointCount;
-            var rotations = take.Rotations;
-            for (int j = 0; j < joints; j++)
+            Pose(take.Joints, take.Root, 3 * frame, take.Rotations, take.RotationOffset(frame, 0));
+        }
+
+        /// <summary>
+        /// Puts the rig in one frame given as raw arrays: the root at <paramref name="root"/>[rootOffset …] and the joints'
+        /// local rotations (x, y, z, w, in <paramref name="joints"/>' order) at <paramref name="rotations"/>[rotationOffset …].
+        /// </summary>
+        public void Pose(string[] joints, float[] root, int rootOffset, float[] rotations, int rotationOffset)
+        {
+            MapJoints(joints);
+            for (int j = 0; j < joints.Length; j++)
             {
                 int bone = _jointToBone[j];
                 if (bone < 0)
                 {
                     continue;
                 }
-                int o = take.RotationOffset(frame, j);
+                int o = rotationOffset + 4 * j;
                 _bones[bone].localRotation = Normalized(rotations[o], rotations[o + 1], rotations[o + 2], rotations[o + 3]);
             }
             int rootBone = _jointToBone[0];
             if (rootBone >= 0)
             {
                 // The root position is the pelvis in the world; the rig's container sits at the origin.
-                _bones[rootBone].localPosition = new Vector3(take.Root[3 * frame], take.Root[3 * frame + 1], take.Root[3 * frame + 2]);
+                _bones[rootBone].localPosition = new Vector3(root[rootOffset], root[rootOffset + 1], root[rootOffset + 2]);
             }
+        }
+
+        /// <summary>
+        /// The inverse of posing: puts a muscle pose (e.g. read from the user's character) on the rig and writes the
+        /// rig's frame, in the skeleton's joint order and the `unity` target convention, into <paramref name="root"/>
+        /// (3 floats at rootOffset) and <paramref name="rotations"/> (joints × 4 at rotationOffset).
+        /// </summary>
+        public void ReadFrame(ref HumanPose pose, float[] root, int rootOffset, float[] rotations, int rotationOffset)
+        {
+            _handler.SetHumanPose(ref pose);
+            for (int j = 0; j < _bones.Length; j++)
+            {
+                var q = _bones[j].localRotation;
+                int o = rotationOffset + 4 * j;
+                rotations[o] = q.x;
+                rotations[o + 1] = q.y;
+                rotations[o + 2] = q.z;
+                rotations[o + 3] = q.w;
+            }
+            var hips = _bones[0].localPosition;
+            root[rootOffset] = hips.x;
+            root[rootOffset + 1] = hips.y;
+            root[rootOffset + 2] = hips.z;
         }
 
         public void GetHumanPose(ref HumanPose pose)

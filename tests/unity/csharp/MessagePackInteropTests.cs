@@ -138,6 +138,81 @@ namespace MotionBridge.Tests.Interop
                 ProtocolCodec.Encode(ClientMessages.Fetch("cs-2", "j123", "unity")));
         }
 
+        [Test]
+        public void Daemon_encoded_v11_messages_decode_and_what_they_hold_is_written_back()
+        {
+            var hello = (HelloMessage)ProtocolCodec.Decode(File.ReadAllBytes(Path.Combine(FixtureDirectory, "protocol_v11_hello.msgpack")));
+            var done = (DoneMessage)ProtocolCodec.Decode(File.ReadAllBytes(Path.Combine(FixtureDirectory, "protocol_v11_done.msgpack")));
+            var lines = new List<string>
+            {
+                "capabilities=" + string.Join(",", hello.Capabilities),
+                "max_keys=" + hello.Limits.MaxKeys,
+            };
+            foreach (var segment in done.Segments)
+            {
+                lines.Add("segment=" + segment.Start + "+" + segment.Count);
+            }
+            var liveFiles = Directory.GetFiles(FixtureDirectory, "protocol_v11_live_motion_*.msgpack");
+            Array.Sort(liveFiles, StringComparer.Ordinal);
+            if (liveFiles.Length > 0)
+            {
+                var ring = new MotionBridge.Motion.LiveFrameRing(1000);
+                foreach (var file in liveFiles)
+                {
+                    var motion = (MotionMessage)ProtocolCodec.Decode(File.ReadAllBytes(file));
+                    Assert.IsTrue(motion.Live, file);
+                    ring.Append(motion);
+                }
+                var take = ring.TakeLast(1000, ring.Received, "py-live", null, 0);
+                File.WriteAllBytes(Path.Combine(OutputDirectory, "live_root.f32"), LittleEndianFloats.ToBytes(take.Root));
+                File.WriteAllBytes(Path.Combine(OutputDirectory, "live_rotations.f32"), LittleEndianFloats.ToBytes(take.Rotations));
+                var state = (LiveStateMessage)ProtocolCodec.Decode(
+                    File.ReadAllBytes(Path.Combine(FixtureDirectory, "protocol_v11_live_state.msgpack")));
+                lines.Add("live_state=" + state.Id + "|" + state.Prompt + "|" + state.Frame);
+            }
+            File.WriteAllText(Path.Combine(OutputDirectory, "v11.txt"), string.Join("\n", lines.ToArray()));
+        }
+
+        /// <summary>Frame-major test data: value k is offset + k / 64 (exact in float32).</summary>
+        private static float[] Ramp(int count, float offset)
+        {
+            var values = new float[count];
+            for (int k = 0; k < count; k++)
+            {
+                values[k] = offset + k / 64f;
+            }
+            return values;
+        }
+
+        [Test]
+        public void V11_requests_written_in_csharp_are_left_for_python_to_read()
+        {
+            var directed = new GenerateRequest
+            {
+                Prompt = "",
+                Seed = 5,
+                Start = StartMotion.FromFrames(Ramp(2 * 3, 0.5f), Ramp(2 * 22 * 4, -1f), 2),
+                Path = new List<PathPoint>
+                {
+                    new PathPoint(1.0, 0.5, 0.0, 1.0, null),
+                    new PathPoint(2.0, -0.75, 0.0, 2.5, 0.5),
+                },
+                Segments = new List<TimelineSegment>
+                {
+                    new TimelineSegment("a person walks forward", 2.0),
+                    new TimelineSegment("a person jumps", 1.5),
+                },
+            };
+            File.WriteAllBytes(Path.Combine(OutputDirectory, "generate_directed.msgpack"), ProtocolCodec.Encode(directed.ToMap("cs-3")));
+            var fromJob = new GenerateRequest { Prompt = "keep walking", Start = StartMotion.FromJob("j77", 1) };
+            File.WriteAllBytes(Path.Combine(OutputDirectory, "generate_from_job.msgpack"), ProtocolCodec.Encode(fromJob.ToMap("cs-4")));
+            var live = new LiveRequest { Prompt = "a person jogs in a circle", Seed = 3, BufferMs = 400, Area = 1.5 };
+            File.WriteAllBytes(Path.Combine(OutputDirectory, "live_start.msgpack"), ProtocolCodec.Encode(live.ToMap("cs-5")));
+            File.WriteAllBytes(Path.Combine(OutputDirectory, "live_prompt.msgpack"),
+                ProtocolCodec.Encode(ClientMessages.LivePrompt("cs-5", "a person sits down")));
+            File.WriteAllBytes(Path.Combine(OutputDirectory, "live_stop.msgpack"), ProtocolCodec.Encode(ClientMessages.LiveStop("cs-5")));
+        }
+
         private static string Shorten(string text)
         {
             return text.Length <= 120 ? text : text.Substring(0, 120) + "…";

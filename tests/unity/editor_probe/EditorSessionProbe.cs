@@ -7,6 +7,7 @@ using System.Runtime.CompilerServices;
 using System.Threading;
 using MotionBridge.Editor;
 using UnityEditor;
+using UnityEngine;
 
 namespace MotionBridge.Probe
 {
@@ -79,11 +80,48 @@ namespace MotionBridge.Probe
             Report("cancel_status", state.statusLine);
             Report("takes_after_cancel", state.takes.Count);
 
+            Live(state);
+
             // What Unity does right before a script reload.
             var reload = typeof(AssemblyReloadEvents).GetField("beforeAssemblyReload", BindingFlags.Static | BindingFlags.NonPublic);
             ((AssemblyReloadEvents.AssemblyReloadCallback)reload.GetValue(null))();
             Report("after_reload_client", MotionBridgeConnection.Client == null ? "closed" : "open");
             Report("want_connected", state.wantConnected);
+        }
+
+        /// <summary>Live mode on a character: frames on it, a prompt change, Record, and its own pose back at Stop.</summary>
+        private static void Live(MotionBridgeState state)
+        {
+            var character = new GameObject("Character");
+            var animator = character.AddComponent<Animator>();
+            var hips = new GameObject("CharacterHips").transform;
+            hips.SetParent(character.transform, false);
+            hips.localPosition = new Vector3(0f, 1f, 0f);
+            animator.avatar = AvatarBuilder.BuildHumanAvatar(character,
+                new HumanDescription { human = new[] { new HumanBone { boneName = "CharacterHips", humanName = "Hips" } } });
+            state.target = animator;
+            state.prompt = "a person walks in a circle";
+            var unavailable = MotionBridgeLive.Unavailable();
+            Report("live_unavailable", unavailable ?? "none");
+            if (unavailable != null)
+            {
+                return;
+            }
+            MotionBridgeLive.Start();
+            PumpUntil(() => MotionBridgePlayback.LiveFrame >= 30, "30 live frames on the character");
+            var root = new float[3];
+            var rotations = new float[22 * 4];
+            MotionBridgeLive.Session.Frames.CopyFrame(MotionBridgePlayback.LiveFrame, root, rotations);
+            Report("live_hips_follow_the_stream", hips.localPosition.x == root[0] && hips.localPosition.z == root[2]);
+            state.prompt = "a person jumps";
+            PumpUntil(() => MotionBridgeLive.Session.State != null, "live_state after the prompt edit");
+            Report("live_state_prompt", MotionBridgeLive.Session.State.Prompt);
+            state.recordSeconds = 1f;
+            MotionBridgeLive.Record();
+            Report("live_record_status", state.statusLine);
+            MotionBridgeLive.Stop();
+            Report("live_stopped_pose", hips.localPosition.x + "," + hips.localPosition.y + "," + hips.localPosition.z);
+            Report("live_running", MotionBridgeLive.IsRunning);
         }
 
         private static void PumpUntil(Func<bool> done, string what)

@@ -21,6 +21,7 @@ namespace MotionBridge.EditorTests
         {
             MotionBridgeConnection.Disconnect();
             MotionBridgePlayback.Stop();
+            MotionBridgePlayback.ResumeTake();
             var state = MotionBridgeState.instance;
             state.takes.Clear();
             state.activeRequestId = null;
@@ -33,6 +34,15 @@ namespace MotionBridge.EditorTests
             state.playing = false;
             state.playTime = 0;
             state.skeleton = new StoredSkeleton();
+            state.continueFrom = ContinueFrom.Nothing;
+            state.continueClip = null;
+            state.useTimeline = false;
+            state.timeline.Clear();
+            state.usePath = false;
+            state.path.Clear();
+            state.segments.Clear();
+            state.liveArea = 0;
+            state.recordSeconds = 5f;
         }
 
         /// <summary>A character whose Animator has a Humanoid Avatar with its Hips at <see cref="HipsRest"/>.</summary>

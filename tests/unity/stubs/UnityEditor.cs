@@ -109,6 +109,15 @@ namespace UnityEditor
         public static event AssemblyReloadCallback beforeAssemblyReload;
         public static event AssemblyReloadCallback afterAssemblyReload;
 
+        internal static void RaiseBeforeAssemblyReload()
+        {
+            var handler = beforeAssemblyReload;
+            if (handler != null)
+            {
+                handler();
+            }
+        }
+
     }
 
     public enum PlayModeStateChange
@@ -151,6 +160,7 @@ namespace UnityEditor
     {
         public static Action selectionChanged;
         public static GameObject activeGameObject { get { return null; } set { } }
+        public static Transform activeTransform { get { return null; } set { } }
         public static Object activeObject { get { return null; } set { } }
     }
 
@@ -191,6 +201,10 @@ namespace UnityEditor
         public static void LabelField(string label, GUIStyle style, params GUILayoutOption[] options) { LayoutCache.Control(); }
         public static void LabelField(string label, string label2, params GUILayoutOption[] options) { LayoutCache.Control(); }
         public static string TextField(string label, string text, params GUILayoutOption[] options) { LayoutCache.Control(); return text; }
+        public static string TextField(string text, params GUILayoutOption[] options) { LayoutCache.Control(); return text; }
+        public static float FloatField(string label, float value, params GUILayoutOption[] options) { LayoutCache.Control(); return value; }
+        public static float FloatField(float value, params GUILayoutOption[] options) { LayoutCache.Control(); return value; }
+        public static Enum EnumPopup(string label, Enum selected, params GUILayoutOption[] options) { LayoutCache.Control(); return selected; }
         public static string PasswordField(string label, string password, params GUILayoutOption[] options) { LayoutCache.Control(); return password; }
         public static string TextArea(string text, params GUILayoutOption[] options) { LayoutCache.Control(); return text; }
         public static int Popup(string label, int selectedIndex, string[] displayedOptions, params GUILayoutOption[] options) { LayoutCache.Control(); return selectedIndex; }
@@ -231,7 +245,8 @@ namespace UnityEditor
         public static string GenerateUniqueAssetPath(string path) { return path; }
         public static void CreateAsset(Object asset, string path) { }
         public static void SaveAssets() { }
-        public static bool IsValidFolder(string path) { return false; }
+        /// <summary>Stand-in: only the project's Assets folder exists.</summary>
+        public static bool IsValidFolder(string path) { return path == "Assets"; }
         public static string CreateFolder(string parentFolder, string newFolderName) { return ""; }
         public static T LoadAssetAtPath<T>(string assetPath) where T : Object { return null; }
 
@@ -357,6 +372,12 @@ namespace UnityStandIn
         public static void SaveScene(string path)
         {
             UnityEditor.SceneManagement.EditorSceneManager.RaiseSceneSaving(new Scene(), path);
+        }
+
+        /// <summary>A script recompile: beforeAssemblyReload runs while the old domain is still there.</summary>
+        public static void BeforeAssemblyReload()
+        {
+            UnityEditor.AssemblyReloadEvents.RaiseBeforeAssemblyReload();
         }
 
         public static void ChangePlayMode(UnityEditor.PlayModeStateChange change)

@@ -292,8 +292,53 @@ namespace UnityEngine
         internal readonly Dictionary<string, AnimationCurve> curves = new Dictionary<string, AnimationCurve>();
 
         public float frameRate { get; set; }
-        public float length { get { return 0; } }
         public bool humanMotion { get { return false; } }
+
+        /// <summary>The time of the last key of any curve.</summary>
+        public float length
+        {
+            get
+            {
+                float end = 0;
+                foreach (var curve in curves.Values)
+                {
+                    if (curve.keys.Length > 0)
+                    {
+                        end = Math.Max(end, curve.keys[curve.keys.Length - 1].time);
+                    }
+                }
+                return end;
+            }
+        }
+
+        /// <summary>
+        /// Not Mecanim: the RootT curves' values at the last key at or before <paramref name="time"/> go onto the hips
+        /// bone of the object's Animator (the stand-in's "body", see HumanPoseHandler).
+        /// </summary>
+        public void SampleAnimation(GameObject go, float time)
+        {
+            var animator = go.GetComponent<Animator>();
+            var hips = HumanPoseHandler.FindBone(go.transform, animator.avatar.hipsBone);
+            hips.localPosition = new Vector3(ValueAt("/RootT.x", time), ValueAt("/RootT.y", time), ValueAt("/RootT.z", time));
+        }
+
+        private float ValueAt(string key, float time)
+        {
+            AnimationCurve curve;
+            if (!curves.TryGetValue(key, out curve) || curve.keys.Length == 0)
+            {
+                return 0;
+            }
+            var value = curve.keys[0].value;
+            foreach (var k in curve.keys)
+            {
+                if (k.time <= time + 1e-6f)
+                {
+                    value = k.value;
+                }
+            }
+            return value;
+        }
     }
 
     public enum HumanBodyBones
@@ -412,6 +457,11 @@ namespace UnityEngine
     public class HumanPoseHandler : IDisposable
     {
         private readonly Transform _hips;
+
+        internal static Transform FindBone(Transform root, string name)
+        {
+            return Find(root, name);
+        }
 
         public HumanPoseHandler(Avatar avatar, Transform root)
         {
@@ -542,6 +592,7 @@ namespace UnityEngine
         public static bool Button(string text, params GUILayoutOption[] options) { LayoutCache.Control(); return false; }
         public static bool Toggle(bool value, string text, params GUILayoutOption[] options) { LayoutCache.Control(); return value; }
         public static int Toolbar(int selected, string[] texts, params GUILayoutOption[] options) { LayoutCache.Control(); return selected; }
+        public static bool Button(GUIContent content, params GUILayoutOption[] options) { LayoutCache.Control(); return false; }
         public static GUILayoutOption Width(float width) { return null; }
         public static GUILayoutOption Height(float height) { return null; }
         public static GUILayoutOption MinHeight(float minHeight) { return null; }

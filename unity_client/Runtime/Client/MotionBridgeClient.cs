@@ -29,11 +29,18 @@ namespace MotionBridge.Client
         /// <summary>`code` of locally made errors for a reply this client could not understand.</summary>
         public const string BadReplyCode = "bad_reply";
 
+        /// <summary>`code` of locally made errors for an exception thrown by a <see cref="LiveSession.FramesReceived"/> handler.</summary>
+        public const string HandlerFailedCode = "handler_failed";
+
+        /// <summary>Seconds of a live stream a <see cref="LiveSession"/> keeps by default (for playback and recording).</summary>
+        public const double DefaultLiveHistorySeconds = 60;
+
         private enum RequestKind
         {
             Generate,
             Fetch,
             Status,
+            Live,
         }
 
         private sealed class PendingRequest
@@ -51,6 +58,7 @@ namespace MotionBridge.Client
         private readonly Random _jitter;
         private readonly string _idPrefix;
         private readonly MotionFrameBuffer _frames = new MotionFrameBuffer();
+        private readonly Dictionary<string, LiveSession> _live = new Dictionary<string, LiveSession>();
 
         /// <summary>How long a close waits for its close frame to leave before it stops the connection anyway.</summary>
         private static readonly TimeSpan CloseFrameWait = TimeSpan.FromMilliseconds(500);
@@ -152,10 +160,72 @@ namespace MotionBridge.Client
             {
                 throw new ArgumentException(problem);
             }
+            if (hello != null)
+            {
+                foreach (var capability in request.RequiredCapabilities())
+                {
+                    if (!hello.Serves(capability))
+                    {
+                        throw new ArgumentException("this daemon does not serve \"" + capability
+                            + "\" (not in its capabilities): update motionbridge or leave those fields out");
+                    }
+                }
+            }
             string id = NextRequestId();
             Track(id, new PendingRequest { Kind = RequestKind.Generate, Target = request.Target });
             Send(request.ToMap(id), id);
             return id;
+        }
+
+        /// <summary>
+        /// Sends `live_start` (the daemon must list capability "live") and returns the session at once; its frames
+        /// arrive in <see cref="LiveSession.Frames"/>, its end as the `done` or `error` event for its id. The ring keeps
+        /// <paramref name="historySeconds"/> of frames. A second session on one connection ends with `error` `busy`.
+        /// </summary>
+        public LiveSession StartLive(LiveRequest request, double historySeconds = DefaultLiveHistorySeconds)
+        {
+            if (request == null)
+            {
+                throw new ArgumentNullException("request");
+            }
+            var hello = _hello;
+            var problem = request.Validate(hello == null ? null : hello.Limits);
+            if (problem != null)
+            {
+                throw new ArgumentException(problem);
+            }
+            if (hello != null && !hello.Serves(Capabilities.Live))
+            {
+                throw new InvalidOperationException("this daemon does not serve live mode (no \"live\" in its capabilities): update motionbridge");
+            }
+            int fps = hello == null ? 30 : hello.Model.Fps;
+            int historyFrames = Math.Max(1, (int)Math.Ceiling(historySeconds * fps));
+            string id = NextRequestId();
+            var session = new LiveSession(this, id, request, historyFrames);
+            Track(id, new PendingRequest { Kind = RequestKind.Live, Target = request.Target });
+            lock (_lock)
+            {
+                _live[id] = session;
+            }
+            Send(request.ToMap(id), id);
+            return session;
+        }
+
+        /// <summary>The running live session of a request id, null if none.</summary>
+        public LiveSession LiveSessionOf(string requestId)
+        {
+            lock (_lock)
+            {
+                LiveSession session;
+                return _live.TryGetValue(requestId, out session) ? session : null;
+            }
+        }
+
+        /// <summary>Sends a live_prompt or live_stop; not tracked on its own, since the replies carry the session's id.</summary>
+        internal void SendLive(MessagePackMap message)
+        {
+            RequireReady();
+            Send(message, null);
         }
 
         /// <summary>Asks the daemon to cancel a generate; it will end with an `error` `cancelled`.</summary>
@@ -341,7 +411,41 @@ namespace MotionBridge.Client
 
         private void Report(ServerMessage message)
         {
+            if ((message is DoneMessage || message is ErrorMessage) && message.Id != null)
+            {
+                // Every way a live session ends passes here: its done, the daemon's error, a lost connection.
+                LiveSession session = null;
+                lock (_lock)
+                {
+                    if (_live.TryGetValue(message.Id, out session) && EndsLive(message, session))
+                    {
+                        _live.Remove(message.Id);
+                    }
+                    else
+                    {
+                        session = null;
+                    }
+                }
+                if (session != null)
+                {
+                    session.OnEnd(message);
+                }
+            }
             _events.Enqueue(ClientEvent.ForMessage(message));
+        }
+
+        /// <summary>
+        /// Whether a done or error for a live session's id ends it. Once accepted, a `bad_request` or `too_long`
+        /// refuses one `live_prompt` (an empty or too long prompt) and the stream goes on with the old prompt.
+        /// </summary>
+        private static bool EndsLive(ServerMessage message, LiveSession session)
+        {
+            var error = message as ErrorMessage;
+            if (error == null || session.Job == null)
+            {
+                return true;
+            }
+            return error.Code != ErrorCodes.BadRequest && error.Code != ErrorCodes.TooLong;
         }
 
         private void SetState(ConnectionState state, string reason, int closeCode)
@@ -541,7 +645,8 @@ namespace MotionBridge.Client
             {
                 foreach (var entry in _pending)
                 {
-                    if (entry.Value.Job == null)
+                    // A live session dies with its connection (the daemon stops it); there is nothing to fetch.
+                    if (entry.Value.Job == null || entry.Value.Kind == RequestKind.Live)
                     {
                         lost.Add(entry.Key);
                     }
@@ -586,7 +691,14 @@ namespace MotionBridge.Client
         private void Dispatch(ServerMessage message)
         {
             var motion = message as MotionMessage;
-            if (motion != null)
+            if (motion != null && motion.Live)
+            {
+                if (!DispatchLive(motion))
+                {
+                    return;
+                }
+            }
+            else if (motion != null)
             {
                 try
                 {
@@ -600,6 +712,11 @@ namespace MotionBridge.Client
             }
             else if (message is AcceptedMessage)
             {
+                var live = LiveSessionOf(message.Id);
+                if (live != null)
+                {
+                    live.OnAccepted(((AcceptedMessage)message).Job);
+                }
                 lock (_lock)
                 {
                     PendingRequest pending;
@@ -609,11 +726,55 @@ namespace MotionBridge.Client
                     }
                 }
             }
+            else if (message is LiveStateMessage)
+            {
+                var live = LiveSessionOf(message.Id);
+                if (live != null)
+                {
+                    live.OnState((LiveStateMessage)message);
+                }
+            }
             else if ((message is DoneMessage || message is ErrorMessage || message is StatusMessage) && message.Id != null)
             {
-                Forget(message.Id);
+                var live = LiveSessionOf(message.Id);
+                if (live == null || EndsLive(message, live))
+                {
+                    Forget(message.Id);
+                }
             }
             Report(message);
+        }
+
+        /// <summary>Files a live chunk in its session's ring; false when it could not (reported as an error event).</summary>
+        private bool DispatchLive(MotionMessage motion)
+        {
+            var session = LiveSessionOf(motion.Id);
+            if (session == null)
+            {
+                // A chunk still in flight when the session ended: nothing plays it any more.
+                return false;
+            }
+            try
+            {
+                session.OnMotion(motion);
+            }
+            catch (ProtocolException error)
+            {
+                // The stream is broken for good: stop it on the daemon too, and end the session here.
+                Send(ClientMessages.LiveStop(motion.Id), null);
+                Report(new ErrorMessage(motion.Id, BadReplyCode, error.Message));
+                return false;
+            }
+            try
+            {
+                session.RaiseFramesReceived(motion.Start, motion.Count);
+            }
+            catch (Exception error)
+            {
+                // A script's handler must not cost the connection; say where it broke.
+                Report(new ErrorMessage(null, HandlerFailedCode, "a LiveSession.FramesReceived handler threw: " + error.Message));
+            }
+            return true;
         }
 
         /// <summary>Reads and decodes one whole message; null when the server closed the connection.</summary>

@@ -64,6 +64,9 @@ namespace MotionBridge.Protocol
                         fields.OptionalString("id", null), fields.RequireString("code"), fields.OptionalString("message", ""));
                 case "status":
                     return DecodeStatus(fields);
+                case "live_state":
+                    return new LiveStateMessage(
+                        fields.RequireString("id"), fields.RequireString("prompt"), fields.RequireInt32("frame"));
                 default:
                     return new UnknownMessage(op, map.ContainsKey("id") ? fields.Raw("id") as string : null, map);
             }
@@ -106,7 +109,12 @@ namespace MotionBridge.Protocol
                 MaxSteps = limits.RequireInt32("max_steps"),
                 MaxInflight = limits.RequireInt32("max_inflight"),
                 MaxMessageBytes = limits.OptionalInt32("max_message_bytes", 2 * 1024 * 1024),
+                MaxKeys = limits.OptionalInt32("max_keys", 0),
             };
+            if (fields.Has("capabilities"))
+            {
+                hello.Capabilities = fields.RequireStringArray("capabilities");
+            }
             var targets = fields.OptionalMap("targets");
             if (targets != null)
             {
@@ -166,8 +174,10 @@ namespace MotionBridge.Protocol
                 Target = fields.RequireString("target"),
                 Joints = fields.RequireStringArray("joints"),
                 Step = fields.OptionalInt32("step", -1),
+                Live = fields.OptionalBoolean("live", false),
             };
-            motion.Total = fields.OptionalInt32("total", motion.Start + motion.Count);
+            // A live stream has no end, so whatever `total` it carries does not bound its chunks.
+            motion.Total = motion.Live ? motion.Start + motion.Count : fields.OptionalInt32("total", motion.Start + motion.Count);
             if (motion.Sample < 0 || motion.Start < 0 || motion.Count < 0 || motion.Fps <= 0)
             {
                 throw new ProtocolException("'motion' has a negative sample/start/count or a non-positive fps");
@@ -219,6 +229,21 @@ namespace MotionBridge.Protocol
                 done.Timings.SampleMs = timings.OptionalNumber("sample_ms", 0);
                 done.Timings.DecodeMs = timings.OptionalNumber("decode_ms", 0);
                 done.Timings.TotalMs = timings.OptionalNumber("total_ms", 0);
+            }
+            if (fields.Has("segments"))
+            {
+                var list = fields.RequireArray("segments");
+                done.Segments = new SegmentSpan[list.Count];
+                for (int i = 0; i < list.Count; i++)
+                {
+                    var entry = list[i] as MessagePackMap;
+                    if (entry == null)
+                    {
+                        throw new ProtocolException("'done' field 'segments[" + i + "]' must be a map");
+                    }
+                    var segment = new MessageFields(entry, "done.segments[" + i + "]");
+                    done.Segments[i] = new SegmentSpan(segment.RequireInt32("start"), segment.RequireInt32("count"));
+                }
             }
             return done;
         }

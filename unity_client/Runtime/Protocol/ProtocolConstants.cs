@@ -15,6 +15,19 @@ namespace MotionBridge.Protocol
         public const int MaxRequestIdLength = 128;
     }
 
+    /// <summary>The optional protocol v1.1 parts a daemon lists in `hello.capabilities`.</summary>
+    public static class Capabilities
+    {
+        /// <summary>`generate`'s `start`, `keys`, `path` and `end`.</summary>
+        public const string Constraints = "constraints";
+
+        /// <summary>`generate`'s `segments`, and `done.segments`.</summary>
+        public const string Timeline = "timeline";
+
+        /// <summary>`live_start`, `live_prompt`, `live_stop` and live `motion`.</summary>
+        public const string Live = "live";
+    }
+
     /// <summary>WebSocket close codes of §6.</summary>
     public static class CloseCodes
     {

@@ -54,6 +54,9 @@ namespace MotionBridge.Protocol
         public int MaxSteps;
         public int MaxInflight;
         public int MaxMessageBytes;
+
+        /// <summary>v1.1: the most keys, and separately path points, one generate may carry; 0 when not announced.</summary>
+        public int MaxKeys;
     }
 
     public sealed class HelloMessage : ServerMessage
@@ -76,6 +79,14 @@ namespace MotionBridge.Protocol
         /// <summary>Joint names per wire target from the optional `targets` map (same order as the skeleton).</summary>
         public System.Collections.Generic.Dictionary<string, string[]> TargetJoints =
             new System.Collections.Generic.Dictionary<string, string[]>();
+
+        /// <summary>v1.1 `capabilities` (see <see cref="Protocol.Capabilities"/>); empty from a daemon that lists none.</summary>
+        public string[] Capabilities = new string[0];
+
+        public bool Serves(string capability)
+        {
+            return Array.IndexOf(Capabilities, capability) >= 0;
+        }
 
         public bool TokenRequired
         {
@@ -158,6 +169,12 @@ namespace MotionBridge.Protocol
         /// <summary>The sampler step a preview shows; -1 on final motion.</summary>
         public int Step = -1;
 
+        /// <summary>
+        /// A frame of a live session: <see cref="Start"/> counts frames since the session began and chunks are
+        /// contiguous; such motion has no total and is never final.
+        /// </summary>
+        public bool Live;
+
         public int JointCount
         {
             get { return Joints.Length; }
@@ -185,6 +202,23 @@ namespace MotionBridge.Protocol
         public double Seconds;
         public bool Cached;
         public Timings Timings;
+
+        /// <summary>v1.1: where each timeline segment lies in the clip; null for a request without segments.</summary>
+        public SegmentSpan[] Segments;
+    }
+
+    /// <summary>`live_state`: the live session follows <see cref="Prompt"/> from frame <see cref="Frame"/> on.</summary>
+    public sealed class LiveStateMessage : ServerMessage
+    {
+        public LiveStateMessage(string id, string prompt, int frame) : base("live_state", id)
+        {
+            Prompt = prompt;
+            Frame = frame;
+        }
+
+        public string Prompt { get; private set; }
+
+        public int Frame { get; private set; }
     }
 
     public sealed class ErrorMessage : ServerMessage

@@ -68,6 +68,11 @@ namespace MotionBridge.Tests
                 {
                     return;
                 }
+                catch (InvalidOperationException)
+                {
+                    // Dispose stopped the listener between the _stopping check and this accept ("not listening").
+                    return;
+                }
                 int index = Interlocked.Increment(ref _accepted);
                 var connection = new LoopbackConnection(client, index);
                 lock (_connections)
@@ -201,6 +206,15 @@ namespace MotionBridge.Tests
         public MessagePackMap Handshake(string auth)
         {
             Send(TestMessages.Hello(auth));
+            var identify = Receive();
+            Send(TestMessages.Ready());
+            return identify;
+        }
+
+        /// <summary>The handshake of a v1.1 daemon listing <paramref name="capabilities"/>; returns the client's identify.</summary>
+        public MessagePackMap HandshakeServing(params string[] capabilities)
+        {
+            Send(TestMessages.HelloServing(capabilities));
             var identify = Receive();
             Send(TestMessages.Ready());
             return identify;

@@ -45,6 +45,22 @@ namespace MotionBridge.Tests
                     .Add("unity", new MessagePackMap().Add("name", "unity").Add("joints", new List<object>(Joints))));
         }
 
+        /// <summary>A hello of a v1.1 daemon: <paramref name="capabilities"/> listed and `limits.max_keys` announced.</summary>
+        public static MessagePackMap HelloServing(params string[] capabilities)
+        {
+            var hello = Hello("none");
+            object limits;
+            hello.TryGetValue("limits", out limits);
+            ((MessagePackMap)limits).Add("max_keys", 4L);
+            return hello.Add("capabilities", new List<object>(capabilities));
+        }
+
+        /// <summary>A live `motion` chunk: frames start … start+count−1 of the stream, floats numbered as in <see cref="Motion"/>.</summary>
+        public static MessagePackMap LiveMotion(string id, int start, int count)
+        {
+            return Motion(id, 0, false, false, start, count, start + count).Add("live", true);
+        }
+
         public static MessagePackMap Ready()
         {
             return new MessagePackMap().Add("op", "ready").Add("protocol", 1L).Add("session", "s1");
