@@ -2,14 +2,18 @@
 
 Layout of `--output-dir`:
 
-    <job>/job.json              metadata: request, frames, fps, timings, created (written last)
-    <job>/<sample>.npz          one per sample (`Motion.save_npz`, upstream-compatible, axis-angle)
+    <job>/job.json                metadata: request, frames, fps, timings, created, per-sample text/seed/model
+    <job>/<sample>.root.npy       the sample's root (L, 3) float32, metres, source convention
     <job>/<sample>.rotations.npy  the sample's exact float32 quaternions (L, 22, 4), x, y, z, w
+    <job>/<sample>.npz            the upstream-compatible file (`Motion.save_npz`, axis-angle), made on the first
+                                  download of it (jobs stored before 2026-12-07 have it and no root.npy)
 
-The .npz holds axis-angle (the upstream format), which does not round-trip float32 quaternions bit for bit;
-the .npy next to it does, so a `fetch` after a restart sends exactly the bytes that were streamed. A job
-that repeats another job's motions (a cache hit with the same options) is stored as `job.json` alone,
-naming the job whose files hold the motions (`motions_of`).
+The raw arrays round-trip bit for bit, so a `fetch` after a restart sends exactly the bytes that were
+streamed; they are also what the writer can afford on the hot path: an .npz (axis-angle, a zip written by
+Python) holds the interpreter ~1.3 ms a sample, and the writer thread holding it was the daemon's worst
+latency (`motionbridge bench bridge`: p99 overhead 3–6 ms with the disk store vs 1.8–2.1 ms without). A job
+that repeats another job's motions (a cache hit with the same options) is stored as `job.json` alone, naming
+the job whose files hold the motions (`motions_of`).
 
 `put` records a job in memory at once and writes it to disk on the store's own writer thread, so the
 daemon answers `done` without waiting for the disk; `load` finds the job from the moment `put` returns.
@@ -45,6 +49,9 @@ log = logging.getLogger("motionbridge.store")
 JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 METADATA_FILE = "job.json"
 ROTATIONS_SUFFIX = ".rotations.npy"
+ROOT_SUFFIX = ".root.npy"
+SAMPLES_META = "sample_meta"
+"""Metadata key: per sample {text, seed, model, fps}, what its Motion carries besides the arrays."""
 MOTIONS_OF = "motions_of"
 """Metadata key of a job stored without motion files: the job whose files hold its motions."""
 
@@ -122,7 +129,9 @@ class ResultStore:
         """
         if self.directory is not None:
             self._job_dir(job)  # refuse a bad id before anything is recorded
-        stored = StoredJob(job, list(motions), dict(meta, job=job, samples=len(motions), created=time.time()))
+        sample_meta = [{"text": m.text, "seed": m.seed, "model": m.model, "fps": m.fps} for m in motions]
+        stored = StoredJob(job, list(motions), dict(meta, job=job, samples=len(motions), created=time.time(),
+                                                    **{SAMPLES_META: sample_meta}))
         with self._lock:
             self._recent[job] = stored
             self._recent.move_to_end(job)
@@ -165,7 +174,7 @@ class ResultStore:
         try:
             if source is None:
                 for sample, motion in enumerate(stored.motions):
-                    motion.save_npz(tmp / f"{sample}.npz")
+                    np.save(tmp / f"{sample}{ROOT_SUFFIX}", np.ascontiguousarray(motion.root, "<f4"))
                     np.save(tmp / f"{sample}{ROTATIONS_SUFFIX}", np.ascontiguousarray(motion.rotations, "<f4"))
             (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=1, default=str))
             if final.exists():
@@ -235,7 +244,7 @@ class ResultStore:
             meta = json.loads((self.directory / job / METADATA_FILE).read_text())
             source = str(meta.get(MOTIONS_OF, job))
             folder = self._job_dir(source)
-            motions = [self._load_sample(folder, s) for s in range(int(meta["samples"]))]
+            motions = [self._load_sample(folder, s, meta) for s in range(int(meta["samples"]))]
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, StoreError) as exc:
@@ -244,11 +253,19 @@ class ResultStore:
         return StoredJob(job, motions, meta)
 
     @staticmethod
-    def _load_sample(folder: Path, sample: int) -> Motion:
-        motion = Motion.load_npz(folder / f"{sample}.npz")
+    def _load_sample(folder: Path, sample: int, meta: dict[str, Any]) -> Motion:
+        root_file = folder / f"{sample}{ROOT_SUFFIX}"
         exact = folder / f"{sample}{ROTATIONS_SUFFIX}"
+        if root_file.is_file():
+            info = meta[SAMPLES_META][sample]
+            return Motion(
+                np.load(root_file, allow_pickle=False).astype(np.float32, copy=False),
+                np.load(exact, allow_pickle=False).astype(np.float32, copy=False),
+                fps=float(info["fps"]), text=str(info["text"]), seed=int(info["seed"]), model=str(info["model"]),
+            )
+        motion = Motion.load_npz(folder / f"{sample}.npz")  # stored before the raw root was kept
         if not exact.is_file():
-            return motion  # written before the store kept quaternions: axis-angle is all there is
+            return motion  # stored before the store kept quaternions: axis-angle is all there is
         return motion.with_(rotations=np.load(exact, allow_pickle=False).astype(np.float32, copy=False))
 
     def has(self, job: str) -> bool:
@@ -257,7 +274,8 @@ class ResultStore:
             return job in self._on_disk or job in self._pending or job in self._recent
 
     def sample_file(self, job: str, sample: int) -> Path | None:
-        """Path of a stored sample's .npz, or None; waits for the job's write if it is still pending."""
+        """Path of a stored sample's .npz (made on first use), or None; waits for the job's write if it is still
+        pending. Blocking: call it off the event loop."""
         if self.directory is None or not JOB_ID_PATTERN.match(job) or sample < 0:
             return None
         with self._lock:
@@ -267,10 +285,18 @@ class ResultStore:
         folder = self.directory / job
         try:
             meta = json.loads((folder / METADATA_FILE).read_text())
-            path = self._job_dir(str(meta.get(MOTIONS_OF, job))) / f"{sample}.npz"
-        except (OSError, ValueError, StoreError):
+            source = self._job_dir(str(meta.get(MOTIONS_OF, job)))
+            if not sample < int(meta.get("samples", 0)):
+                return None
+            path = source / f"{sample}.npz"
+            if not path.is_file():
+                # First download: the upstream file is made from the exact arrays (atomically, so two
+                # downloads at once each see a whole file) and kept beside them.
+                source_meta = json.loads((source / METADATA_FILE).read_text())
+                self._load_sample(source, sample, source_meta).save_npz(path)
+        except (OSError, ValueError, KeyError, StoreError):
             return None
-        return path if sample < int(meta.get("samples", 0)) and path.is_file() else None
+        return path
 
     def __len__(self) -> int:
         with self._lock:

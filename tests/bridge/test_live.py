@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import RawClient, RunningDaemon, motion_arrays
 
 from bridge import live as live_module
 from bridge.client import MotionBridgeClient
@@ -39,7 +38,7 @@ class PromptLog(MotionModel):
         return self.inner.generate_batch(requests, on_step, cancelled)
 
 
-async def _frames_for(client: RawClient, seconds: float) -> list[dict[str, Any]]:
+async def _frames_for(client: Any, seconds: float) -> list[dict[str, Any]]:
     """Every message received for `seconds`."""
     out: list[dict[str, Any]] = []
     end = time.perf_counter() + seconds
@@ -62,18 +61,18 @@ def _contiguous(messages: list[dict[str, Any]], first: int = 0) -> int:
     return frames
 
 
-def test_hello_lists_live(daemon: RunningDaemon, raw: type[RawClient]) -> None:
+def test_hello_lists_live(daemon: Any, raw: Any) -> None:
     async def main() -> None:
-        client = await RawClient.ready(daemon.url)
+        client = await raw.ready(daemon.url)
         assert "live" in client.hello["capabilities"]
         await client.close()
 
     asyncio.run(main())
 
 
-def test_live_streams_paced_contiguous_frames_and_stops_with_done(daemon: RunningDaemon) -> None:
+def test_live_streams_paced_contiguous_frames_and_stops_with_done(daemon: Any, raw: Any, arrays: Any) -> None:
     async def main() -> None:
-        client = await RawClient.ready(daemon.url)
+        client = await raw.ready(daemon.url)
         began = time.perf_counter()
         await client.send({"op": "live_start", "id": "L", "prompt": "a person walks", "buffer_ms": 300})
         accepted = await client.recv()
@@ -86,7 +85,7 @@ def test_live_streams_paced_contiguous_frames_and_stops_with_done(daemon: Runnin
         assert frames <= (elapsed + 0.3) * fps + 2, (frames, elapsed)
         assert frames >= (elapsed - 1.0) * fps, (frames, elapsed)
         motion = [m for m in messages if m["op"] == "motion"]
-        root, rotations = motion_arrays(motion[0])
+        root, rotations = arrays(motion[0])
         assert np.isfinite(root).all() and np.allclose(np.linalg.norm(rotations, axis=-1), 1.0, atol=1e-4)
         await client.send({"op": "live_stop", "id": "L"})
         tail = await client.until("L")
@@ -99,12 +98,13 @@ def test_live_streams_paced_contiguous_frames_and_stops_with_done(daemon: Runnin
     asyncio.run(main())
 
 
-def test_prompt_change_is_followed_from_the_frame_it_reports(daemon_factory, tiny_model: MotionModel) -> None:
+def test_prompt_change_is_followed_from_the_frame_it_reports(daemon_factory: Any, tiny_model: MotionModel,
+                                                             raw: Any) -> None:
     model = PromptLog(tiny_model)
     daemon = daemon_factory(model)
 
     async def main() -> None:
-        client = await RawClient.ready(daemon.url)
+        client = await raw.ready(daemon.url)
         await client.send({"op": "live_start", "id": "L", "prompt": "a person walks", "buffer_ms": 200})
         first = await _frames_for(client, 1.5)
         received = _contiguous(first)
@@ -126,9 +126,9 @@ def test_prompt_change_is_followed_from_the_frame_it_reports(daemon_factory, tin
     asyncio.run(main())
 
 
-def test_cancel_with_the_live_id_ends_the_session(daemon: RunningDaemon) -> None:
+def test_cancel_with_the_live_id_ends_the_session(daemon: Any, raw: Any) -> None:
     async def main() -> None:
-        client = await RawClient.ready(daemon.url)
+        client = await raw.ready(daemon.url)
         await client.send({"op": "live_start", "id": "L", "prompt": "a person walks"})
         await _frames_for(client, 0.8)
         await client.send({"op": "cancel", "id": "L"})
@@ -138,9 +138,9 @@ def test_cancel_with_the_live_id_ends_the_session(daemon: RunningDaemon) -> None
     asyncio.run(main())
 
 
-def test_one_live_session_per_connection_and_unknown_ids(daemon: RunningDaemon) -> None:
+def test_one_live_session_per_connection_and_unknown_ids(daemon: Any, raw: Any) -> None:
     async def main() -> None:
-        client = await RawClient.ready(daemon.url)
+        client = await raw.ready(daemon.url)
         await client.send({"op": "live_start", "id": "L", "prompt": "a person walks"})
         await client.send({"op": "live_start", "id": "M", "prompt": "a person runs"})
         error = (await client.until("M"))[-1]
@@ -174,10 +174,10 @@ def test_one_live_session_per_connection_and_unknown_ids(daemon: RunningDaemon) 
         ({"buffer_ms": "lots"}, "bad_request", "buffer_ms"),
     ],
 )
-def test_bad_live_start_gets_a_typed_error_naming_the_field(daemon: RunningDaemon, fields: dict, code: str,
-                                                             words: str) -> None:
+def test_bad_live_start_gets_a_typed_error_naming_the_field(daemon: Any, fields: dict, code: str,
+                                                             words: str, raw: Any) -> None:
     async def main() -> None:
-        client = await RawClient.ready(daemon.url)
+        client = await raw.ready(daemon.url)
         await client.send({"op": "live_start", "id": "L", "prompt": "a person walks", **fields})
         error = (await client.until("L"))[-1]
         assert error["op"] == "error" and error["code"] == code and words in error["message"], error
@@ -189,9 +189,9 @@ def test_bad_live_start_gets_a_typed_error_naming_the_field(daemon: RunningDaemo
     asyncio.run(main())
 
 
-def test_lone_surrogate_prompt_change_is_refused_and_the_stream_goes_on(daemon: RunningDaemon) -> None:
+def test_lone_surrogate_prompt_change_is_refused_and_the_stream_goes_on(daemon: Any, raw: Any) -> None:
     async def main() -> None:
-        client = await RawClient.ready(daemon.url, encoding="json")
+        client = await raw.ready(daemon.url, encoding="json")
         await client.send({"op": "live_start", "id": "L", "prompt": "a person walks"})
         await client.send_raw('{"op": "live_prompt", "id": "L", "prompt": "wave \\udfff"}')
         messages = await _frames_for(client, 1.5)
@@ -205,13 +205,13 @@ def test_lone_surrogate_prompt_change_is_refused_and_the_stream_goes_on(daemon: 
     asyncio.run(main())
 
 
-def test_disconnect_ends_the_session(daemon: RunningDaemon) -> None:
+def test_disconnect_ends_the_session(daemon: Any, raw: Any) -> None:
     async def main() -> None:
-        client = await RawClient.ready(daemon.url)
+        client = await raw.ready(daemon.url)
         await client.send({"op": "live_start", "id": "L", "prompt": "a person walks"})
         await _frames_for(client, 0.5)
         await client.close()
-        watcher = await RawClient.ready(daemon.url)
+        watcher = await raw.ready(daemon.url)
         for _ in range(40):
             await watcher.send({"op": "status", "id": "s"})
             status = (await watcher.until("s", ("status",)))[-1]
@@ -224,12 +224,12 @@ def test_disconnect_ends_the_session(daemon: RunningDaemon) -> None:
     asyncio.run(main())
 
 
-def test_live_and_batch_clients_share_the_model(daemon: RunningDaemon) -> None:
+def test_live_and_batch_clients_share_the_model(daemon: Any, raw: Any) -> None:
     """A batch job finishes while a live stream on another connection keeps flowing without a stall."""
 
     async def main() -> None:
-        live = await RawClient.ready(daemon.url)
-        batch = await RawClient.ready(daemon.url)
+        live = await raw.ready(daemon.url)
+        batch = await raw.ready(daemon.url)
         await live.send({"op": "live_start", "id": "L", "prompt": "a person walks", "buffer_ms": 500})
         await _frames_for(live, 1.0)
         arrivals: list[float] = []
@@ -259,14 +259,14 @@ def test_live_and_batch_clients_share_the_model(daemon: RunningDaemon) -> None:
     asyncio.run(main())
 
 
-def test_a_client_that_stops_reading_pauses_its_stream(daemon: RunningDaemon, monkeypatch) -> None:
+def test_a_client_that_stops_reading_pauses_its_stream(daemon: Any, monkeypatch, raw: Any) -> None:
     """While the outbox holds more than the live backlog nothing is sent and, once a refill's worth of frames
     waits, nothing more is generated: the session's memory stays bounded."""
     # The outbox always counts as too full: as if the kernel's socket buffers had filled behind a non-reader.
     monkeypatch.setattr(live_module, "LIVE_BACKLOG_BYTES", -1)
 
     async def main() -> None:
-        client = await RawClient.ready(daemon.url)
+        client = await raw.ready(daemon.url)
         await client.send({"op": "live_start", "id": "L", "prompt": "a person walks"})
         await asyncio.sleep(3.0)  # not reading
         sessions = daemon.call(lambda: [c.live for c in daemon.server._clients if c.live is not None])
@@ -278,7 +278,7 @@ def test_a_client_that_stops_reading_pauses_its_stream(daemon: RunningDaemon, mo
     asyncio.run(main())
 
 
-def test_python_client_streams_changes_prompt_and_records(daemon: RunningDaemon) -> None:
+def test_python_client_streams_changes_prompt_and_records(daemon: Any) -> None:
     async def main() -> None:
         async with MotionBridgeClient(daemon.url) as client:
             async with LiveSession(client, "a person walks", record_seconds=1.0) as live:
@@ -300,7 +300,7 @@ def test_python_client_streams_changes_prompt_and_records(daemon: RunningDaemon)
     asyncio.run(main())
 
 
-def test_cli_records_a_live_session(daemon: RunningDaemon, tmp_path: Path) -> None:
+def test_cli_records_a_live_session(daemon: Any, tmp_path: Path) -> None:
     from bridge.cli import main
 
     out = tmp_path / "live.npz"

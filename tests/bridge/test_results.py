@@ -55,7 +55,7 @@ def test_done_goes_out_while_the_disk_write_is_pending_and_fetch_finds_the_job(d
     assert final_motions(fetched) == final_motions(messages)
     store.flush()
     assert sorted(p.name for p in (out / done["job"]).iterdir()) == [
-        "0.npz", "0.rotations.npy", "1.npz", "1.rotations.npy", "job.json"
+        "0.root.npy", "0.rotations.npy", "1.root.npy", "1.rotations.npy", "job.json"
     ]
 
 
@@ -129,7 +129,7 @@ def test_a_cache_hit_does_not_rewrite_the_store_but_stays_fetchable_and_download
     with_options = run(generate("looped", loop=True))
     daemon.server.store.flush()
     assert with_options[-1]["cached"] is True
-    assert "0.npz" in {p.name for p in (out / with_options[-1]["job"]).iterdir()}
+    assert "0.rotations.npy" in {p.name for p in (out / with_options[-1]["job"]).iterdir()}
 
 
 def test_loop_and_in_place_are_applied_off_the_event_loop(daemon_factory, raw, monkeypatch) -> None:

@@ -610,7 +610,7 @@ def test_store_survives_a_restart_and_serves_downloads(daemon_factory, tiny_mode
     done = messages[-1]
     job = done["job"]
     first.stop()
-    assert (out / job / "job.json").is_file() and (out / job / "0.npz").is_file()
+    assert (out / job / "job.json").is_file() and (out / job / "0.rotations.npy").is_file()
     assert not list(out.glob(".tmp-*"))
     meta = json.loads((out / job / "job.json").read_text())
     assert (meta["prompt"], meta["frames"], meta["samples"]) == ("a person kicks", 30, 1)

@@ -28,18 +28,40 @@ def motions(seed: int = 0, samples: int = 2, seconds: float = 1.0) -> list[Motio
 def test_saved_job_reloads_from_disk_in_a_fresh_store(tmp_path) -> None:
     original = motions(seed=4)
     ResultStore(tmp_path).save("j1", original, {"prompt": "a person walks", "target": "unity", "fps": 30})
+    # The hot path writes raw arrays only; the upstream .npz is made on its first download.
     assert sorted(p.name for p in (tmp_path / "j1").iterdir()) == [
-        "0.npz", "0.rotations.npy", "1.npz", "1.rotations.npy", "job.json"
+        "0.root.npy", "0.rotations.npy", "1.root.npy", "1.rotations.npy", "job.json"
     ]
-    reloaded = ResultStore(tmp_path).load("j1")
+    fresh = ResultStore(tmp_path)
+    reloaded = fresh.load("j1")
     assert reloaded is not None
     assert reloaded.meta["target"] == "unity" and reloaded.meta["samples"] == 2
     for a, b in zip(original, reloaded.motions, strict=True):
         np.testing.assert_array_equal(a.root, b.root)
         np.testing.assert_array_equal(a.rotations, b.rotations)
-    # The .npz beside the exact quaternions is the upstream file: the same rotations as axis-angle.
+        assert (a.text, a.seed, a.model, a.fps) == (b.text, b.seed, b.model, b.fps)
+    assert fresh.sample_file("j1", 0) == tmp_path / "j1" / "0.npz"
+    # It is the upstream file: the same rotations as axis-angle, and what a Motion carries.
     upstream = Motion.load_npz(tmp_path / "j1" / "0.npz")
     np.testing.assert_allclose(np.abs(np.sum(upstream.rotations * original[0].rotations, axis=-1)), 1.0, atol=1e-5)
+    assert (upstream.text, upstream.seed, upstream.model) == (original[0].text, original[0].seed, original[0].model)
+    assert fresh.sample_file("j1", 2) is None  # no such sample
+
+
+def test_jobs_stored_in_the_former_layout_still_load(tmp_path) -> None:
+    """Before 2026-12-07 a job was <sample>.npz + <sample>.rotations.npy (no root.npy, no per-sample meta)."""
+    original = motions(seed=3, samples=1)
+    folder = tmp_path / "old1"
+    folder.mkdir()
+    original[0].save_npz(folder / "0.npz")
+    np.save(folder / "0.rotations.npy", np.ascontiguousarray(original[0].rotations, "<f4"))
+    (folder / "job.json").write_text(json.dumps({"job": "old1", "samples": 1, "created": 1.0}))
+    store = ResultStore(tmp_path)
+    reloaded = store.load("old1")
+    assert reloaded is not None
+    np.testing.assert_array_equal(reloaded.motions[0].rotations, original[0].rotations)
+    np.testing.assert_allclose(reloaded.motions[0].root, original[0].root, atol=1e-6)
+    assert store.sample_file("old1", 0) == folder / "0.npz"
 
 
 def test_recent_jobs_come_back_exactly_from_memory(tmp_path) -> None:
