@@ -38,6 +38,7 @@ class CloseCode(enum.IntEnum):
     UNSUPPORTED_PROTOCOL = 4006
     TOO_LARGE = 4008
     SLOW_READER = 4009
+    IDLE = 4010
 
 
 class ErrorCode(str, enum.Enum):

@@ -101,6 +101,10 @@ DEFAULT_MAX_CONNECTIONS = 256
 CLOSE_TIMEOUT_S = 5.0
 """How long a peer gets to answer our close frame before its TCP connection is cut (one that stopped reading)."""
 PENDING_CLOSE_LIMIT_S = 60.0
+IDLE_EVICT_S = 300.0
+"""At the connection limit, a new connection closes the one idle longest (nothing in flight, no live session,
+no frame for this long) with 4010 instead of being refused: an editor left open keeps its connection until the
+daemon is full, and idle connections can never lock new clients out."""
 DEFAULT_MAX_LIVE = 4
 """Live sessions served at once. One costs ~7–12 % of a CPU thread (a 2 s chunk in 0.15–0.25 s,
 `motionbridge bench live`), so four leave most of the model for batch jobs; a fifth gets `busy`."""
@@ -149,6 +153,7 @@ class ServerConfig:
     max_outbox_bytes: int = MAX_OUTBOX_BYTES
     close_timeout: float = CLOSE_TIMEOUT_S
     max_live: int = DEFAULT_MAX_LIVE
+    idle_evict_s: float = IDLE_EVICT_S
 
 
 def is_loopback(host: str) -> bool:
@@ -214,6 +219,8 @@ class _Client:
         self.held_bytes = 0
         # closed: nothing more is queued (the peer left or a close is on its way).
         self.closed = False
+        self.last_active = time.monotonic()
+        """When a frame last came from this client (idle connections make room at the connection limit)."""
         self._close: tuple[int, str] | None = None
         self._closing: asyncio.Task | None = None
         self._wake = asyncio.Event()
@@ -475,7 +482,7 @@ class MotionBridgeServer:
                 return web.text(403, f"origin {origin} is not allowed: start the daemon with --allow-origin {origin}")
             if self._shutting_down:
                 return web.text(503, "the daemon is shutting down")
-            if len(self._clients) >= self.config.max_connections:
+            if self._open_connections() >= self.config.max_connections and not self._evict_idle():
                 if not self._refusing:  # once per spell at the limit, not once per refused upgrade
                     self._refusing = True
                     log.warning("%d connections open, the limit: refusing new ones (503)", len(self._clients))
@@ -483,6 +490,24 @@ class MotionBridgeServer:
                 return web.text(503, f"the daemon serves {limit} connections at most: retry later")
             return None
         return await self.routes.answer(request, path, query, upgrade)
+
+    def _open_connections(self) -> int:
+        """Connections counted against the limit: those not already closing."""
+        return sum(not client.closed for client in self._clients)
+
+    def _evict_idle(self) -> bool:
+        """Close the connection idle longest (4010) if one has been idle `idle_evict_s`; True if one was."""
+        now = time.monotonic()
+        idle = [c for c in self._clients if not c.closed and c.live is None and not c.session.inflight
+                and now - c.last_active >= self.config.idle_evict_s]
+        if not idle:
+            return False
+        oldest = min(idle, key=lambda c: c.last_active)
+        log.info("connection limit reached: closing session %s, idle for %.0f s", oldest.session.session_id[:8],
+                 now - oldest.last_active)
+        oldest.close_after_pending(CloseCode.IDLE, f"closed after {now - oldest.last_active:.0f} s idle to make "
+                                   "room for a new connection; reconnect when needed")
+        return True
 
     def _health(self) -> dict[str, Any]:
         snap = self.status_snapshot()
@@ -517,7 +542,7 @@ class MotionBridgeServer:
         )
         client = _Client(ws, session, self.config.max_outbox_bytes, self.config.close_timeout)
         # Upgrades racing past the check in _process_request are closed here instead.
-        over_capacity = len(self._clients) >= self.config.max_connections
+        over_capacity = self._open_connections() >= self.config.max_connections
         self._clients.add(client)
         writer = asyncio.create_task(client.write_loop(), name=f"writer-{session.session_id[:8]}")
         try:
@@ -576,6 +601,7 @@ class MotionBridgeServer:
                 waiting = session.state is SessionState.AWAITING_IDENTIFY
                 try:
                     frame = await asyncio.wait_for(client.ws.recv(), self.config.identify_timeout if waiting else None)
+                    client.last_active = time.monotonic()
                 except TimeoutError:
                     if session.state is SessionState.AWAITING_IDENTIFY:  # not just handled meanwhile
                         client.close_after_pending(CloseCode.NOT_IDENTIFIED, "no identify received in time")

@@ -22,7 +22,7 @@ from bridge.serving import (
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     require_serve_extra()  # the daemon's scheduler owns a torch thread, also in gateway mode
     from bridge.protocol import Limits
-    from bridge.server import DEFAULT_HOST, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_LIVE, DEFAULT_PORT
+    from bridge.server import DEFAULT_HOST, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_LIVE, DEFAULT_PORT, IDLE_EVICT_S
 
     limits = Limits()
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
@@ -51,6 +51,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=DEFAULT_MAX_CONNECTIONS,
         help=f"WebSocket connections at once; more get HTTP 503 (default {DEFAULT_MAX_CONNECTIONS})",
+    )
+    parser.add_argument(
+        "--idle-evict",
+        type=float,
+        default=IDLE_EVICT_S,
+        help=f"at the connection limit, close a connection idle this many seconds to let a new one in "
+        f"(default {IDLE_EVICT_S:g})",
     )
     parser.add_argument(
         "--max-live",
@@ -127,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         shutdown_timeout=args.shutdown_timeout,
         max_connections=args.max_connections,
         max_live=args.max_live,
+        idle_evict_s=args.idle_evict,
     )
     if args.workers:
         try:

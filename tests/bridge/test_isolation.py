@@ -177,6 +177,37 @@ def test_connections_above_the_cap_are_refused_with_503_until_one_closes(daemon_
     assert response.status_code == 503 and b"3 connections at most" in response.body
 
 
+def test_at_the_cap_the_longest_idle_connection_makes_room_for_a_new_one(daemon_factory, raw) -> None:
+    """Busy connections are never closed for a newcomer; an idle one is, with 4010, the idlest first."""
+    daemon = daemon_factory(ZeroCostModel(step_seconds=0.5), max_connections=3, idle_evict_s=0.3)
+
+    async def scenario():
+        idlest = await raw.ready(daemon.url)
+        await asyncio.sleep(0.2)
+        idle = await raw.ready(daemon.url)
+        busy = await raw.ready(daemon.url)
+        await busy.send({"op": "generate", "id": "g", "prompt": "a person walks", "seconds": 1.0, "steps": 4})
+        await asyncio.sleep(0.4)  # idlest 0.6 s idle, idle 0.4 s, busy has a job in flight
+        newcomer = await raw.ready(daemon.url)
+        code = await idlest.close_code(timeout=5)
+        await newcomer.send({"op": "status", "id": "s"})
+        status = (await newcomer.until("s", ("status",)))[-1]
+        done = (await busy.until("g"))[-1]
+        # None idle long enough (each has just sent something) and the cap reached again: refused.
+        for c in (idle, busy, newcomer):
+            await c.send({"op": "status", "id": "t"})
+            await c.until("t", ("status",))
+        with pytest.raises(InvalidStatus) as refused:
+            await raw.open(daemon.url)
+        for c in (idle, busy, newcomer):
+            await c.close()
+        return code, status, done, refused.value.response.status_code
+
+    code, status, done, refused = run(scenario())
+    assert code == 4010
+    assert status["connections"] == 3 and done["op"] == "done" and refused == 503
+
+
 def test_a_burst_of_pipelined_requests_up_to_the_bucket_is_served(daemon_factory, raw) -> None:
     daemon = daemon_factory(ZeroCostModel())
 
