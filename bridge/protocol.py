@@ -38,6 +38,7 @@ from bridge.codec import (
     encode_message,
     frame_size,
 )
+from engine.core.constraints import Constraints, EffectorKey, EndPose, Pose, PoseKey, Segment, StartMotion, Waypoint
 from engine.core.motion import MAX_KEYS, MAX_SEGMENTS, frames_for_seconds
 from engine.core.skeleton import BODY_JOINTS, FPS, SMPLH_BODY
 from engine.core.targets import TARGETS, Target, get_target
@@ -279,47 +280,17 @@ class ModelDefaults:
 
 
 @dataclass(frozen=True)
-class DirectedPose:
-    """A pose of a key or `end`, converted to the source convention: rotations (22, 4), root (3,) or None."""
-
-    rotations: np.ndarray
-    root: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class DirectedKey:
-    """One `keys[i]` in the source convention: a pose key (`pose`, `joints` as `BODY_JOINTS` names or None) or
-    an effector key (`effector` a `BODY_JOINTS` name, `position` (3,) metres)."""
-
-    time: float
-    weight: float
-    pose: DirectedPose | None = None
-    joints: tuple[str, ...] | None = None
-    effector: str | None = None
-    position: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class DirectedWaypoint:
-    """One `path[i]` in the source convention: position (3,) metres, facing radians about +Y (0 = +Z) or None."""
-
-    time: float
-    position: np.ndarray
-    facing: float | None = None
-
-
-@dataclass(frozen=True)
 class Directions:
     """The v1.1 fields of a `generate`, decoded and converted from the request's target to the source convention
-    (metres, Y up, +Z forward, `BODY_JOINTS` names): pure data, which the server maps 1:1 onto
-    `engine.model.directing` objects (a `start_job` is resolved there, against the daemon's finished jobs)."""
+    (metres, Y up, +Z forward, `BODY_JOINTS` names): the request's `Constraints`, except a `start.job`, which
+    only the server can resolve against its finished jobs (`bridge.directing`)."""
 
-    start_motion: tuple[np.ndarray, np.ndarray] | None = None  # root (n, 3), rotations (n, 22, 4)
+    constraints: Constraints
     start_job: tuple[str, int] | None = None  # (job id, sample)
-    keys: tuple[DirectedKey, ...] = ()
-    path: tuple[DirectedWaypoint, ...] = ()
-    end: DirectedPose | None = None
-    segments: tuple[tuple[str, float], ...] = ()  # (prompt, seconds)
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        return self.constraints.segments
 
     @property
     def digest(self) -> str:
@@ -376,25 +347,26 @@ def _source_joint(where: str, name: str, target: Target) -> str:
         ) from None
 
 
-def _pose(where: str, pose: WirePose, target: Target) -> DirectedPose:
+def _pose(where: str, pose: WirePose, target: Target) -> Pose:
     joints = len(target.joints)
     rotations = _wire_floats(f"{where}.rotations", pose.rotations, joints * 4, f"{joints}×4")
     root = None if pose.root is None else target.positions_to_source(_wire_vector(f"{where}.root", pose.root))
-    return DirectedPose(target.rotations_to_source(rotations.reshape(joints, 4)), root)
+    return Pose(target.rotations_to_source(rotations.reshape(joints, 4)), root)
 
 
 def decode_directions(request: Generate, limits: Limits) -> Directions | None:
     """The v1.1 fields of a generate → `Directions` in the source convention, or None when it has none.
 
-    Checks what can be checked without the model: shapes and byte lengths, NaN/inf, joint and effector names
-    of the request's target, counts against `limits.max_keys`; raises ValueError("<field>: why"). Times against
-    the clip, weights and quaternions are `engine.model.directing.validate`'s, which names fields the same way.
+    Checks what can be checked here: shapes and byte lengths, NaN/inf, joint and effector names of the request's
+    target, counts against `limits.max_keys`; raises ValueError("<field>: why"). Times against the clip, weights
+    and quaternions are `engine.core.constraints.validate`'s, which names fields the same way.
     """
     if request.start is None and not request.keys and not request.path and request.end is None and not request.segments:
         return None
     target = get_target(request.target)
     joints = len(target.joints)
-    start_motion = start_job = None
+    start_motion: StartMotion | None = None
+    start_job = None
     if request.start is not None:
         st = request.start
         if (st.motion is None) == (st.job is None):
@@ -405,7 +377,7 @@ def decode_directions(request: Generate, limits: Limits) -> Directions | None:
                 raise ValueError(f"start.motion.frames: must be ≥ 1, got {n}")
             root = _wire_floats("start.motion.root", st.motion.root, n * 3, f"{n}×3")
             rot = _wire_floats("start.motion.rotations", st.motion.rotations, n * joints * 4, f"{n}×{joints}×4")
-            start_motion = (
+            start_motion = StartMotion(
                 target.positions_to_source(root.reshape(n, 3)),
                 target.rotations_to_source(rot.reshape(n, joints, 4)),
             )
@@ -417,7 +389,7 @@ def decode_directions(request: Generate, limits: Limits) -> Directions | None:
     keys = request.keys or []
     if len(keys) > limits.max_keys:
         raise ValueError(f"keys: at most {limits.max_keys} keys (limits.max_keys), got {len(keys)}")
-    directed_keys = []
+    directed_keys: list[PoseKey | EffectorKey] = []
     for i, key in enumerate(keys):
         where = f"keys[{i}]"
         if (key.pose is None) == (key.effector is None):
@@ -426,34 +398,31 @@ def decode_directions(request: Generate, limits: Limits) -> Directions | None:
             names = None
             if key.joints is not None:
                 names = tuple(_source_joint(f"{where}.joints", j, target) for j in key.joints)
-            directed_keys.append(DirectedKey(key.time, key.weight, pose=_pose(f"{where}.pose", key.pose, target),
-                                             joints=names))
+            directed_keys.append(PoseKey(key.time, _pose(f"{where}.pose", key.pose, target), names, key.weight))
         else:
             assert key.effector is not None
             if key.position is None:
                 raise ValueError(f"{where}.position: an effector key needs a position [x, y, z]")
             effector = _source_joint(f"{where}.effector", key.effector, target)
             position = target.positions_to_source(_wire_vector(f"{where}.position", key.position))
-            directed_keys.append(DirectedKey(key.time, key.weight, effector=effector, position=position))
+            directed_keys.append(EffectorKey(key.time, effector, position, key.weight))
     path = request.path or []
     if len(path) > limits.max_keys:
         raise ValueError(f"path: at most {limits.max_keys} waypoints (limits.max_keys), got {len(path)}")
     waypoints = tuple(
-        DirectedWaypoint(
+        Waypoint(
             wp.time,
             target.positions_to_source(_wire_vector(f"path[{i}].position", wp.position)),
             None if wp.facing is None else target.heading_to_source(wp.facing),
         )
         for i, wp in enumerate(path)
     )
-    end = None if request.end is None else _pose("end.pose", request.end.pose, target)
+    end = None if request.end is None else EndPose(_pose("end.pose", request.end.pose, target))
     segments = request.segments or []
     if len(segments) > MAX_SEGMENTS:
         raise ValueError(f"segments: at most {MAX_SEGMENTS} segments, got {len(segments)}")
-    return Directions(
-        start_motion, start_job, tuple(directed_keys), waypoints, end,
-        tuple((seg.prompt.strip(), float(seg.seconds)) for seg in segments),
-    )
+    timeline = tuple(Segment(seg.prompt.strip(), float(seg.seconds)) for seg in segments)
+    return Directions(Constraints(start_motion, tuple(directed_keys), waypoints, end, timeline), start_job)
 
 
 @dataclass(frozen=True)
@@ -532,7 +501,7 @@ def validate_generate(request: Generate, limits: Limits, model: ModelDefaults) -
         raise RequestError(ErrorCode.BAD_REQUEST, f"invalid generate: {exc}", request.id) from None
     seconds = float(request.seconds)
     if directions is not None and directions.segments:
-        seconds = float(sum(s for _, s in directions.segments))
+        seconds = float(sum(seg.seconds for seg in directions.segments))
     job = GenerateJob(
         id=request.id,
         prompt=request.prompt.strip(),
@@ -565,14 +534,14 @@ def check_limits(job: GenerateJob, limits: Limits) -> None:
     segments = job.directions.segments if job.directions is not None else ()
     if not job.prompt and not segments:
         raise bad("prompt is empty: describe the motion, e.g. 'a person walks forward'")
-    prompts = [("prompt", job.prompt)] + [(f"segments[{i}].prompt", p) for i, (p, _) in enumerate(segments)]
+    prompts = [("prompt", job.prompt)] + [(f"segments[{i}].prompt", seg.prompt) for i, seg in enumerate(segments)]
     for where, prompt in prompts:
         if where != "prompt" and not prompt:
             raise bad(f"{where}: is empty: describe the motion of this segment")
         check_prompt(where, prompt, limits, rid)
-    for i, (_, seg_seconds) in enumerate(segments):
-        if not seg_seconds > 0:
-            raise bad(f"segments[{i}].seconds: must be > 0, got {seg_seconds}")
+    for i, seg in enumerate(segments):
+        if not seg.seconds > 0:
+            raise bad(f"segments[{i}].seconds: must be > 0, got {seg.seconds}")
     if not job.seconds > 0:
         raise bad(f"seconds must be > 0, got {job.seconds}")
     if job.seconds > limits.max_seconds:

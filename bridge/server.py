@@ -419,7 +419,7 @@ class MotionBridgeServer:
             "memory": memory,
             "uptime": round(time.monotonic() - self._started, 3),
             "model": self.model.name,
-            "connections": len(self._clients),
+            "connections": self._open_connections(),
             "inflight": sum(len(client.session.inflight) for client in self._clients),
             "jobs_done": self.scheduler.jobs_done,
             "live_sessions": sum(client.live is not None for client in self._clients),

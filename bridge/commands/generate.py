@@ -259,14 +259,14 @@ def _constraints(args: argparse.Namespace) -> Any:
     if not args.directing:
         return None
     from bridge.codec import RequestError
-    from bridge.directing import build_constraints
+    from bridge.directing import resolve_start
     from bridge.protocol import Generate, Limits, decode_directions
 
     try:
         request = Generate.model_validate({"op": "generate", "id": "cli", "prompt": args.prompt, **args.directing})
         directions = decode_directions(request, Limits())
         assert directions is not None
-        return build_constraints(directions, lambda job: None, "cli")
+        return resolve_start(directions, lambda job: None, "cli")
     except (ValueError, RequestError) as exc:
         raise SystemExit(f"error: {exc}") from None
 

@@ -29,10 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.core.motion import Motion
-from engine.core.skeleton import FPS
-from engine.model.directing import sampling
-from engine.model.directing.constraints import (
+from engine.core.constraints import (
     Constraints,
     EffectorKey,
     EndPose,
@@ -42,6 +39,9 @@ from engine.model.directing.constraints import (
     StartMotion,
     Waypoint,
 )
+from engine.core.motion import Motion
+from engine.core.skeleton import FPS
+from engine.model.directing import sampling
 from engine.model.directing.joins import JOIN_BLEND
 from engine.train.directing_metrics import (
     data_reference,

@@ -1,10 +1,8 @@
-"""The errors generation raises, apart so that request parts (`engine.model.directing.constraints`) can
-subclass them without importing the model interface that refers to them."""
+"""The errors generation raises: `GenerationError` (a request the model cannot serve, from `engine.core.errors`)
+and `Cancelled`."""
+
+from engine.core.errors import GenerationError as GenerationError  # re-exported: the interface's error
 
 
 class Cancelled(Exception):
     """Raised inside generation when every request of a batch was cancelled between two sampler steps."""
-
-
-class GenerationError(Exception):
-    """A request the model cannot serve (bad length, bad settings); the message says what to change."""

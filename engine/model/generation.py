@@ -17,7 +17,7 @@ from engine.model.errors import Cancelled
 from engine.model.errors import GenerationError as GenerationError  # re-exported: the interface's error
 
 if TYPE_CHECKING:
-    from engine.model.directing.constraints import Constraints
+    from engine.core.constraints import Constraints
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.core.constraints import START_CONTEXT_FRAMES, Constraints, StartMotion, Waypoint
 from engine.core.motion import Motion
 from engine.core.rotations import quat_apply
-from engine.model.directing.constraints import START_CONTEXT_FRAMES, Constraints, StartMotion, Waypoint
 from engine.model.generation import GenerationRequest
 from engine.post.smoothing import gaussian_smooth, smooth_quaternions
 

@@ -319,8 +319,9 @@ def test_decode_directions_converts_unity_fields_to_the_source_convention() -> N
                  {"time": 1.0, "pose": {"rotations": rest, "root": [0.1, 0.9, 0.0]}, "joints": ["LeftUpperLeg"]}],
         "path": [{"time": 1.5, "position": [1.0, 0.0, 3.0], "facing": 0.5}],
     })
-    d = decode_directions(request, Limits())
-    assert d is not None
+    directions = decode_directions(request, Limits())
+    assert directions is not None and directions.start_job is None
+    d = directions.constraints  # the engine's own constraint values: one form from the wire to the sampler
     assert d.keys[0].effector == "right_wrist"
     np.testing.assert_allclose(d.keys[0].position, [-0.5, 1.0, 2.0])  # unity is left-handed: x flips
     assert d.keys[1].joints == ("left_hip",)

@@ -274,13 +274,16 @@ def test_python_reads_v11_requests_written_in_csharp(nunit_run: dict) -> None:
     unity = TARGETS["unity"]
     ramp_root = 0.5 + np.arange(6, dtype=np.float32).reshape(2, 3) / np.float32(64)
     ramp_rotations = -1 + np.arange(2 * 22 * 4, dtype=np.float32).reshape(2, 22, 4) / np.float32(64)
-    root, rotations = directions.start_motion
-    np.testing.assert_array_equal(root, unity.positions_to_source(ramp_root))
-    np.testing.assert_array_equal(rotations, unity.rotations_to_source(ramp_rotations))
-    assert [wp.time for wp in directions.path] == [1.0, 2.0]
-    np.testing.assert_array_equal(directions.path[1].position, [0.75, 0.0, 2.5])
-    assert directions.path[0].facing is None and directions.path[1].facing == unity.heading_to_source(0.5) == -0.5
-    assert directions.segments == (("a person walks forward", 2.0), ("a person jumps", 1.5))
+    constraints = directions.constraints
+    assert constraints.start is not None
+    np.testing.assert_array_equal(constraints.start.root, unity.positions_to_source(ramp_root))
+    np.testing.assert_array_equal(constraints.start.rotations, unity.rotations_to_source(ramp_rotations))
+    path = constraints.path
+    assert [wp.time for wp in path] == [1.0, 2.0]
+    np.testing.assert_array_equal(path[1].position, [0.75, 0.0, 2.5])
+    assert path[0].facing is None and path[1].facing == unity.heading_to_source(0.5) == -0.5
+    assert [(s.prompt, s.seconds) for s in directions.segments] == [("a person walks forward", 2.0),
+                                                                     ("a person jumps", 1.5)]
 
     from_job = msgpack.unpackb((out / "generate_from_job.msgpack").read_bytes(), raw=False)
     assert from_job["start"] == {"job": "j77", "sample": 1}

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.core import rotations as R
-from engine.core.skeleton import BODY_JOINTS, FPS, NUM_BODY_JOINTS
-from engine.model.directing.constraints import (
+from engine.core.constraints import (
     START_CONTEXT_FRAMES,
     Constraints,
     EffectorKey,
@@ -24,6 +23,7 @@ from engine.model.directing.constraints import (
     pose_joints,
     validate,
 )
+from engine.core.skeleton import BODY_JOINTS, FPS, NUM_BODY_JOINTS
 from engine.model.representation import FEATURE_DIM, JOINT_POS, ROOT_POS, ROOT_ROT6D, encode_features
 
 

@@ -1,5 +1,6 @@
 """Typed constraints of a generate request (protocol v1.1 `start`, `keys`, `path`, `end`, `segments`) and their
-validation.
+validation: the one form of them, built by the wire decoder (`bridge.protocol`, which may import only the core)
+and followed by the model (`engine.model.directing`).
 
 Everything here is in the source convention (`engine.core.skeleton`: right-handed, Y up, faces +Z, metres,
 quaternions x, y, z, w local and relative to the rest pose, joint order `BODY_JOINTS`); the server converts a
@@ -16,9 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.core.errors import GenerationError
 from engine.core.motion import MAX_KEYS, MAX_SEGMENTS, MIN_FRAMES, Motion
 from engine.core.skeleton import BODY_JOINTS, FPS, NUM_BODY_JOINTS
-from engine.model.errors import GenerationError
 
 START_CONTEXT_FRAMES = 4
 """Frames of a `start` motion before its last one that the sampler sees, to carry the velocity on."""
