@@ -68,6 +68,13 @@ def mirror_twin_id(clip_id: str) -> str:
     return clip_id.removesuffix(MIRROR_SUFFIX) if clip_id.endswith(MIRROR_SUFFIX) else clip_id + MIRROR_SUFFIX
 
 
+def variant_clip(segment: MocapClip, clip_id: str) -> MocapClip:
+    """The clip an id names, made from its segment: played backwards for `REVERSE_SUFFIX`, then mirrored for
+    `MIRROR_SUFFIX` (the one rule for building a data set and for unpacking one, `engine.train.packing`)."""
+    clip = reverse(segment) if REVERSE_SUFFIX in clip_id else segment
+    return mirror(clip) if clip_id.endswith(MIRROR_SUFFIX) else clip
+
+
 def mirror_caption(text: str) -> str:
     """Swap left/right (and clockwise/counterclockwise) words, keeping capitalisation."""
 
@@ -161,16 +168,18 @@ def _build_take(job: _Job, take: Take) -> tuple[list[dict], list[str], dict, lis
             if seg.take.id not in job.excluded:
                 uncaptioned.append(seg.id)
             continue
-        variants = [(seg.id, seg.clip, list(entry["captions"]), False)]
+        captions = {seg.id: list(entry["captions"])}
         if "reversed" in entry:
-            variants.append((seg.id + REVERSE_SUFFIX, reverse(seg.clip), list(entry["reversed"]), False))
+            captions[seg.id + REVERSE_SUFFIX] = list(entry["reversed"])
         if job.with_mirrors and not entry.get("no_mirror", False):
-            variants += [(mirror_twin_id(clip_id), mirror(clip), [mirror_caption(c) for c in caps], True)
-                         for clip_id, clip, caps, _ in variants]
-        for clip_id, clip, caps, mirrored in variants:
+            captions |= {mirror_twin_id(clip_id): [mirror_caption(c) for c in caps]
+                         for clip_id, caps in captions.items()}
+        for clip_id, caps in captions.items():
+            clip = variant_clip(seg.clip, clip_id)
             entries.append({
                 "id": clip_id, "take": seg.take.id, "source": seg.take.source, "captions": caps,
-                "frames": clip.frames, "mirrored": mirrored, "reversed": bool(clip.meta.get("reversed", False)),
+                "frames": clip.frames, "mirrored": clip_id.endswith(MIRROR_SUFFIX),
+                "reversed": bool(clip.meta.get("reversed", False)),
                 "split": split_of(seg.take.id), "file": save_clip(job.clips_dir, clip_id, clip),
             })
     return entries, uncaptioned, generated, logs

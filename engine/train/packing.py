@@ -32,8 +32,9 @@ from engine.train.dataset import (
     REVERSE_SUFFIX,
     load_index,
     save_clip,
+    variant_clip,
 )
-from engine.train.mocap.clip import MocapClip, mirror, reverse
+from engine.train.mocap.clip import MocapClip
 
 MAGIC = b"MBPACK1\n"
 PACK_VERSION = 1
@@ -122,9 +123,7 @@ def _rebuild(clips_dir: Path, seg: MocapClip, entries: list[dict]) -> list[dict]
     done = []
     for entry in entries:
         clip_id = entry["id"]
-        clip = reverse(seg) if REVERSE_SUFFIX in clip_id else seg
-        if clip_id.endswith(MIRROR_SUFFIX):
-            clip = mirror(clip)
+        clip = variant_clip(seg, clip_id)
         if clip.frames != entry["frames"]:
             raise PackError(f"{clip_id} rebuilt with {clip.frames} frames, the index says {entry['frames']}")
         done.append(dict(entry, file=save_clip(clips_dir, clip_id, clip)))
