@@ -2,8 +2,8 @@
 
 Each chunk is an ordinary directed request: `start` = the last frames generated so far (so the join carries
 the velocity on exactly as a continued clip does, `engine.model.directing`), the prompt of the moment, and,
-when the session keeps the character inside an area and it is walking out of it, a waypoint at the chunk's
-end that turns it back. The daemon's session (`bridge.live`) decides when a chunk is due and what it
+when the session keeps the character inside an area and it is walking out of it, waypoints along the chunk
+that turn it back. The daemon's session (`bridge.live`) decides when a chunk is due and what it
 continues from; this module only builds the request and trims its answer, so every backend (the embedded
 model, HY-Motion full and Lite) runs live mode through the code path it already has.
 
@@ -28,9 +28,9 @@ CHUNK_SECONDS = 2.0
 (the sampler runs the whole window): 1 s 0.23 s, 2 s 0.23 s, 4 s 0.37 s with the embedded model at 20 steps
 on one busy thread. 2 s keeps a prompt change as cheap as any chunk while leaving the stream ≥ 8× real time."""
 LIVE_STEPS = 10
-"""Sampler steps per chunk: the embedded model's 20 default steps cost ≈ 230 ms a chunk, too close to the
-250 ms prompt-change bar on one thread; 10 cost ≈ 140 ms. Chosen by `motionbridge bench live` (joins,
-skating and each prompt's physical check at 10 and 20 steps, docs/benchmarks.md)."""
+"""Sampler steps per chunk: the embedded model's 20 default steps cost ≈ 230 ms a chunk on one busy thread, too
+close to the 250 ms prompt-change bar; 10 cost ≈ 140 ms. On validation prompts 16 and 20 steps did not make the
+joins or the skating clearly better (docs/live.md); a client may ask for more (`live_start.steps`)."""
 CONTEXT_FRAMES = START_CONTEXT_FRAMES + 1
 """Frames a chunk continues from: the last frame (frame 0 of the chunk) and the ones before it (velocity)."""
 HISTORY_FRAMES = 30

@@ -2,7 +2,6 @@
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
-using System.Threading;
 using MotionBridge.Client;
 using MotionBridge.Editor;
 using MotionBridge.MessagePack;
@@ -11,58 +10,27 @@ using MotionBridge.Tests;
 using NUnit.Framework;
 using UnityEditor;
 using UnityEngine;
-using UnityStandIn;
 
 namespace MotionBridge.EditorTests
 {
     [TestFixture]
-    public class DirectingTests
+    public class DirectingTests : LoopbackWindowFixture
     {
-        private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
-
-        private LoopbackWebSocketServer _server;
         private readonly BlockingCollection<MessagePackMap> _requests = new BlockingCollection<MessagePackMap>();
 
         [SetUp]
-        public void Load()
+        public void ForgetRequests()
         {
-            EditorFixtures.LoadDomain();
-            EditorFixtures.ResetState();
             while (_requests.Count > 0)
             {
                 _requests.Take();
             }
         }
 
-        [TearDown]
-        public void Reset()
-        {
-            EditorFixtures.ResetState();
-            if (_server != null)
-            {
-                _server.Dispose();
-                _server = null;
-            }
-        }
-
-        private static void UpdateUntil(Func<bool> done, string what)
-        {
-            var deadline = DateTime.UtcNow + Patience;
-            while (!done())
-            {
-                if (DateTime.UtcNow > deadline)
-                {
-                    Assert.Fail("waited for " + what + "; status: " + MotionBridgeState.instance.statusLine);
-                }
-                EditorActions.Update();
-                Thread.Sleep(2);
-            }
-        }
-
         /// <summary>A daemon listing <paramref name="capabilities"/> (null: a v1 daemon) that files every request and answers generate with a 2-segment clip.</summary>
-        private void ConnectTo(string[] capabilities)
+        private void ConnectToDaemonListing(string[] capabilities)
         {
-            _server = new LoopbackWebSocketServer(c =>
+            ConnectTo(c =>
             {
                 if (capabilities == null)
                 {
@@ -91,10 +59,8 @@ namespace MotionBridge.EditorTests
                     }));
                 }
             });
-            MotionBridgeState.instance.ServerUrl = _server.Url.ToString();
-            MotionBridgeConnection.Connect();
             // Until the ready event is handled, it could still replace the skeleton a test sets.
-            UpdateUntil(() => MotionBridgeState.instance.statusLine.StartsWith("connected to", StringComparison.Ordinal), "ready");
+            EditorFixtures.UpdateUntil(() => MotionBridgeState.instance.statusLine.StartsWith("connected to", StringComparison.Ordinal), "ready");
         }
 
         private MessagePackMap GenerateAndCapture()
@@ -103,16 +69,9 @@ namespace MotionBridge.EditorTests
             MotionBridgeConnection.Generate();
             Assert.IsTrue(state.generating, "Generate did not send: " + state.statusLine);
             MessagePackMap request;
-            Assert.IsTrue(_requests.TryTake(out request, Patience), "the daemon got no request");
-            UpdateUntil(() => !state.generating, "done");
+            Assert.IsTrue(_requests.TryTake(out request, EditorFixtures.Patience), "the daemon got no request");
+            EditorFixtures.UpdateUntil(() => !state.generating, "done");
             return request;
-        }
-
-        private static object Field(MessagePackMap map, string name)
-        {
-            object value;
-            Assert.IsTrue(map.TryGetValue(name, out value), "missing '" + name + "'");
-            return value;
         }
 
         private static Quaternion Yaw(double degrees)
@@ -131,7 +90,7 @@ namespace MotionBridge.EditorTests
         [Test]
         public void Timeline_path_and_continuation_go_out_in_the_characters_space_and_segments_come_back()
         {
-            ConnectTo(new[] { Capabilities.Constraints, Capabilities.Timeline });
+            ConnectToDaemonListing(new[] { Capabilities.Constraints, Capabilities.Timeline });
             var state = MotionBridgeState.instance;
             Transform hips;
             state.target = EditorFixtures.Character(out hips);
@@ -152,21 +111,21 @@ namespace MotionBridge.EditorTests
 
             var request = GenerateAndCapture();
             Assert.IsFalse(request.ContainsKey("prompt"), "the timeline replaces the prompt");
-            Assert.AreEqual(3.5, Field(request, "seconds"));
-            var segments = (List<object>)Field(request, "segments");
-            Assert.AreEqual("he sits down", Field((MessagePackMap)segments[1], "prompt"));
-            Assert.AreEqual(1.5, Field((MessagePackMap)segments[1], "seconds"));
-            var start = (MessagePackMap)Field(request, "start");
-            Assert.AreEqual("j1", Field(start, "job"), "the shown result continues by its job id");
-            Assert.AreEqual(0L, Field(start, "sample"));
-            var point = (MessagePackMap)((List<object>)Field(request, "path"))[0];
-            Assert.AreEqual(1.25, (double)Field(point, "time"), 1e-6);
-            var position = (List<object>)Field(point, "position");
+            Assert.AreEqual(3.5, EditorFixtures.Field(request, "seconds"));
+            var segments = (List<object>)EditorFixtures.Field(request, "segments");
+            Assert.AreEqual("he sits down", EditorFixtures.Field((MessagePackMap)segments[1], "prompt"));
+            Assert.AreEqual(1.5, EditorFixtures.Field((MessagePackMap)segments[1], "seconds"));
+            var start = (MessagePackMap)EditorFixtures.Field(request, "start");
+            Assert.AreEqual("j1", EditorFixtures.Field(start, "job"), "the shown result continues by its job id");
+            Assert.AreEqual(0L, EditorFixtures.Field(start, "sample"));
+            var point = (MessagePackMap)((List<object>)EditorFixtures.Field(request, "path"))[0];
+            Assert.AreEqual(1.25, (double)EditorFixtures.Field(point, "time"), 1e-6);
+            var position = (List<object>)EditorFixtures.Field(point, "position");
             // The marker is 2 m along +Z from a character facing +X: on its left, −X in its own space.
             Assert.AreEqual(-2.0, (double)position[0], 1e-5);
             Assert.AreEqual(0.0, (double)position[1]);
             Assert.AreEqual(0.0, (double)position[2], 1e-5);
-            Assert.AreEqual(-Math.PI / 2, (double)Field(point, "facing"), 1e-5);
+            Assert.AreEqual(-Math.PI / 2, (double)EditorFixtures.Field(point, "facing"), 1e-5);
 
             Assert.AreEqual(2, state.segments.Count);
             Assert.AreEqual(3, state.segments[1].start);
@@ -176,24 +135,24 @@ namespace MotionBridge.EditorTests
         [Test]
         public void Continuing_from_the_character_sends_the_pose_it_stands_in()
         {
-            ConnectTo(new[] { Capabilities.Constraints });
+            ConnectToDaemonListing(new[] { Capabilities.Constraints });
             var state = MotionBridgeState.instance;
             Transform hips;
             state.target = EditorFixtures.Character(out hips);
             state.skeleton = EditorFixtures.Skeleton();
             state.continueFrom = ContinueFrom.AvatarPose;
             var request = GenerateAndCapture();
-            var motion = (MessagePackMap)Field((MessagePackMap)Field(request, "start"), "motion");
-            Assert.AreEqual(1L, Field(motion, "frames"));
-            CollectionAssert.AreEqual(new[] { 0f, 1f, 0f }, LittleEndianFloats.FromBytes((byte[])Field(motion, "root")));
+            var motion = (MessagePackMap)EditorFixtures.Field((MessagePackMap)EditorFixtures.Field(request, "start"), "motion");
+            Assert.AreEqual(1L, EditorFixtures.Field(motion, "frames"));
+            CollectionAssert.AreEqual(new[] { 0f, 1f, 0f }, LittleEndianFloats.FromBytes((byte[])EditorFixtures.Field(motion, "root")));
             CollectionAssert.AreEqual(new[] { 0f, 0f, 0f, 1f, 0f, 0f, 0f, 1f },
-                LittleEndianFloats.FromBytes((byte[])Field(motion, "rotations")));
+                LittleEndianFloats.FromBytes((byte[])EditorFixtures.Field(motion, "rotations")));
         }
 
         [Test]
         public void Continuing_from_a_clip_sends_its_last_frames_and_leaves_the_character_as_it_was()
         {
-            ConnectTo(new[] { Capabilities.Constraints });
+            ConnectToDaemonListing(new[] { Capabilities.Constraints });
             var state = MotionBridgeState.instance;
             Transform hips;
             state.target = EditorFixtures.Character(out hips);
@@ -204,9 +163,9 @@ namespace MotionBridge.EditorTests
             }
             state.continueFrom = ContinueFrom.Clip;
             var request = GenerateAndCapture();
-            var motion = (MessagePackMap)Field((MessagePackMap)Field(request, "start"), "motion");
-            Assert.AreEqual((long)MotionBridgeDirecting.StartFrames, Field(motion, "frames"));
-            var root = LittleEndianFloats.FromBytes((byte[])Field(motion, "root"));
+            var motion = (MessagePackMap)EditorFixtures.Field((MessagePackMap)EditorFixtures.Field(request, "start"), "motion");
+            Assert.AreEqual((long)MotionBridgeDirecting.StartFrames, EditorFixtures.Field(motion, "frames"));
+            var root = LittleEndianFloats.FromBytes((byte[])EditorFixtures.Field(motion, "root"));
             Assert.AreEqual(3 * MotionBridgeDirecting.StartFrames, root.Length);
             for (int k = 0; k < MotionBridgeDirecting.StartFrames; k++)
             {
@@ -219,7 +178,7 @@ namespace MotionBridge.EditorTests
         [Test]
         public void A_daemon_without_the_capability_gets_nothing_and_the_window_says_why()
         {
-            ConnectTo(null);
+            ConnectToDaemonListing(null);
             var state = MotionBridgeState.instance;
             Transform hips;
             state.target = EditorFixtures.Character(out hips);

@@ -1,7 +1,11 @@
-// MotionBridge editor tests: a Humanoid character, the daemon's skeleton and a take, built on the stand-ins.
+// MotionBridge editor tests: a Humanoid character, the daemon's skeleton and a take, built on the stand-ins,
+// the editor-update loop tests wait in, and the fields of what the window sent.
 using System;
+using System.Threading;
 using MotionBridge.Editor;
+using MotionBridge.MessagePack;
 using MotionBridge.Motion;
+using NUnit.Framework;
 using UnityEngine;
 
 namespace MotionBridge.EditorTests
@@ -11,10 +15,36 @@ namespace MotionBridge.EditorTests
     {
         public static readonly Vector3 HipsRest = new Vector3(0f, 1f, 0f);
 
+        /// <summary>How long a test waits for the loopback daemon or the window before it fails.</summary>
+        public static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+
         /// <summary>Once per process, like Unity's domain load: every [InitializeOnLoad] static constructor.</summary>
         public static void LoadDomain()
         {
             UnityStandIn.EditorActions.RunInitializeOnLoad(typeof(MotionBridgeWindow).Assembly);
+        }
+
+        /// <summary>Runs editor updates until the condition holds; the failure names the window's status line.</summary>
+        public static void UpdateUntil(Func<bool> done, string what)
+        {
+            var deadline = DateTime.UtcNow + Patience;
+            while (!done())
+            {
+                if (DateTime.UtcNow > deadline)
+                {
+                    Assert.Fail("waited for " + what + "; status: " + MotionBridgeState.instance.statusLine);
+                }
+                UnityStandIn.EditorActions.Update();
+                Thread.Sleep(2);
+            }
+        }
+
+        /// <summary>A field of a message the window sent; fails the test, naming it, when the field is missing.</summary>
+        public static object Field(MessagePackMap map, string name)
+        {
+            object value;
+            Assert.IsTrue(map.TryGetValue(name, out value), "missing '" + name + "'");
+            return value;
         }
 
         public static void ResetState()

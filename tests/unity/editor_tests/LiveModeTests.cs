@@ -19,8 +19,6 @@ namespace MotionBridge.EditorTests
     [TestFixture]
     public class LiveModeTests
     {
-        private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
-
         /// <summary>Frames the scripted daemon streams at once: one second, so playback runs for a second before it holds.</summary>
         private const int StreamedFrames = 30;
 
@@ -64,14 +62,14 @@ namespace MotionBridge.EditorTests
             state.prompt = "a person jogs";
             state.liveArea = 2.5f;
             MotionBridgeConnection.Connect();
-            UpdateUntil(() => state.statusLine.StartsWith("connected to", StringComparison.Ordinal), "ready");
+            EditorFixtures.UpdateUntil(() => state.statusLine.StartsWith("connected to", StringComparison.Ordinal), "ready");
             Assert.IsNull(MotionBridgeLive.Unavailable());
             MotionBridgeLive.Start();
             Assert.IsTrue(MotionBridgeLive.IsRunning, MotionBridgeState.instance.statusLine);
             var liveStart = Next("live_start");
-            Assert.AreEqual(2.5, Field(liveStart, "area"));
-            Assert.AreEqual("a person jogs", Field(liveStart, "prompt"));
-            UpdateUntil(() => MotionBridgePlayback.LiveFrame >= 0, "the first live frame on the character");
+            Assert.AreEqual(2.5, EditorFixtures.Field(liveStart, "area"));
+            Assert.AreEqual("a person jogs", EditorFixtures.Field(liveStart, "prompt"));
+            EditorFixtures.UpdateUntil(() => MotionBridgePlayback.LiveFrame >= 0, "the first live frame on the character");
         }
 
         [TearDown]
@@ -89,20 +87,6 @@ namespace MotionBridge.EditorTests
             }
         }
 
-        private static void UpdateUntil(Func<bool> done, string what)
-        {
-            var deadline = DateTime.UtcNow + Patience;
-            while (!done())
-            {
-                if (DateTime.UtcNow > deadline)
-                {
-                    Assert.Fail("waited for " + what + "; status: " + MotionBridgeState.instance.statusLine);
-                }
-                EditorActions.Update();
-                Thread.Sleep(2);
-            }
-        }
-
         private static void UpdateFor(double seconds)
         {
             var watch = Stopwatch.StartNew();
@@ -116,16 +100,9 @@ namespace MotionBridge.EditorTests
         private MessagePackMap Next(string op)
         {
             MessagePackMap message;
-            Assert.IsTrue(_received.TryTake(out message, Patience), "the daemon got no " + op);
-            Assert.AreEqual(op, Field(message, "op"));
+            Assert.IsTrue(_received.TryTake(out message, EditorFixtures.Patience), "the daemon got no " + op);
+            Assert.AreEqual(op, EditorFixtures.Field(message, "op"));
             return message;
-        }
-
-        private static object Field(MessagePackMap map, string name)
-        {
-            object value;
-            Assert.IsTrue(map.TryGetValue(name, out value), "missing '" + name + "'");
-            return value;
         }
 
         /// <summary>Root x of live frame f as the scripted daemon sent it (one chunk from frame 0, see TestMessages.Motion).</summary>
@@ -171,8 +148,8 @@ namespace MotionBridge.EditorTests
             double edited = _clock.Elapsed.TotalSeconds;
             UpdateFor(0.9);
             var prompt = Next("live_prompt");
-            Assert.AreEqual("a person walks", Field(prompt, "prompt"), "the text as it rested, trimmed");
-            Assert.AreEqual(MotionBridgeLive.Session.Id, Field(prompt, "id"));
+            Assert.AreEqual("a person walks", EditorFixtures.Field(prompt, "prompt"), "the text as it rested, trimmed");
+            Assert.AreEqual(MotionBridgeLive.Session.Id, EditorFixtures.Field(prompt, "id"));
             double sentAfter = _receivedAt.Take() - edited;
             Assert.GreaterOrEqual(sentAfter, MotionBridgeLive.PromptDebounceSeconds - 0.02, "sent before the text rested");
             MessagePackMap more;
@@ -198,7 +175,7 @@ namespace MotionBridge.EditorTests
             MotionBridgeLive.Stop();
             Assert.IsFalse(MotionBridgeLive.IsRunning);
             AssertOwnPose("right after Live is turned off");
-            Assert.AreEqual(id, Field(Next("live_stop"), "id"));
+            Assert.AreEqual(id, EditorFixtures.Field(Next("live_stop"), "id"));
             UpdateFor(0.05);
             AssertOwnPose("nothing moves it afterwards");
         }
@@ -229,7 +206,7 @@ namespace MotionBridge.EditorTests
             EditorActions.BeforeAssemblyReload();
             AssertOwnPose("before the domain unloads");
             Assert.IsFalse(MotionBridgeLive.IsRunning);
-            var deadline = DateTime.UtcNow + Patience;
+            var deadline = DateTime.UtcNow + EditorFixtures.Patience;
             while (_connection.ClientCloseCode == 0 && DateTime.UtcNow < deadline)
             {
                 Thread.Sleep(5);
@@ -243,7 +220,7 @@ namespace MotionBridge.EditorTests
             MotionBridgeState.instance.Store(EditorFixtures.WalkingTake(10));
             _connection.Send(new MessagePackMap().Add("op", "error").Add("id", MotionBridgeLive.Session.Id)
                 .Add("code", "model_error").Add("message", "out of memory"));
-            UpdateUntil(() => !MotionBridgeLive.IsRunning, "the session's end");
+            EditorFixtures.UpdateUntil(() => !MotionBridgeLive.IsRunning, "the session's end");
             Assert.AreEqual("live ended: model_error: out of memory", MotionBridgeState.instance.statusLine);
             AssertOwnPose("after the session ended");
             UpdateFor(0.05);

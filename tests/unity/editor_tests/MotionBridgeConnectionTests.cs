@@ -8,57 +8,12 @@ using MotionBridge.Editor;
 using MotionBridge.Tests;
 using NUnit.Framework;
 using UnityEngine;
-using UnityStandIn;
 
 namespace MotionBridge.EditorTests
 {
     [TestFixture]
-    public class MotionBridgeConnectionTests
+    public class MotionBridgeConnectionTests : LoopbackWindowFixture
     {
-        private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
-
-        private LoopbackWebSocketServer _server;
-
-        [SetUp]
-        public void Load()
-        {
-            EditorFixtures.LoadDomain();
-            EditorFixtures.ResetState();
-        }
-
-        [TearDown]
-        public void Reset()
-        {
-            EditorFixtures.ResetState();
-            if (_server != null)
-            {
-                _server.Dispose();
-                _server = null;
-            }
-        }
-
-        /// <summary>Runs editor updates until the condition holds.</summary>
-        private static void UpdateUntil(Func<bool> done, string what)
-        {
-            var deadline = DateTime.UtcNow + Patience;
-            while (!done())
-            {
-                if (DateTime.UtcNow > deadline)
-                {
-                    Assert.Fail("waited for " + what + "; status: " + MotionBridgeState.instance.statusLine);
-                }
-                EditorActions.Update();
-                Thread.Sleep(2);
-            }
-        }
-
-        private void ConnectTo(Action<LoopbackConnection> daemon)
-        {
-            _server = new LoopbackWebSocketServer(daemon);
-            MotionBridgeState.instance.ServerUrl = _server.Url.ToString();
-            MotionBridgeConnection.Connect();
-        }
-
         [Test]
         public void A_take_arriving_between_layout_and_repaint_is_drawn_from_the_next_layout()
         {
@@ -69,20 +24,20 @@ namespace MotionBridge.EditorTests
                 object id;
                 c.Receive().TryGetValue("id", out id);
                 c.Send(TestMessages.Accepted((string)id, "j1"));
-                sendMotion.Wait(Patience);
+                sendMotion.Wait(EditorFixtures.Patience);
                 c.Send(TestMessages.Motion((string)id, 0, true, false, 0, 4, 4));
                 c.Receive();
             });
             var state = MotionBridgeState.instance;
-            UpdateUntil(() => MotionBridgeConnection.State == ConnectionState.Ready, "ready");
+            EditorFixtures.UpdateUntil(() => MotionBridgeConnection.State == ConnectionState.Ready, "ready");
             MotionBridgeConnection.Generate();
-            UpdateUntil(() => state.activeJob == "j1", "accepted");
+            EditorFixtures.UpdateUntil(() => state.activeJob == "j1", "accepted");
 
             var window = ScriptableObject.CreateInstance<MotionBridgeWindow>();
             window.SendEvent(new Event { type = EventType.Layout });
             // The receive thread files the preview while the frame is half drawn; no editor update runs in between.
             sendMotion.Set();
-            var deadline = DateTime.UtcNow + Patience;
+            var deadline = DateTime.UtcNow + EditorFixtures.Patience;
             while (MotionBridgeConnection.Client.Frames.Latest(state.activeRequestId, 0) == null && DateTime.UtcNow < deadline)
             {
                 Thread.Sleep(2);
@@ -105,13 +60,13 @@ namespace MotionBridge.EditorTests
             MotionBridgeConnection.Changed += broken;
             try
             {
-                UpdateUntil(() => MotionBridgeState.instance.statusLine.Contains("a subscriber broke"), "the error on the status line");
+                EditorFixtures.UpdateUntil(() => MotionBridgeState.instance.statusLine.Contains("a subscriber broke"), "the error on the status line");
             }
             finally
             {
                 MotionBridgeConnection.Changed -= broken;
             }
-            UpdateUntil(() => MotionBridgeConnection.State == ConnectionState.Ready, "ready after the failure");
+            EditorFixtures.UpdateUntil(() => MotionBridgeConnection.State == ConnectionState.Ready, "ready after the failure");
         }
 
         [Test]
@@ -124,7 +79,7 @@ namespace MotionBridge.EditorTests
                 MotionBridgeState.instance.ServerUrl = "ws://127.0.0.1:" + ((IPEndPoint)listener.LocalEndpoint).Port + "/v1";
                 MotionBridgeConnection.Connect();
                 var accepting = listener.AcceptTcpClientAsync();
-                Assert.IsTrue(accepting.Wait(Patience), "the window never connected");
+                Assert.IsTrue(accepting.Wait(EditorFixtures.Patience), "the window never connected");
                 using (accepting.Result)
                 {
                     var watch = System.Diagnostics.Stopwatch.StartNew();

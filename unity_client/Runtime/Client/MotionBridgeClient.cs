@@ -150,16 +150,7 @@ namespace MotionBridge.Client
         /// <summary>Sends `generate`; returns its request id. Throws if not connected or the request breaks a limit.</summary>
         public string Generate(GenerateRequest request)
         {
-            if (request == null)
-            {
-                throw new ArgumentNullException("request");
-            }
-            var hello = _hello;
-            var problem = request.Validate(hello == null ? null : hello.Limits);
-            if (problem != null)
-            {
-                throw new ArgumentException(problem);
-            }
+            var hello = HelloAllowing(request, limits => request.Validate(limits));
             if (hello != null)
             {
                 foreach (var capability in request.RequiredCapabilities())
@@ -184,16 +175,7 @@ namespace MotionBridge.Client
         /// </summary>
         public LiveSession StartLive(LiveRequest request, double historySeconds = DefaultLiveHistorySeconds)
         {
-            if (request == null)
-            {
-                throw new ArgumentNullException("request");
-            }
-            var hello = _hello;
-            var problem = request.Validate(hello == null ? null : hello.Limits);
-            if (problem != null)
-            {
-                throw new ArgumentException(problem);
-            }
+            var hello = HelloAllowing(request, limits => request.Validate(limits));
             if (hello != null && !hello.Serves(Capabilities.Live))
             {
                 throw new InvalidOperationException("this daemon does not serve live mode (no \"live\" in its capabilities): update motionbridge");
@@ -209,6 +191,25 @@ namespace MotionBridge.Client
             }
             Send(request.ToMap(id), id);
             return session;
+        }
+
+        /// <summary>
+        /// The hello to check <paramref name="request"/>'s capabilities against (null before the first handshake),
+        /// read once so both checks see the same daemon; throws if the request is null or breaks one of its limits.
+        /// </summary>
+        private HelloMessage HelloAllowing(object request, Func<ServerLimits, string> validate)
+        {
+            if (request == null)
+            {
+                throw new ArgumentNullException("request");
+            }
+            var hello = _hello;
+            var problem = validate(hello == null ? null : hello.Limits);
+            if (problem != null)
+            {
+                throw new ArgumentException(problem);
+            }
+            return hello;
         }
 
         /// <summary>The running live session of a request id, null if none.</summary>

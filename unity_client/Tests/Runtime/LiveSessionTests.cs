@@ -11,58 +11,13 @@ using NUnit.Framework;
 namespace MotionBridge.Tests
 {
     [TestFixture]
-    public class LiveSessionTests
+    public class LiveSessionTests : LoopbackDaemonFixture
     {
-        private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
-
-        private readonly List<IDisposable> _cleanup = new List<IDisposable>();
-
-        [TearDown]
-        public void CloseEverything()
-        {
-            for (int i = _cleanup.Count - 1; i >= 0; i--)
-            {
-                _cleanup[i].Dispose();
-            }
-            _cleanup.Clear();
-        }
-
         private MotionBridgeClient Connect(Action<LoopbackConnection> script)
         {
-            var server = new LoopbackWebSocketServer(script);
-            _cleanup.Add(server);
-            var client = new MotionBridgeClient(new MotionBridgeClientOptions
-            {
-                Url = server.Url,
-                ClientName = "nunit/1",
-                Reconnect = new ReconnectPolicy { Initial = TimeSpan.FromMilliseconds(20), Max = TimeSpan.FromMilliseconds(80), Jitter = 0 },
-                HandshakeTimeout = TimeSpan.FromSeconds(5),
-                JitterSeed = 1,
-            });
-            _cleanup.Add(client);
-            client.Start();
+            var client = Connect(Serve(script).Url, "");
             WaitUntil(() => client.State == ConnectionState.Ready, "ready");
             return client;
-        }
-
-        private static void WaitUntil(Func<bool> condition, string what)
-        {
-            var deadline = DateTime.UtcNow + Patience;
-            while (!condition())
-            {
-                if (DateTime.UtcNow > deadline)
-                {
-                    Assert.Fail("timed out waiting for " + what);
-                }
-                Thread.Sleep(2);
-            }
-        }
-
-        private static string Text(MessagePackMap map, string key)
-        {
-            object value;
-            map.TryGetValue(key, out value);
-            return value as string;
         }
 
         [Test]

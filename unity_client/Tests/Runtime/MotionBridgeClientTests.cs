@@ -13,45 +13,8 @@ using NUnit.Framework;
 namespace MotionBridge.Tests
 {
     [TestFixture]
-    public class MotionBridgeClientTests
+    public class MotionBridgeClientTests : LoopbackDaemonFixture
     {
-        private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
-
-        private readonly List<IDisposable> _cleanup = new List<IDisposable>();
-
-        [TearDown]
-        public void CloseEverything()
-        {
-            for (int i = _cleanup.Count - 1; i >= 0; i--)
-            {
-                _cleanup[i].Dispose();
-            }
-            _cleanup.Clear();
-        }
-
-        private LoopbackWebSocketServer Serve(Action<LoopbackConnection> script)
-        {
-            var server = new LoopbackWebSocketServer(script);
-            _cleanup.Add(server);
-            return server;
-        }
-
-        private MotionBridgeClient Connect(Uri url, string token)
-        {
-            var client = new MotionBridgeClient(new MotionBridgeClientOptions
-            {
-                Url = url,
-                Token = token,
-                ClientName = "nunit/1",
-                Reconnect = new ReconnectPolicy { Initial = TimeSpan.FromMilliseconds(20), Max = TimeSpan.FromMilliseconds(80), Jitter = 0 },
-                HandshakeTimeout = TimeSpan.FromSeconds(5),
-                JitterSeed = 1,
-            });
-            _cleanup.Add(client);
-            client.Start();
-            return client;
-        }
-
         /// <summary>Drains events into <paramref name="seen"/> until one matches; fails after the patience runs out.</summary>
         private static ClientEvent WaitFor(MotionBridgeClient client, List<ClientEvent> seen, Func<ClientEvent, bool> match)
         {
@@ -89,13 +52,6 @@ namespace MotionBridge.Tests
         private static bool IsReady(ClientEvent e)
         {
             return e.IsStateChange && e.State == ConnectionState.Ready;
-        }
-
-        private static string Text(MessagePackMap map, string key)
-        {
-            object value;
-            map.TryGetValue(key, out value);
-            return value as string;
         }
 
         [Test]
@@ -329,8 +285,7 @@ namespace MotionBridge.Tests
                 c.Send(TestMessages.Accepted(Text(generate, "id"), "j1"));
                 c.Close(CloseCodes.GoingAway, "shutting down");
             });
-            var client = new MotionBridgeClient(new MotionBridgeClientOptions { Url = server.Url, AutoReconnect = false });
-            _cleanup.Add(client);
+            var client = DisposeAfterTest(new MotionBridgeClient(new MotionBridgeClientOptions { Url = server.Url, AutoReconnect = false }));
             client.Start();
             var events = new List<ClientEvent>();
             WaitFor(client, events, IsReady);
@@ -345,8 +300,7 @@ namespace MotionBridge.Tests
         [Test]
         public void Requests_before_ready_and_invalid_requests_throw_at_once()
         {
-            var client = new MotionBridgeClient(new MotionBridgeClientOptions());
-            _cleanup.Add(client);
+            var client = DisposeAfterTest(new MotionBridgeClient(new MotionBridgeClientOptions()));
             Assert.Throws<InvalidOperationException>(() => client.Generate(new GenerateRequest { Prompt = "walk" }));
             Assert.Throws<ArgumentException>(() => client.Generate(new GenerateRequest { Prompt = "" }));
             Assert.Throws<ArgumentException>(

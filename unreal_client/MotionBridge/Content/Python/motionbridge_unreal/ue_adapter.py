@@ -409,12 +409,7 @@ class MotionBridgeEditor:
                  segments: list[dict[str, Any]] | None = None) -> str:
         """Send a request, or queue it until the connection (started here if none is) is made. `start` and
         `segments` are the v1.1 fields; a daemon whose hello does not list them gets nothing (see `_check`)."""
-        if self.rig is None:
-            self.rig = self._preview_rig()
-        if self._attempt is None and (self.client is None or not self.client.connected):
-            self.connect()
-        client = self.client if self._attempt is None else self._attempt.client
-        assert client is not None
+        client = self._outgoing_client()
         message = protocol.generate(client.next_id(), prompt, seconds, seed, preview_every=5, start=start,
                                     segments=segments)
         if self._attempt is None:
@@ -434,6 +429,18 @@ class MotionBridgeEditor:
         self.notice = ""
         self.playback_time = 0.0
         return request_id
+
+    def _outgoing_client(self) -> BridgeClient:
+        """The client a new request goes out on: the connected one, else the one still connecting (the request
+        waits in the queue until it is made), connecting first if there is neither. The preview rig is made here
+        too, so the answers have a character to play on."""
+        if self.rig is None:
+            self.rig = self._preview_rig()
+        if self._attempt is None and (self.client is None or not self.client.connected):
+            self.connect()
+        client = self.client if self._attempt is None else self._attempt.client
+        assert client is not None
+        return client
 
     def continue_clip(self, prompt: str, seconds: float, seed: int) -> str:
         """Generate the next clip from the end of the last finished one (`start` = its job, sample 0)."""
@@ -517,12 +524,7 @@ class MotionBridgeEditor:
         if self.live is not None and self.live.active:
             self.live_prompt(prompt)
             return self.live.request_id
-        if self.rig is None:
-            self.rig = self._preview_rig()
-        if self._attempt is None and (self.client is None or not self.client.connected):
-            self.connect()
-        client = self.client if self._attempt is None else self._attempt.client
-        assert client is not None
+        client = self._outgoing_client()
         message = protocol.live_start(client.next_id(), prompt, seed=seed, buffer_ms=buffer_ms, area=area)
         if self._attempt is None:
             self._check(message)
