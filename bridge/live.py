@@ -86,7 +86,7 @@ class LiveSession:
         self._wake = asyncio.Event()
         self._chunk: LiveChunk | None = None
         self._chunk_epoch = -1
-        self._chunk_context: tuple[np.ndarray, np.ndarray] | None = None
+        self._chunk_continues = False
         self._area: LiveArea | None = None
         self._started = time.perf_counter()
         empty_root, empty_rot = np.zeros((0, 3)), np.zeros((0, NUM_BODY_JOINTS, 4))
@@ -187,7 +187,7 @@ class LiveSession:
             return (ErrorCode.MODEL_ERROR, f"the model failed: {type(exc).__name__}: {exc}")
         if self._chunk_epoch != self._epoch:
             return None
-        root, rotations = new_frames(motion, self._chunk_context)
+        root, rotations = new_frames(motion, self._chunk_continues)
         self.generated += root.shape[0]
         self.joins.append(self.sent + self._pending[0].shape[0])
         if self._area is None and self.spec.area_m > 0:
@@ -203,7 +203,7 @@ class LiveSession:
                                 steps=self._steps, area=self._area)
         self._chunk = self._scheduler.generate_live(request)
         self._chunk_epoch = self._epoch
-        self._chunk_context = context
+        self._chunk_continues = context is not None
         self.chunks += 1
 
     def _send_frames(self, count: int) -> None:

@@ -21,7 +21,6 @@ from engine.core.constraints import START_CONTEXT_FRAMES, Constraints, StartMoti
 from engine.core.motion import Motion
 from engine.core.rotations import quat_apply
 from engine.model.generation import GenerationRequest
-from engine.post.smoothing import gaussian_smooth, smooth_quaternions
 
 CHUNK_SECONDS = 2.0
 """Length of one generated chunk. A chunk costs about the same whatever its length up to the model's window
@@ -36,12 +35,6 @@ CONTEXT_FRAMES = START_CONTEXT_FRAMES + 1
 HISTORY_FRAMES = 30
 """Frames of history the area steering reads the direction of travel from: over 1 s, a stride's sway and the
 pull of the previous waypoint average out (over the 5 context frames they decided the direction)."""
-SETTLE_SIGMA = 1.0
-"""Gaussian σ (frames) of the low-pass over a chunk's join (`settle`)."""
-SETTLE_FRAMES = 10
-"""Frames of a chunk the low-pass reaches: fully the first half, fading out over the second."""
-SETTLE_CONTEXT = 12
-"""Frames before the join the low-pass reads (they are not changed: they were sent)."""
 TURN_FROM = 0.4
 """Share of the area's radius past which a character moving outwards is steered back towards the centre."""
 TURN_RATE = math.pi / 3
@@ -81,41 +74,11 @@ def chunk_request(
     return GenerationRequest(prompt, seconds, seed, 1, steps, constraints=Constraints(start=start, path=path))
 
 
-def new_frames(motion: Motion, context: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
-    """The frames a chunk adds to the stream. A continuation's frame 0 is the context's last frame, already sent,
-    and its first `SETTLE_FRAMES` are eased into the context (`settle`)."""
-    if context is None:
-        return np.asarray(motion.root, np.float64), np.asarray(motion.rotations, np.float64)
-    root, rotations = np.asarray(motion.root[1:], np.float64), np.asarray(motion.rotations[1:], np.float64)
-    return settle(context, root, rotations)
-
-
-def settle(context: tuple[np.ndarray, np.ndarray], root: np.ndarray,
-           rotations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A chunk's first frames low-passed together with the frames before them (Gaussian, σ = `SETTLE_SIGMA`),
-    fully for the first half of `SETTLE_FRAMES` and fading out over the second; frames already sent stay.
-
-    The network's first free frames after known ones can snap a limb (a wrist 12 m/s faster in one frame)
-    that the join's inertialization does not remove. Measured on validation prompts (10 steps, 27 joins,
-    docs/live.md): joins over the data's 99th percentile of velocity jumps 9 → 6, worst 14.1 → 8.8 m/s, foot
-    skating 0.23 → 0.29 m/s; σ 1.5 took the joins to 3 but the skating to 0.36, over 1.5× the data's 0.20."""
-    ctx_root, ctx_rot = (np.asarray(a, np.float64) for a in context)
-    n, h = root.shape[0], min(ctx_root.shape[0], SETTLE_CONTEXT)
-    if n == 0 or h == 0:
-        return root, rotations
-    both_root = np.concatenate([ctx_root[ctx_root.shape[0] - h:], root])
-    both_rot = np.concatenate([ctx_rot[ctx_rot.shape[0] - h:], rotations])
-    smooth_root = gaussian_smooth(both_root, SETTLE_SIGMA)[h:]
-    smooth_rot = smooth_quaternions(both_rot, SETTLE_SIGMA)[h:]
-    smooth_rot = np.where((smooth_rot * rotations).sum(-1, keepdims=True) < 0, -smooth_rot, smooth_rot)
-    half = SETTLE_FRAMES / 2
-    weight = np.clip(2.0 - np.arange(n) / half, 0.0, 1.0)
-    k = int(np.count_nonzero(weight))  # later frames are returned untouched
-    out_root, out_rot = root.copy(), rotations.copy()
-    out_root[:k] += weight[:k, None] * (smooth_root[:k] - root[:k])
-    eased = rotations[:k] + weight[:k, None, None] * (smooth_rot[:k] - rotations[:k])
-    out_rot[:k] = eased / np.linalg.norm(eased, axis=-1, keepdims=True)
-    return out_root, out_rot
+def new_frames(motion: Motion, continued: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The frames a chunk adds to the stream: a continuation's frame 0 is the context's last frame, already sent.
+    (Its join is already eased in: the directed pipeline low-passes the frames after every join, `joins.settle`.)"""
+    first = 1 if continued else 0
+    return np.asarray(motion.root[first:], np.float64), np.asarray(motion.rotations[first:], np.float64)
 
 
 def turn_back(root: np.ndarray, pelvis: np.ndarray, area: LiveArea, seconds: float,

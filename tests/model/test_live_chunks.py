@@ -7,15 +7,8 @@ import math
 import numpy as np
 
 from engine.core import rotations as R
-from engine.model.live import (
-    CONTEXT_FRAMES,
-    SETTLE_FRAMES,
-    LiveArea,
-    chunk_request,
-    new_frames,
-    settle,
-    turn_back,
-)
+from engine.model.directing.joins import SETTLE_FRAMES, settle
+from engine.model.live import CONTEXT_FRAMES, LiveArea, chunk_request, new_frames, turn_back
 from engine.model.testing import tiny_random_model
 
 FPS = 30.0
@@ -84,9 +77,9 @@ def test_settle_keeps_its_length_eases_only_the_join_and_leaves_later_frames_alo
 def test_a_continuation_starts_where_its_context_ends() -> None:
     model = tiny_random_model(seed=0)
     first = model.generate_batch([chunk_request("a person walks", 0, None, fps=FPS, seconds=1.0)])[0][0]
-    root0, rot0 = new_frames(first, None)
+    root0, rot0 = new_frames(first, continued=False)
     context = (root0[-CONTEXT_FRAMES:], rot0[-CONTEXT_FRAMES:])
     nxt = model.generate_batch([chunk_request("a person walks", 1, context, fps=FPS, seconds=1.0)])[0][0]
     assert np.allclose(nxt.root[0], root0[-1], atol=1e-4)  # frame 0 of a continuation is the last frame sent
-    root1, _ = new_frames(nxt, context)
+    root1, _ = new_frames(nxt, continued=True)
     assert root1.shape[0] == nxt.frames - 1  # which is not sent twice

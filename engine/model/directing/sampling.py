@@ -35,7 +35,7 @@ from engine.model.directing import guidance
 from engine.model.directing.cleanup import apply_goals
 from engine.model.directing.goals import Directive, compile_constraints, feature_targets, position_slice, smoothstep
 from engine.model.directing.guidance import FeatureGuide, WindowTargets
-from engine.model.directing.joins import inertialize
+from engine.model.directing.joins import inertialize, settle
 from engine.model.generation import (
     CancelCheck,
     Cancelled,
@@ -65,6 +65,8 @@ MIN_WINDOW = 150
 WINDOW_OVERLAP = 30
 """Known frames a window takes over from the one before (at most the model's own long-clip overlap): 30 joined
 timelines better than 10, 20 or 50 (docs/directing.md)."""
+SETTLE_JOINS = True
+"""Low-pass the first frames after every join of a start motion or a timeline window (`joins.settle`)."""
 GUIDE_MODE = "known"
 """What the sampler is guided toward: "known" (the known frames of start motions and earlier windows; goals
 are left to the clean-up, the default), "guide" (known frames and every goal), "replace" (both, by inpainting
@@ -291,9 +293,14 @@ def finish(model, state: _RowState, request: GenerationRequest) -> Motion:
     if len(d.context):
         root, rot = _rejoin_start(root, rot, d.context)
         root, rot = apply_goals(root, rot, goals)
+    joins = [w.start + w.known for w in state.plan if w.known and w.start + w.known > pre]
+    if SETTLE_JOINS and joins:
+        for join in joins:
+            root[join:], rot[join:] = settle((root[:join], rot[:join]), root[join:], rot[join:])
+        root, rot = apply_goals(root, rot, goals)
     root, rot = root[pre:], rot[pre:]
     meta = dict(motion.meta)
-    meta["joins"] = [w.start + w.known - pre for w in state.plan if w.known and w.start + w.known > pre]
+    meta["joins"] = [join - pre for join in joins]
     if len(d.segments) > 1:
         meta["segments"] = [{"prompt": s.prompt, "start": s.start, "count": s.count} for s in d.segments]
     motion = motion.with_(root=root.astype(np.float32), rotations=rot.astype(np.float32), meta=meta)
