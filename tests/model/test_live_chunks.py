@@ -26,7 +26,7 @@ def _facing(yaw: float) -> np.ndarray:
 
 def test_inside_the_area_or_heading_in_or_standing_asks_nothing() -> None:
     area = LiveArea((0.0, 0.0), 4.0)
-    assert turn_back(_walk(30, (0.0, 0.0), (0.0, 1.0)), _facing(0.0), area, 2.0, FPS) == ()  # well inside
+    assert turn_back(_walk(30, (0.0, -1.0), (0.0, 1.0)), _facing(0.0), area, 2.0, FPS) == ()  # well inside
     assert turn_back(_walk(30, (0.0, 3.5), (0.0, -1.0)), _facing(math.pi), area, 2.0, FPS) == ()  # heading in
     assert turn_back(_walk(30, (0.0, 3.5), (0.0, 1.0), speed=0.05), _facing(0.0), area, 2.0, FPS) == ()  # idle
     assert turn_back(_walk(30, (0.0, 3.5), (0.0, 1.0)), _facing(0.0), LiveArea((0.0, 0.0), 0.0), 2.0, FPS) == ()
