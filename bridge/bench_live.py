@@ -212,7 +212,10 @@ def _quality(stream: Stream, fps: float, joins: list[int], data: Path | None) ->
         stretches.append({"prompt": prompt, "concept": concept, "from_frame": lo, "value": round(float(value), 3),
                           "passed": bool(check.passes(value, {"walk_speed": 1.0})),
                           "skating_mps": round(mean_figure([foot_skating(pos[frames[k]:hi], fps)]), 3)})
-    skating = mean_figure([foot_skating(pos, fps)])
+    # Per stretch, each lifted to the floor on its own as a clip is (one lift for the whole minute let a single
+    # low frame raise every other stretch off the floor, and their steps stopped counting as contacts).
+    bounds = frames + [len(pos)]
+    skating = mean_figure([foot_skating(pos[a:b], fps) for a, b in zip(bounds, bounds[1:], strict=False) if b - a > 1])
     return {
         "joins": len(cuts),
         "join_frames": cuts,

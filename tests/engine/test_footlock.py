@@ -138,6 +138,21 @@ def test_lock_feet_holds_sliding_planted_feet_and_keeps_the_rest_of_the_body():
     np.testing.assert_allclose(after[:, J["pelvis"]], before[:, J["pelvis"]], atol=1e-12)
 
 
+def test_fixed_frames_stay_and_a_contact_across_them_holds_their_last_spot():
+    """A continuation's given frames are final: unchanged, and the foot planted across the join stays where
+    their last frame put it (not at a spot of the contact's own choosing)."""
+    root, rot = crouch(24, drift=0.4)
+    fixed = 6
+    locked = lock_feet(root, rot, fixed=fixed)
+    np.testing.assert_array_equal(locked[:fixed], R.quat_normalize(np.asarray(rot[:fixed], np.float64)))
+    before, after = positions(root, rot), positions(root, locked)
+    for _, _, ankle, _ in LEGS.values():
+        spot = before[fixed - 1, ankle, [0, 2]]
+        assert np.abs(after[fixed:, ankle][:, [0, 2]] - spot).max() < 1e-3
+    # Without `fixed` the whole contact holds one spot of its own, and the first frames move.
+    assert np.abs(lock_feet(root, rot)[:fixed] - rot[:fixed]).max() > 1e-3
+
+
 def test_lock_feet_leaves_airborne_feet_alone():
     root, rot = crouch(24, drift=0.4)
     root = root + [0.0, 0.5, 0.0]  # half a metre up: nothing is planted

@@ -65,6 +65,8 @@ MIN_WINDOW = 150
 WINDOW_OVERLAP = 30
 """Known frames a window takes over from the one before (at most the model's own long-clip overlap): 30 joined
 timelines better than 10, 20 or 50 (docs/directing.md)."""
+RELOCK_AFTER_JOINS = True
+"""Run the foot lock once more after the joins' blends, the start motion's frames kept as given."""
 SETTLE_JOINS = True
 """Low-pass the first frames after every join of a start motion or a timeline window (`joins.settle`)."""
 GUIDE_MODE = "known"
@@ -297,6 +299,10 @@ def finish(model, state: _RowState, request: GenerationRequest) -> Motion:
     if SETTLE_JOINS and joins:
         for join in joins:
             root[join:], rot[join:] = settle((root[:join], rot[:join]), root[join:], rot[join:])
+        if model.postprocess.foot_lock and RELOCK_AFTER_JOINS:
+            # The join's blends moved planted feet (a walk continued chunk by chunk slid 1.8 m/s in its first
+            # 10 frames, 0.1–0.3 after): lock again, the given start frames fixed.
+            rot = lock_feet(root, rot, FOOT_LOCK, fixed=len(d.context))
         root, rot = apply_goals(root, rot, goals)
     root, rot = root[pre:], rot[pre:]
     meta = dict(motion.meta)
