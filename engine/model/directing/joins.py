@@ -16,7 +16,7 @@ import torch
 
 from engine.core import rotations as R
 from engine.model.representation import decode_features, encode_features
-from engine.post.smoothing import gaussian_smooth, smooth_quaternions
+from engine.post.smoothing import gaussian_kernel, gaussian_smooth, smooth_quaternions
 
 SETTLE_SIGMA = 1.0
 """Gaussian σ (frames) of the low-pass over a join (`settle`)."""
@@ -110,14 +110,17 @@ def settle(context: tuple[np.ndarray, np.ndarray], root: np.ndarray,
     n, h = root.shape[0], min(ctx_root.shape[0], SETTLE_CONTEXT)
     if n == 0 or h == 0:
         return root, rotations
-    both_root = np.concatenate([ctx_root[ctx_root.shape[0] - h:], root])
-    both_rot = np.concatenate([ctx_rot[ctx_rot.shape[0] - h:], rotations])
-    smooth_root = gaussian_smooth(both_root, SETTLE_SIGMA)[h:]
-    smooth_rot = smooth_quaternions(both_rot, SETTLE_SIGMA)[h:]
-    smooth_rot = np.where((smooth_rot * rotations).sum(-1, keepdims=True) < 0, -smooth_rot, smooth_rot)
     half = SETTLE_FRAMES / 2
     weight = np.clip(2.0 - np.arange(n) / half, 0.0, 1.0)
     k = int(np.count_nonzero(weight))  # later frames are returned untouched
+    # Only the first k frames are eased: smooth just them and the kernel's reach past them (the same values as
+    # smoothing the whole clip; a quaternion average is an eigen-decomposition per frame and joint).
+    end = h + k + len(gaussian_kernel(SETTLE_SIGMA)) // 2
+    both_root = np.concatenate([ctx_root[ctx_root.shape[0] - h:], root])[:end]
+    both_rot = np.concatenate([ctx_rot[ctx_rot.shape[0] - h:], rotations])[:end]
+    smooth_root = gaussian_smooth(both_root, SETTLE_SIGMA)[h : h + k]
+    smooth_rot = smooth_quaternions(both_rot, SETTLE_SIGMA)[h : h + k]
+    smooth_rot = np.where((smooth_rot * rotations[:k]).sum(-1, keepdims=True) < 0, -smooth_rot, smooth_rot)
     out_root, out_rot = root.copy(), rotations.copy()
     out_root[:k] += weight[:k, None] * (smooth_root[:k] - root[:k])
     eased = rotations[:k] + weight[:k, None, None] * (smooth_rot[:k] - rotations[:k])
