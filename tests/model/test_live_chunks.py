@@ -83,3 +83,25 @@ def test_a_continuation_starts_where_its_context_ends() -> None:
     assert np.allclose(nxt.root[0], root0[-1], atol=1e-4)  # frame 0 of a continuation is the last frame sent
     root1, _ = new_frames(nxt, continued=True)
     assert root1.shape[0] == nxt.frames - 1  # which is not sent twice
+
+
+def test_settle_equals_easing_towards_the_whole_clip_smoothed() -> None:
+    """It smooths only the frames it eases (and the kernel's reach): the result is what smoothing everything gives."""
+    from engine.model.directing.joins import SETTLE_CONTEXT, SETTLE_SIGMA
+    from engine.post.smoothing import gaussian_smooth, smooth_quaternions
+
+    for n in (60, 7, 3):
+        rng = np.random.default_rng(n)
+        ctx = (rng.normal(size=(30, 3)), R.axis_angle_to_quat(rng.normal(0, 0.3, (30, 22, 3))))
+        root, rot = rng.normal(size=(n, 3)), R.axis_angle_to_quat(rng.normal(0, 0.3, (n, 22, 3)))
+        h = SETTLE_CONTEXT
+        smooth_root = gaussian_smooth(np.concatenate([ctx[0][-h:], root]), SETTLE_SIGMA)[h:]
+        smooth_rot = smooth_quaternions(np.concatenate([ctx[1][-h:], rot]), SETTLE_SIGMA)[h:]
+        smooth_rot = np.where((smooth_rot * rot).sum(-1, keepdims=True) < 0, -smooth_rot, smooth_rot)
+        w = np.clip(2.0 - np.arange(n) / (SETTLE_FRAMES / 2), 0.0, 1.0)
+        expected_root = root + w[:, None] * (smooth_root - root)
+        eased = rot + w[:, None, None] * (smooth_rot - rot)
+        expected_rot = np.where(w[:, None, None] > 0, eased / np.linalg.norm(eased, axis=-1, keepdims=True), rot)
+        out_root, out_rot = settle(ctx, root, rot)
+        np.testing.assert_array_equal(out_root, expected_root)
+        np.testing.assert_allclose(out_rot, expected_rot, atol=1e-15)
