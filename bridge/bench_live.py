@@ -192,7 +192,7 @@ def _stream_figures(stream: Stream, fps: float) -> dict[str, Any]:
 def _quality(stream: Stream, fps: float, joins: list[int], data: Path | None) -> dict[str, Any]:
     from engine.core.motion import Motion
     from engine.train.directing_metrics import data_reference, join_jumps, positions
-    from engine.train.evaluation import HELD_OUT, foot_skating, mean_figure
+    from engine.train.evaluation import HELD_OUT, canonical_motion, foot_skating, mean_figure
 
     root, rotations = stream.motion()
     pos = positions(root, rotations)
@@ -206,7 +206,7 @@ def _quality(stream: Stream, fps: float, joins: list[int], data: Path | None) ->
         lo = frames[k] + int(fps)
         window = slice(lo, min(lo + int(5 * fps), len(root)))
         check = checks[(prompt, concept)]
-        clip = _canonical(Motion(root[window].astype(np.float32), rotations[window].astype(np.float32), fps=fps))
+        clip = canonical_motion(Motion(root[window].astype(np.float32), rotations[window].astype(np.float32), fps=fps))
         value = check.measure(clip)
         hi = frames[k + 1] if k + 1 < len(frames) else len(root)
         stretches.append({"prompt": prompt, "concept": concept, "from_frame": lo, "value": round(float(value), 3),
@@ -231,15 +231,6 @@ def _quality(stream: Stream, fps: float, joins: list[int], data: Path | None) ->
         "stretches": stretches,
         "source": ref["source"],
     }
-
-
-def _canonical(motion: Any) -> Any:
-    """A stretch moved to start over the origin facing +Z, as the checks expect."""
-    from engine.train.mocap.clip import MocapClip, canonicalize
-
-    clip = canonicalize(MocapClip(name="stretch", root=motion.root.astype(np.float64),
-                                  rotations=motion.rotations.astype(np.float64), fps=motion.fps))
-    return motion.with_(root=clip.root.astype(np.float32), rotations=clip.rotations.astype(np.float32))
 
 
 async def _bench(args: argparse.Namespace) -> dict[str, Any]:

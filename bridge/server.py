@@ -422,7 +422,7 @@ class MotionBridgeServer:
             "connections": self._open_connections(),
             "inflight": sum(len(client.session.inflight) for client in self._clients),
             "jobs_done": self.scheduler.jobs_done,
-            "live_sessions": sum(client.live is not None for client in self._clients),
+            "live_sessions": self._live_sessions(),
             "shutting_down": self._shutting_down,
             "load": min(1.0, (running + self.scheduler.queued) / max(1, self.config.max_batch)),
         }
@@ -490,6 +490,9 @@ class MotionBridgeServer:
                 return web.text(503, f"the daemon serves {limit} connections at most: retry later")
             return None
         return await self.routes.answer(request, path, query, upgrade)
+
+    def _live_sessions(self) -> int:
+        return sum(client.live is not None for client in self._clients)
 
     def _open_connections(self) -> int:
         """Connections counted against the limit: those not already closing."""
@@ -707,7 +710,7 @@ class MotionBridgeServer:
             raise RequestError(ErrorCode.BUSY, f"a live session ({client.live.spec.id!r}) is already running on this "
                                "connection: live_stop it first", spec.id)
         client.session.check_new_request(spec.id)
-        if sum(c.live is not None for c in self._clients) >= self.config.max_live:
+        if self._live_sessions() >= self.config.max_live:
             raise RequestError(ErrorCode.BUSY, f"the daemon serves {self.config.max_live} live sessions at once: "
                                "retry later", spec.id)
         if not self.scheduler.accepting:

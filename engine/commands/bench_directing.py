@@ -52,7 +52,7 @@ from engine.train.directing_metrics import (
     positions,
     waypoint_error_cm,
 )
-from engine.train.evaluation import HELD_OUT, Check, foot_skating, json_safe, mean_figure
+from engine.train.evaluation import HELD_OUT, Check, canonical_motion, foot_skating, json_safe, mean_figure
 
 BARS = {"pose_deg": 2.0, "effector_cm": 3.0, "waypoint_cm": 5.0, "skating_ratio": 1.5, "time_ratio": 1.5}
 WALK = "a person walks forward"
@@ -67,16 +67,6 @@ TIMELINES: tuple[tuple[tuple[str, Check], ...], ...] = (
 )
 """Two 5 s segments each, with the held-out check of each segment's concept (prompts the embedded model
 passes on their own)."""
-
-
-def _segment(motion: Motion, start: int, count: int) -> Motion:
-    """One segment cut out and turned canonical (start over the origin, facing +Z), as the checks expect."""
-    from engine.train.mocap.clip import MocapClip, canonicalize
-
-    clip = canonicalize(MocapClip(name="segment", root=motion.root[start : start + count].astype(np.float64),
-                                  rotations=motion.rotations[start : start + count].astype(np.float64),
-                                  fps=motion.fps))
-    return motion.with_(root=clip.root.astype(np.float32), rotations=clip.rotations.astype(np.float32))
 
 
 def _own_p99(motion: Motion) -> float:
@@ -168,7 +158,9 @@ def run_bench(model, seeds: int = 3, data: Path | None = None, steps: int | None
             by_case.setdefault(f"timeline: {name}", []).append(
                 (dv, da, max(_own_p99(gen(p, seconds=5.0, seed=seed, steps=steps)[0]) for p, _ in timeline), blend))
             for span, (prompt, check) in zip(spans, timeline, strict=True):
-                value = check.measure(_segment(motion, span["start"], span["count"]))
+                part = slice(span["start"], span["start"] + span["count"])
+                value = check.measure(canonical_motion(motion.with_(root=motion.root[part],
+                                                                    rotations=motion.rotations[part])))
                 checks.append({"seed": seed, "prompt": prompt, "concept": check.concept, "value": round(value, 3),
                                "passed": bool(check.passes(value, {"walk_speed": 1.0}))})
             skating_directed.append(foot_skating(motion.world_positions()))

@@ -189,6 +189,14 @@ def training_reference(data: Path, frames: int, stride: int = 15, sample: int = 
 # ---------------------------------------------------------------- the evaluation
 
 
+def canonical_motion(m: Motion) -> Motion:
+    """A clip moved to start over the origin facing +Z (float32 again), as the physical checks expect."""
+    from engine.train.mocap.clip import as_clip, canonicalize
+
+    clip = canonicalize(as_clip(m, "canonical"))
+    return m.with_(root=clip.root.astype(np.float32), rotations=clip.rotations.astype(np.float32))
+
+
 def canonical_positions(m: Motion) -> np.ndarray:
     from engine.train.mocap.clip import as_clip, canonicalize
 
