@@ -1,26 +1,30 @@
-"""Result store: every finished job on disk as upstream-compatible .npz files plus JSON metadata.
+"""Result store: every finished job on disk as one file, plus upstream-compatible .npz files made on demand.
 
 Layout of `--output-dir`:
 
-    <job>/job.json                metadata: request, frames, fps, timings, created, per-sample text/seed/model
-    <job>/<sample>.root.npy       the sample's root (L, 3) float32, metres, source convention
-    <job>/<sample>.rotations.npy  the sample's exact float32 quaternions (L, 22, 4), x, y, z, w
-    <job>/<sample>.npz            the upstream-compatible file (`Motion.save_npz`, axis-angle), made on the first
-                                  download of it (jobs stored before 2026-12-07 have it and no root.npy)
+    <job>.mbjob                   the job: a magic line, its JSON metadata on one line (request, frames, fps,
+                                  timings, created, per-sample text/seed/model/frames), then every sample's
+                                  root (L, 3) and quaternions (L, 22, 4, x y z w) as raw little-endian float32
+    <job>/<sample>.npz            the upstream-compatible file (`Motion.save_npz`, axis-angle), made on the
+                                  first download of it
+    <job>/job.json + arrays       jobs stored before 2026-12-08 (per-sample .root.npy/.rotations.npy, or older
+                                  still an .npz + .rotations.npy): still read, never written
 
 The raw arrays round-trip bit for bit, so a `fetch` after a restart sends exactly the bytes that were
-streamed; they are also what the writer can afford on the hot path: an .npz (axis-angle, a zip written by
-Python) holds the interpreter ~1.3 ms a sample, and the writer thread holding it was the daemon's worst
-latency (`motionbridge bench bridge`: p99 overhead 3–6 ms with the disk store vs 1.8–2.1 ms without). A job
-that repeats another job's motions (a cache hit with the same options) is stored as `job.json` alone, naming
-the job whose files hold the motions (`motions_of`).
+streamed. One file per job is what the writer can afford on the hot path: on this kind of disk creating a file
+or a folder costs ~0.4 ms of kernel time each, and the writer's four (a folder and three files, a job behind
+the request being served) were the daemon's worst latency (`motionbridge bench bridge`: p99 overhead 2.8–5.8 ms
+with that layout, 1.7–1.9 ms with one file; an .npz per sample, a zip written by Python, cost more again).
+A job that repeats another job's motions (a cache hit with the same options) is stored as metadata alone,
+naming the job whose file holds the motions (`motions_of`).
 
 `put` records a job in memory at once and writes it to disk on the store's own writer thread, so the
 daemon answers `done` without waiting for the disk; `load` finds the job from the moment `put` returns.
-A job is written into a hidden temporary folder and renamed into place, so a reader (an HTTP download, a
-restarted daemon) sees either the whole job or nothing. The retention limit keeps the newest `retention`
-jobs; their order is scanned from the disk once at start and then kept in memory, so a save costs the
-same however many jobs are kept. Methods are thread-safe.
+A job is written to a hidden temporary file and renamed into place, so a reader (an HTTP download, a
+restarted daemon) sees either the whole job or nothing; a file whose length disagrees with its metadata is
+reported unreadable, never half-loaded. The retention limit keeps the newest `retention` jobs; their order
+is scanned from the disk once at start and then kept in memory, so a save costs the same however many jobs
+are kept. Methods are thread-safe.
 """
 
 from __future__ import annotations
@@ -31,7 +35,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -47,11 +50,15 @@ from engine.core.motion import Motion
 log = logging.getLogger("motionbridge.store")
 
 JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-METADATA_FILE = "job.json"
+JOB_SUFFIX = ".mbjob"
+JOB_MAGIC = b"MotionBridge job 1\n"
+"""First line of a job file; the second is its JSON metadata, the rest its arrays."""
+METADATA_FILE = "job.json"  # the layouts before one file per job
 ROTATIONS_SUFFIX = ".rotations.npy"
 ROOT_SUFFIX = ".root.npy"
 SAMPLES_META = "sample_meta"
-"""Metadata key: per sample {text, seed, model, fps}, what its Motion carries besides the arrays."""
+"""Metadata key: per sample {text, seed, model, fps, frames, joints}, what its Motion carries besides the
+arrays, and their shapes in a job file."""
 MOTIONS_OF = "motions_of"
 """Metadata key of a job stored without motion files: the job whose files hold its motions."""
 
@@ -94,28 +101,47 @@ class ResultStore:
             if not os.access(self.directory, os.W_OK):
                 raise StoreError(f"output directory {self.directory} is not writable: pass --output-dir DIR")
             self._remove_leftovers()
-            self._on_disk.update((p.name, None) for p in self._jobs_by_age())
+            self._on_disk.update((job, None) for job in self._jobs_by_age())
 
     @property
     def persistent(self) -> bool:
         return self.directory is not None
 
     def _job_dir(self, job: str) -> Path:
+        """The job's folder: its downloads (.npz made on demand), or the whole job in the former layouts."""
         if not JOB_ID_PATTERN.match(job):
             raise StoreError(f"invalid job id {job!r}")
         assert self.directory is not None
         return self.directory / job
 
+    def _job_file(self, job: str) -> Path:
+        return self._job_dir(job).with_name(job + JOB_SUFFIX)
+
     def _remove_leftovers(self) -> None:
-        # A daemon killed mid-write leaves a hidden temporary folder; it never became a job.
+        # A daemon killed mid-write leaves a hidden temporary file (or folder, in the former layout); it never
+        # became a job.
         assert self.directory is not None
         for tmp in self.directory.glob(".tmp-*"):
-            shutil.rmtree(tmp, ignore_errors=True)
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
 
-    def _jobs_by_age(self) -> list[Path]:
+    def _jobs_by_age(self) -> list[str]:
+        """Every stored job, oldest first: job files, and folders of the former layouts that hold a job."""
         assert self.directory is not None
-        jobs = [p for p in self.directory.iterdir() if p.is_dir() and JOB_ID_PATTERN.match(p.name)]
-        return sorted(jobs, key=lambda p: p.stat().st_mtime_ns)
+        found: dict[str, int] = {}
+        with os.scandir(self.directory) as entries:
+            for entry in entries:
+                if entry.is_file() and entry.name.endswith(JOB_SUFFIX):
+                    job = entry.name[: -len(JOB_SUFFIX)]
+                elif entry.is_dir() and os.path.isfile(os.path.join(entry.path, METADATA_FILE)):
+                    job = entry.name
+                else:
+                    continue  # a download folder, a leftover, anything else in the folder
+                if JOB_ID_PATTERN.match(job):
+                    found[job] = entry.stat().st_mtime_ns
+        return sorted(found, key=found.__getitem__)
 
     # ------------------------------------------------------------------ writing
 
@@ -129,7 +155,11 @@ class ResultStore:
         """
         if self.directory is not None:
             self._job_dir(job)  # refuse a bad id before anything is recorded
-        sample_meta = [{"text": m.text, "seed": m.seed, "model": m.model, "fps": m.fps} for m in motions]
+        sample_meta = [
+            {"text": m.text, "seed": m.seed, "model": m.model, "fps": m.fps, "frames": m.frames,
+             "joints": int(m.rotations.shape[1])}
+            for m in motions
+        ]
         stored = StoredJob(job, list(motions), dict(meta, job=job, samples=len(motions), created=time.time(),
                                                     **{SAMPLES_META: sample_meta}))
         with self._lock:
@@ -165,23 +195,21 @@ class ResultStore:
         self.writer.shutdown(wait=True)
 
     def _write(self, stored: StoredJob, key: Hashable | None) -> None:
-        """On the writer thread: the job's folder, then the retention limit."""
+        """On the writer thread: the job's file (one create and one rename), then the retention limit."""
         job = stored.job
-        final = self._job_dir(job)
+        final = self._job_file(job)
         source = self._same_motions_on_disk(stored, key)
-        meta = stored.meta if source is None else dict(stored.meta, **{MOTIONS_OF: source})
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{job}-", dir=self.directory))
+        if source is None:
+            data = encode_job(stored.meta, stored.motions)
+        else:
+            data = encode_job(dict(stored.meta, **{MOTIONS_OF: source}), [])
+        tmp = final.with_name(f".tmp-{job}{JOB_SUFFIX}")
         try:
-            if source is None:
-                for sample, motion in enumerate(stored.motions):
-                    np.save(tmp / f"{sample}{ROOT_SUFFIX}", np.ascontiguousarray(motion.root, "<f4"))
-                    np.save(tmp / f"{sample}{ROTATIONS_SUFFIX}", np.ascontiguousarray(motion.rotations, "<f4"))
-            (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=1, default=str))
-            if final.exists():
-                shutil.rmtree(final)
+            with open(tmp, "wb") as out:
+                out.write(data)
             os.replace(tmp, final)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.unlink(missing_ok=True)
             log.exception("could not store job %s", job)
             raise
         with self._lock:
@@ -201,9 +229,10 @@ class ResultStore:
                 self._forget_key(self._key_of.pop(old, None), old)
                 evicted.append(old)
         if source is not None:
-            os.utime(self._job_dir(source))  # the same order after a restart
+            os.utime(self._job_file(source))  # the same order after a restart
         for old in evicted:
-            shutil.rmtree(self._job_dir(old), ignore_errors=True)
+            self._job_file(old).unlink(missing_ok=True)
+            shutil.rmtree(self._job_dir(old), ignore_errors=True)  # its downloads, or a job of a former layout
 
     def _forget_key(self, key: Hashable | None, job: str) -> None:
         if key is not None and self._by_key.get(key) == job:
@@ -241,16 +270,31 @@ class ResultStore:
         if self.directory is None:
             return None
         try:
-            meta = json.loads((self.directory / job / METADATA_FILE).read_text())
-            source = str(meta.get(MOTIONS_OF, job))
-            folder = self._job_dir(source)
-            motions = [self._load_sample(folder, s, meta) for s in range(int(meta["samples"]))]
+            meta, motions = self._read(job)
+            if motions is None:
+                source = str(meta[MOTIONS_OF])
+                _, motions = self._read(source)
+                if motions is None:
+                    raise StoreError(f"{source}, whose motions it names, names another job's")
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, StoreError) as exc:
             log.warning("stored job %s is unreadable: %s", job, exc)
             return None
         return StoredJob(job, motions, meta)
+
+    def _read(self, job: str) -> tuple[dict[str, Any], list[Motion] | None]:
+        """A job's metadata and motions from the disk (None for a job that names another's motions): its job
+        file, else its folder in a former layout. Raises FileNotFoundError for an unknown job."""
+        try:
+            data = self._job_file(job).read_bytes()
+        except FileNotFoundError:
+            folder = self._job_dir(job)
+            meta = json.loads((folder / METADATA_FILE).read_text())
+            if MOTIONS_OF in meta:
+                return meta, None
+            return meta, [self._load_sample(folder, s, meta) for s in range(int(meta["samples"]))]
+        return decode_job(data)
 
     @staticmethod
     def _load_sample(folder: Path, sample: int, meta: dict[str, Any]) -> Motion:
@@ -282,18 +326,25 @@ class ResultStore:
             pending = self._pending.get(job)
         if pending is not None:
             concurrent.futures.wait([pending[1]])
-        folder = self.directory / job
+        with self._lock:
+            if job not in self._on_disk:
+                return None  # never written, or gone with retention (a copy in memory is no download)
         try:
-            meta = json.loads((folder / METADATA_FILE).read_text())
-            source = self._job_dir(str(meta.get(MOTIONS_OF, job)))
+            meta, motions = self._read(job)
+            source = str(meta.get(MOTIONS_OF, job))
             if not sample < int(meta.get("samples", 0)):
                 return None
-            path = source / f"{sample}.npz"
+            folder = self._job_dir(source)
+            path = folder / f"{sample}.npz"
             if not path.is_file():
                 # First download: the upstream file is made from the exact arrays (atomically, so two
-                # downloads at once each see a whole file) and kept beside them.
-                source_meta = json.loads((source / METADATA_FILE).read_text())
-                self._load_sample(source, sample, source_meta).save_npz(path)
+                # downloads at once each see a whole file) and kept beside them, in the job's folder.
+                if motions is None:
+                    _, motions = self._read(source)
+                    if motions is None:
+                        return None
+                folder.mkdir(exist_ok=True)
+                motions[sample].save_npz(path)
         except (OSError, ValueError, KeyError, StoreError):
             return None
         return path
@@ -303,3 +354,47 @@ class ResultStore:
             if self.directory is None:
                 return len(self._recent)
             return len(self._on_disk) + sum(job not in self._on_disk for job in self._pending)
+
+
+def encode_job(meta: dict[str, Any], motions: list[Motion]) -> bytes:
+    """A job file's bytes: the magic line, `meta` as one line of JSON, then each motion's root and rotations as
+    little-endian float32 (their shapes are in `meta[SAMPLES_META]`). No motions: a job naming another's."""
+    # json.dumps escapes every newline inside strings, so the metadata is exactly one line.
+    parts = [JOB_MAGIC, json.dumps(meta, default=str, separators=(",", ":")).encode(), b"\n"]
+    for motion in motions:
+        parts.append(np.ascontiguousarray(motion.root, "<f4").tobytes())
+        parts.append(np.ascontiguousarray(motion.rotations, "<f4").tobytes())
+    return b"".join(parts)
+
+
+def decode_job(data: bytes) -> tuple[dict[str, Any], list[Motion] | None]:
+    """`encode_job`'s inverse: (meta, motions), motions None for a job naming another's. Raises ValueError for a
+    file that is not a job file or whose length disagrees with its metadata (truncated, corrupt)."""
+    if not data.startswith(JOB_MAGIC):
+        raise ValueError("not a MotionBridge job file")
+    end = data.index(b"\n", len(JOB_MAGIC))
+    meta = json.loads(data[len(JOB_MAGIC) : end])
+    if not isinstance(meta, dict):
+        raise ValueError("job metadata is not an object")
+    offset = end + 1
+    motions: list[Motion] | None = None
+    if MOTIONS_OF not in meta:
+        motions = []
+        for info in meta[SAMPLES_META]:
+            frames, joints = int(info["frames"]), int(info["joints"])
+            if frames < 0 or joints < 1:
+                raise ValueError(f"bad sample shape {frames} x {joints}")
+            root = np.frombuffer(data, "<f4", frames * 3, offset)
+            offset += root.nbytes
+            rotations = np.frombuffer(data, "<f4", frames * joints * 4, offset)
+            offset += rotations.nbytes
+            motions.append(
+                Motion(
+                    root.astype(np.float32).reshape(frames, 3),
+                    rotations.astype(np.float32).reshape(frames, joints, 4),
+                    fps=float(info["fps"]), text=str(info["text"]), seed=int(info["seed"]), model=str(info["model"]),
+                )
+            )
+    if offset != len(data):
+        raise ValueError(f"job file is {len(data)} bytes, its metadata describes {offset}")
+    return meta, motions

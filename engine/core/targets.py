@@ -49,9 +49,23 @@ class Target:
     forward: str
     units: str
 
+    def __post_init__(self) -> None:
+        # Every target's basis is a signed permutation (axes swapped and flipped), so a rotation's axis converts
+        # by picking and negating components: exact (the float64 matrix product it replaced gave the same
+        # values) and several times cheaper; it runs for every motion message.
+        # Target component i = _signs[i] · source component _axes[i].
+        m = np.asarray(self.basis, dtype=np.float64)
+        axes = np.argmax(np.abs(m), axis=1)
+        if not np.array_equal(np.abs(m), np.eye(3)[axes]) or sorted(axes) != [0, 1, 2]:
+            raise ValueError(f"target {self.name}: the basis must be a signed permutation, got {m.tolist()}")
+        det = float(round(np.linalg.det(m)))
+        object.__setattr__(self, "_det", det)
+        object.__setattr__(self, "_axes", axes)
+        object.__setattr__(self, "_signs", (det * m[np.arange(3), axes]).astype(np.float32))
+
     @property
     def det(self) -> float:
-        return float(round(np.linalg.det(self.basis)))
+        return float(self._det)  # type: ignore[attr-defined]
 
     def convert_positions(self, p: np.ndarray) -> np.ndarray:
         """(..., 3) source positions (metres) → target positions (target units), float32."""
@@ -59,9 +73,13 @@ class Target:
 
     def convert_rotations(self, q: np.ndarray) -> np.ndarray:
         """(..., 4) source quaternions (x, y, z, w) → the same rotations expressed in the target basis."""
-        q = np.asarray(q, dtype=np.float64)
-        axis = self.det * (q[..., :3] @ self.basis.T)
-        return np.concatenate([axis, q[..., 3:]], axis=-1).astype(np.float32)
+        q = np.asarray(q, dtype=np.float32)
+        out = np.empty(q.shape, dtype=np.float32)
+        for i, (axis, sign) in enumerate(zip(self._axes, self._signs, strict=True)):  # type: ignore[attr-defined]
+            # (np.negative with a strided float32 `out` gives wrong values in numpy 2.4.6; multiply does not.)
+            np.multiply(q[..., axis], sign, out=out[..., i])
+        out[..., 3] = q[..., 3]
+        return out
 
     def positions_to_source(self, p: np.ndarray) -> np.ndarray:
         """The inverse of `convert_positions`: (..., 3) target positions → source positions (metres), float64."""

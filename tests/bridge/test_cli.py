@@ -204,7 +204,7 @@ def test_serve_subprocess_shuts_down_gracefully_on_signal(raw, tmp_path, sig) ->
     assert messages[-1]["op"] == "done"
     assert code == 1001
     job = messages[-1]["job"]
-    assert (out / job / "job.json").is_file() and (out / job / "0.rotations.npy").is_file()
+    assert (out / f"{job}.mbjob").is_file()
     assert "shutting down" in process.stderr.read()
 
 

@@ -11,6 +11,7 @@ import urllib.request
 import numpy as np
 
 from bridge.bench import ZeroCostModel
+from bridge.store import decode_job
 from engine.post import clip_ops
 
 REQUEST = {"op": "generate", "prompt": "a person turns", "seconds": 1.0, "seed": 5, "steps": 3, "samples": 2}
@@ -54,9 +55,8 @@ def test_done_goes_out_while_the_disk_write_is_pending_and_fetch_finds_the_job(d
     assert fetched[-1]["op"] == "done" and fetched[-1]["cached"] is True
     assert final_motions(fetched) == final_motions(messages)
     store.flush()
-    assert sorted(p.name for p in (out / done["job"]).iterdir()) == [
-        "0.root.npy", "0.rotations.npy", "1.root.npy", "1.rotations.npy", "job.json"
-    ]
+    # One file per job on the hot path; no .npz (or folder for one) until a download asks for it.
+    assert sorted(p.name for p in out.iterdir()) == [f"{done['job']}.mbjob"]
 
 
 def test_fetch_after_a_restart_is_bit_identical_to_what_was_streamed(daemon_factory, raw, tmp_path) -> None:
@@ -103,13 +103,15 @@ def test_a_cache_hit_does_not_rewrite_the_store_but_stays_fetchable_and_download
 
     first = run(generate("first"))
     daemon.server.store.flush()
-    first_files = {p.name: p.stat().st_mtime_ns for p in (out / first[-1]["job"]).iterdir()}
+    first_file = out / f"{first[-1]['job']}.mbjob"
+    first_written = (first_file.stat().st_ino, first_file.read_bytes())
     hit = run(generate("hit", target="unreal"))
     daemon.server.store.flush()
     assert hit[-1]["cached"] is True
     hit_job = hit[-1]["job"]
-    assert sorted(p.name for p in (out / hit_job).iterdir()) == ["job.json"]
-    assert {p.name: p.stat().st_mtime_ns for p in (out / first[-1]["job"]).iterdir()} == first_files
+    hit_meta, hit_motions = decode_job((out / f"{hit_job}.mbjob").read_bytes())
+    assert hit_motions is None and hit_meta["motions_of"] == first[-1]["job"]  # metadata alone
+    assert (first_file.stat().st_ino, first_file.read_bytes()) == first_written  # not rewritten
 
     async def fetch():
         client = await raw.ready(daemon.url)
@@ -129,7 +131,7 @@ def test_a_cache_hit_does_not_rewrite_the_store_but_stays_fetchable_and_download
     with_options = run(generate("looped", loop=True))
     daemon.server.store.flush()
     assert with_options[-1]["cached"] is True
-    assert "0.rotations.npy" in {p.name for p in (out / with_options[-1]["job"]).iterdir()}
+    assert decode_job((out / f"{with_options[-1]['job']}.mbjob").read_bytes())[1] is not None  # its own motions
 
 
 def test_loop_and_in_place_are_applied_off_the_event_loop(daemon_factory, raw, monkeypatch) -> None:

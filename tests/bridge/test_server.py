@@ -19,6 +19,7 @@ from bridge.bench import ZeroCostModel
 from bridge.codec import SUBPROTOCOL_JSON, decode_message
 from bridge.protocol import Limits
 from bridge.server import InsecureBind, MotionBridgeServer, ServerConfig
+from bridge.store import decode_job
 from engine.core.motion import Motion
 from engine.core.skeleton import BODY_JOINTS, BODY_PARENTS, SMPLH_BODY
 from engine.core.targets import to_target
@@ -610,9 +611,8 @@ def test_store_survives_a_restart_and_serves_downloads(daemon_factory, tiny_mode
     done = messages[-1]
     job = done["job"]
     first.stop()
-    assert (out / job / "job.json").is_file() and (out / job / "0.rotations.npy").is_file()
     assert not list(out.glob(".tmp-*"))
-    meta = json.loads((out / job / "job.json").read_text())
+    meta, _ = decode_job((out / f"{job}.mbjob").read_bytes())
     assert (meta["prompt"], meta["frames"], meta["samples"]) == ("a person kicks", 30, 1)
 
     second = daemon_factory(tiny_model, output_dir=out, token="tok")
@@ -630,10 +630,7 @@ def test_store_survives_a_restart_and_serves_downloads(daemon_factory, tiny_mode
     )
     motion = next(m for m in fetched if m["op"] == "motion")
     np.testing.assert_allclose(np.frombuffer(motion["root"], "<f4"), root0, atol=1e-6)
-    rot1 = np.frombuffer(motion["rotations"], "<f4").reshape(-1, 4)
-    # Stored as axis-angle (upstream npz): the same rotation up to the quaternion sign.
-    dots = np.abs(np.sum(rot1 * rot0.reshape(-1, 4), axis=-1))
-    np.testing.assert_allclose(dots, 1.0, atol=1e-5)
+    assert np.frombuffer(motion["rotations"], "<f4").tobytes() == rot0.tobytes()  # stored exactly
 
     url = f"{second.http_url}{done['files']['npz'][0]}"
     status, _, _ = http_get(url)
@@ -690,7 +687,7 @@ def test_graceful_shutdown_finishes_the_running_job_then_closes_1001(daemon_fact
     messages, code = run(scenario())
     assert messages[-1]["op"] == "done"
     assert code == 1001
-    assert (out / messages[-1]["job"] / "job.json").is_file()
+    assert (out / f"{messages[-1]['job']}.mbjob").is_file()
     with pytest.raises(OSError):
         run(asyncio.open_connection("127.0.0.1", daemon.server.port))
 

@@ -1,4 +1,4 @@
-"""Result store (atomic job folders, retention, reload) and the LRU cache, without a server."""
+"""Result store (one atomic file per job, former layouts, retention, reload) and the LRU cache, without a server."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from bridge.bench import ZeroCostModel
 from bridge.cache import ExportCache, MotionCache
 from bridge.scheduler import compatible
-from bridge.store import ResultStore, StoreError
+from bridge.store import ResultStore, StoreError, decode_job
 from engine.core.motion import Motion
 from engine.model.generation import GenerationRequest
 from engine.post import clip_ops
@@ -28,10 +28,8 @@ def motions(seed: int = 0, samples: int = 2, seconds: float = 1.0) -> list[Motio
 def test_saved_job_reloads_from_disk_in_a_fresh_store(tmp_path) -> None:
     original = motions(seed=4)
     ResultStore(tmp_path).save("j1", original, {"prompt": "a person walks", "target": "unity", "fps": 30})
-    # The hot path writes raw arrays only; the upstream .npz is made on its first download.
-    assert sorted(p.name for p in (tmp_path / "j1").iterdir()) == [
-        "0.root.npy", "0.rotations.npy", "1.root.npy", "1.rotations.npy", "job.json"
-    ]
+    # The hot path writes one file of raw arrays; the upstream .npz is made on its first download.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["j1.mbjob"]
     fresh = ResultStore(tmp_path)
     reloaded = fresh.load("j1")
     assert reloaded is not None
@@ -48,20 +46,36 @@ def test_saved_job_reloads_from_disk_in_a_fresh_store(tmp_path) -> None:
     assert fresh.sample_file("j1", 2) is None  # no such sample
 
 
-def test_jobs_stored_in_the_former_layout_still_load(tmp_path) -> None:
-    """Before 2026-12-07 a job was <sample>.npz + <sample>.rotations.npy (no root.npy, no per-sample meta)."""
+def test_jobs_stored_in_the_former_layouts_still_load(tmp_path) -> None:
+    """Before 2026-12-07 a job was <sample>.npz + <sample>.rotations.npy (no root.npy, no per-sample meta); until
+    2026-12-08 a folder of <sample>.root.npy + <sample>.rotations.npy + job.json."""
     original = motions(seed=3, samples=1)
     folder = tmp_path / "old1"
     folder.mkdir()
     original[0].save_npz(folder / "0.npz")
     np.save(folder / "0.rotations.npy", np.ascontiguousarray(original[0].rotations, "<f4"))
     (folder / "job.json").write_text(json.dumps({"job": "old1", "samples": 1, "created": 1.0}))
+    raw = tmp_path / "old2"
+    raw.mkdir()
+    np.save(raw / "0.root.npy", np.ascontiguousarray(original[0].root, "<f4"))
+    np.save(raw / "0.rotations.npy", np.ascontiguousarray(original[0].rotations, "<f4"))
+    sample_meta = [{"text": "t", "seed": 5, "model": "m", "fps": 30.0}]
+    (raw / "job.json").write_text(json.dumps({"job": "old2", "samples": 1, "created": 2.0, "sample_meta": sample_meta}))
     store = ResultStore(tmp_path)
+    assert len(store) == 2
     reloaded = store.load("old1")
     assert reloaded is not None
     np.testing.assert_array_equal(reloaded.motions[0].rotations, original[0].rotations)
     np.testing.assert_allclose(reloaded.motions[0].root, original[0].root, atol=1e-6)
     assert store.sample_file("old1", 0) == folder / "0.npz"
+    exact = store.load("old2")
+    assert exact is not None and (exact.motions[0].text, exact.motions[0].seed) == ("t", 5)
+    assert exact.motions[0].root.tobytes() == original[0].root.tobytes()
+    assert store.sample_file("old2", 0) == raw / "0.npz"
+    for i in range(500):  # retention removes a job of a former layout like any other (its folder)
+        store.put(f"n{i}", original, {})
+    store.flush()
+    assert not folder.exists() and not raw.exists() and len(store) == 500
 
 
 def test_recent_jobs_come_back_exactly_from_memory(tmp_path) -> None:
@@ -76,19 +90,40 @@ def test_retention_keeps_only_the_newest_jobs(tmp_path) -> None:
     for i in range(5):
         store.save(f"j{i}", motions(samples=1), {})
     store.save("j5", motions(samples=1), {})
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["j3", "j4", "j5"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["j3.mbjob", "j4.mbjob", "j5.mbjob"]
     assert store.load("j0") is None and store.load("j5") is not None
 
 
 def test_half_written_jobs_are_invisible_and_cleaned_on_start(tmp_path) -> None:
-    leftover = tmp_path / ".tmp-j9-abc"
-    leftover.mkdir()
-    (leftover / "0.npz").write_bytes(b"partial")
-    (tmp_path / "j8").mkdir()  # a folder without job.json is not a job
+    leftover = tmp_path / ".tmp-j9.mbjob"
+    leftover.write_bytes(b"partial")
+    old_leftover = tmp_path / ".tmp-j7-abc"  # the former layout wrote a temporary folder
+    old_leftover.mkdir()
+    (old_leftover / "0.npz").write_bytes(b"partial")
+    (tmp_path / "j8").mkdir()  # a folder without job.json is not a job (a job file's downloads, say)
     store = ResultStore(tmp_path)
-    assert not leftover.exists()
-    assert store.load("j9") is None and store.load("j8") is None
-    assert store.load("../etc") is None
+    assert not leftover.exists() and not old_leftover.exists()
+    assert store.load("j9") is None and store.load("j8") is None and store.load("j7") is None
+    assert store.load("../etc") is None and len(store) == 0
+
+
+def test_a_damaged_or_foreign_job_file_is_unreadable_never_half_loaded(tmp_path, caplog) -> None:
+    import pickle
+
+    ResultStore(tmp_path).save("whole", motions(samples=2), {"prompt": "p"})
+    data = (tmp_path / "whole.mbjob").read_bytes()
+    (tmp_path / "short.mbjob").write_bytes(data[:-4])  # truncated by a full disk
+    (tmp_path / "long.mbjob").write_bytes(data + b"\0" * 8)
+    (tmp_path / "pickled.mbjob").write_bytes(pickle.dumps({"samples": 1}))  # never unpickled: not a job file
+    header_end = data.index(b"\n", data.index(b"\n") + 1)
+    huge = data[:header_end].replace(b'"frames":30', b'"frames":1000000000')
+    (tmp_path / "huge.mbjob").write_bytes(huge + data[header_end:])  # claims 1e9 frames: refused, not allocated
+    store = ResultStore(tmp_path)
+    assert store.load("whole") is not None
+    for name in ("short", "long", "pickled", "huge"):
+        assert store.load(name) is None, name
+        assert store.sample_file(name, 0) is None, name
+        assert f"stored job {name} is unreadable" in caplog.text
 
 
 def test_unwritable_output_dir_is_a_clear_error(tmp_path) -> None:
@@ -100,7 +135,7 @@ def test_unwritable_output_dir_is_a_clear_error(tmp_path) -> None:
 
 def test_metadata_is_json_with_the_request(tmp_path) -> None:
     ResultStore(tmp_path).save("j3", motions(samples=1), {"prompt": "p", "seconds": 1.0, "steps": 10})
-    meta = json.loads((tmp_path / "j3" / "job.json").read_text())
+    meta, _ = decode_job((tmp_path / "j3.mbjob").read_bytes())
     assert meta["job"] == "j3" and meta["steps"] == 10 and meta["created"] > 0
 
 
@@ -178,7 +213,7 @@ def test_retention_after_a_restart_evicts_the_oldest_jobs_first(tmp_path) -> Non
     first.close()
     second = ResultStore(tmp_path, retention=3, memory=0)
     second.save("j3", motions(samples=1), {})
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["j1", "j2", "j3"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["j1.mbjob", "j2.mbjob", "j3.mbjob"]
 
 
 def test_a_job_is_loadable_while_its_write_is_pending_and_on_disk_after_flush(tmp_path) -> None:
@@ -189,12 +224,12 @@ def test_a_job_is_loadable_while_its_write_is_pending_and_on_disk_after_flush(tm
     store.put("j1", original, {"prompt": "p"})
     pending = store.load("j1")
     assert pending is not None and pending.motions[0] is original[0] and pending.meta["prompt"] == "p"
-    assert not (tmp_path / "j1").exists()
+    assert not list(tmp_path.iterdir())
     sample_file = concurrent.futures.ThreadPoolExecutor(1).submit(store.sample_file, "j1", 1)
     disk_free.set()
     assert sample_file.result(timeout=10) == tmp_path / "j1" / "1.npz"
     store.flush()
-    assert (tmp_path / "j1" / "job.json").is_file()
+    assert (tmp_path / "j1.mbjob").is_file()
 
 
 def test_a_reloaded_job_has_bit_identical_rotations(tmp_path) -> None:

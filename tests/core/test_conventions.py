@@ -111,3 +111,24 @@ def test_unity_and_unreal_handedness_flip():
     np.testing.assert_allclose(TARGETS["unreal"].convert_positions(np.array([1.0, 2.0, 3.0])), [300, -100, 200])
     with pytest.raises(UnknownTarget, match="smplh"):
         get_target("maya")
+
+
+@pytest.mark.parametrize("name", list(TARGETS))
+def test_rotations_convert_as_the_change_of_basis_formula_says(name):
+    """axis' = det(M) · M · axis, angle unchanged: the component picking must give exactly the formula's values
+    (for frames and joints at every stride; numpy 2.4.6's strided float32 negative once broke that)."""
+    t = TARGETS[name]
+    q = np.random.default_rng(3).normal(size=(150, 22, 4)).astype(np.float32)
+    expected = np.concatenate([t.det * (q[..., :3].astype(np.float64) @ t.basis.T), q[..., 3:]], axis=-1)
+    converted = t.convert_rotations(q)
+    assert converted.dtype == np.float32
+    np.testing.assert_array_equal(converted, expected.astype(np.float32))
+    np.testing.assert_array_equal(t.rotations_to_source(converted), q)
+
+
+def test_a_target_basis_must_be_a_signed_permutation():
+    from engine.core.targets import Target
+
+    tilted = np.array([[1.0, 0.0, 0.0], [0.0, 0.8, -0.6], [0.0, 0.6, 0.8]])
+    with pytest.raises(ValueError, match="signed permutation"):
+        Target("tilted", BODY_JOINTS, tilted, 1.0, "right", "+Y", "+Z", "m")
