@@ -243,11 +243,13 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
     await server.start()
     fps = float(model.fps)
     joins_seen: list[int] = []
+    resampled = [0]
 
     def watch_joins() -> None:  # the bench reads the session's join frames from the daemon it runs in-process
         for client in server._clients:
             if client.live is not None:
                 joins_seen[:] = list(client.live.joins)
+                resampled[0] = client.live.resampled
 
     async def watched(coro: Any) -> Stream:
         task = asyncio.ensure_future(coro)
@@ -274,6 +276,7 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
         schedule = [(k * 60.0 / len(STRETCHES), p) for k, (p, _) in enumerate(STRETCHES)]
         recorded = await watched(live_session(server.url, schedule, 60.0, steps=args.steps))
         report["quality"] = _quality(recorded, fps, joins_seen, args.data)
+        report["quality"]["chunks_sampled_again"] = resampled[0]
         if args.recording is not None:
             from engine.core.motion import Motion
 

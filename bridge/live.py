@@ -30,7 +30,15 @@ from bridge.protocol import LiveSpec, MotionPayload, done_message, live_motion_m
 from bridge.scheduler import LiveChunk, NotAccepting, Scheduler
 from engine.core.skeleton import NUM_BODY_JOINTS
 from engine.model.errors import Cancelled
-from engine.model.live import HISTORY_FRAMES, LIVE_STEPS, LiveArea, chunk_request, new_frames
+from engine.model.live import (
+    HISTORY_FRAMES,
+    LIVE_STEPS,
+    RESAMPLE_LIMIT,
+    LiveArea,
+    chunk_request,
+    new_frames,
+    plausible,
+)
 
 log = logging.getLogger("motionbridge.live")
 
@@ -74,6 +82,9 @@ class LiveSession:
         self.generated = 0
         """Frames of the chunks taken into the stream, the unsent ones a prompt change dropped included (a chunk
         cancelled while being made counts in `model_seconds` only)."""
+        self.resampled = 0
+        """Chunks sampled again because their motion was implausible (`engine.model.live.plausible`)."""
+        self._retries = 0
         self.joins: deque[int] = deque(maxlen=JOINS_KEPT)
         """The first frame of each recent chunk and prompt change: where the stream was joined (benchmarks)."""
         self._scheduler = scheduler
@@ -188,11 +199,26 @@ class LiveSession:
         if self._chunk_epoch != self._epoch:
             return None
         root, rotations = new_frames(motion, self._chunk_continues)
+        previous = self._last_frame_root()
+        if self._retries < RESAMPLE_LIMIT and not plausible(root, self.fps, previous):
+            # The next request continues from the same frames with the next seed (`self.chunks` moved on).
+            log.info("live session %s: chunk %d moved implausibly fast: sampling it again", self.job_id, self.chunks)
+            self._retries += 1
+            self.resampled += 1
+            return None
+        self._retries = 0
         self.generated += root.shape[0]
         self.joins.append(self.sent + self._pending[0].shape[0])
         if self._area is None and self.spec.area_m > 0:
             self._area = LiveArea((float(root[0, 0]), float(root[0, 2])), self.spec.area_m)
         self._pending = (np.concatenate([self._pending[0], root]), np.concatenate([self._pending[1], rotations]))
+        return None
+
+    def _last_frame_root(self) -> np.ndarray | None:
+        """The root of the last frame in the stream (pending or sent), which a new chunk continues from."""
+        for root in (self._pending[0], self._tail[0]):
+            if root.shape[0]:
+                return root[-1]
         return None
 
     def _request_chunk(self) -> None:

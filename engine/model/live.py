@@ -46,6 +46,16 @@ MOVING = 0.2
 alone, a waypoint would only make it slide."""
 
 
+MAX_ROOT_SPEED = 15.0
+"""m/s on the floor no chunk's root may exceed (a sprinter peaks at ~12.4). The embedded model at live mode's
+10 steps now and then diverges late in a guided window: in `bench live`'s recording one chunk of 33 ran its
+root at 24–35 m/s (a backwards walk continued with "a person is running as fast as possible", 1 seed in 20
+for that context; none in 108 other chunk, prompt and seed pairs). A session samples such a chunk again."""
+RESAMPLE_LIMIT = 1
+"""Implausible chunks a session samples again in a row before it takes what it got (a model that always
+answers so, like a random-weight test model, must still stream)."""
+
+
 @dataclass(frozen=True)
 class LiveArea:
     """Keep the root within `radius` metres (on the floor) of `centre` (x, z); radius 0 = anywhere."""
@@ -81,6 +91,17 @@ def new_frames(motion: Motion, continued: bool) -> tuple[np.ndarray, np.ndarray]
     (Its join is already eased in: the directed pipeline low-passes the frames after every join, `joins.settle`.)"""
     first = 1 if continued else 0
     return np.asarray(motion.root[first:], np.float64), np.asarray(motion.rotations[first:], np.float64)
+
+
+def plausible(root: np.ndarray, fps: float, previous: np.ndarray | None = None) -> bool:
+    """Whether a chunk's root (n, 3) moves as a body can: no step on the floor faster than `MAX_ROOT_SPEED`,
+    counting the step from `previous` (the last frame already in the stream, if any) onto its first frame."""
+    path = np.asarray(root, np.float64)[:, [0, 2]]
+    if previous is not None:
+        path = np.concatenate([np.asarray(previous, np.float64)[None, [0, 2]], path])
+    if len(path) < 2:
+        return True
+    return bool(np.all(np.linalg.norm(np.diff(path, axis=0), axis=1) * fps <= MAX_ROOT_SPEED))
 
 
 def turn_back(root: np.ndarray, pelvis: np.ndarray, area: LiveArea, seconds: float,

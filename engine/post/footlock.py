@@ -185,9 +185,11 @@ def lock_feet(root: np.ndarray, rotations: np.ndarray, settings: FootLock | None
         for start, end in runs:
             if end <= fixed:
                 continue  # over before the free frames: the final frames already ease out of it
-            if 0 < fixed < start < fixed + settings.blend:
+            if 0 < fixed <= start < fixed + settings.blend:
                 # Too close after the final frames to ease in: pulling it would jump at the first free frame (a
-                # compressed ease-in took the joins over the data's percentile 17 times in 27, against 9).
+                # compressed ease-in took the joins over the data's percentile 17 times in 27, against 9). A
+                # contact starting at the first free frame itself is one of these: held from there with no ease
+                # at all, it snapped the foot to its spot a metre ahead at ~30 m/s (live mode, a run continued).
                 continue
             # Hold the spot where the foot is slowest, at no lower than its rest-stance height.
             seg = ankle[start:end]

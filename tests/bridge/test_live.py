@@ -19,6 +19,7 @@ from bridge.client import MotionBridgeClient
 from bridge.live_client import LiveSession
 from engine.core.motion import Motion
 from engine.model.generation import CancelCheck, GenerationRequest, MotionModel, StepCallback
+from engine.model.live import MAX_ROOT_SPEED
 
 
 class PromptLog(MotionModel):
@@ -309,3 +310,76 @@ def test_cli_records_a_live_session(daemon: Any, tmp_path: Path) -> None:
     assert code == 0
     motion = Motion.load_npz(out)
     assert 45 <= motion.frames <= 90 and "a person waves" in motion.text
+
+
+class Teleporting(MotionModel):
+    """The real model, but the answers to the requests numbered in `bad` (0-based) jump 1 m a frame along X, as
+    the embedded model's rare diverged chunk does."""
+
+    def __init__(self, inner: MotionModel, bad: set[int] | None = None) -> None:
+        self.inner = inner
+        self.name, self.fps, self.max_seconds = inner.name, inner.fps, inner.max_seconds
+        self.default_steps, self.default_cfg = inner.default_steps, inner.default_cfg
+        self.bad = bad
+        self.requests: list[GenerationRequest] = []
+
+    def generate_batch(self, requests: Sequence[GenerationRequest], on_step: StepCallback | None = None,
+                       cancelled: CancelCheck | None = None) -> list[list[Motion] | None]:
+        out = self.inner.generate_batch(requests, on_step, cancelled)
+        for request, motions in zip(requests, out, strict=True):
+            number = len(self.requests)
+            self.requests.append(request)
+            if motions is not None and (self.bad is None or number in self.bad):
+                for i, motion in enumerate(motions):
+                    root = np.array(motion.root, copy=True)
+                    root[:, 0] += np.arange(len(root)) * 1.0
+                    motions[i] = motion.with_(root=root)
+        return out
+
+
+def _root_steps(messages: list[dict[str, Any]], arrays: Any) -> np.ndarray:
+    roots = [arrays(m)[0] for m in messages if m["op"] == "motion"]
+    root = np.concatenate(roots)
+    return np.linalg.norm(np.diff(root[:, [0, 2]], axis=0), axis=1)
+
+
+def test_a_chunk_that_moves_impossibly_fast_is_sampled_again(daemon_factory: Any, tiny_model: MotionModel,
+                                                            raw: Any, arrays: Any) -> None:
+    smooth = Teleporting(tiny_model, bad=set())
+    model = Teleporting(tiny_model, bad={1})
+    for m in (smooth, model):
+        daemon = daemon_factory(m)
+
+        async def main(url: str = daemon.url) -> list[dict[str, Any]]:
+            client = await raw.ready(url)
+            await client.send({"op": "live_start", "id": "L", "prompt": "a person walks", "buffer_ms": 200})
+            messages = await _frames_for(client, 4.5)
+            await client.close()
+            return messages
+
+        messages = asyncio.run(main())
+        steps = _root_steps(messages, arrays)
+        _contiguous(messages)
+        # The random-weight test model itself stays under the limit; the teleporting chunk never reaches the client.
+        assert steps.max() * 30 < MAX_ROOT_SPEED, m.bad
+    # The second request (the first continuation) was sampled again from the same frames with the next seed.
+    first, bad, again = model.requests[:3]
+    assert again.seed == bad.seed + 1
+    np.testing.assert_array_equal(again.constraints.start.root, bad.constraints.start.root)
+
+
+def test_a_model_that_always_moves_too_fast_still_streams(daemon_factory: Any, tiny_model: MotionModel,
+                                                         raw: Any) -> None:
+    """Sampling again is bounded (`RESAMPLE_LIMIT`): a model that only ever answers so is streamed as it is."""
+    model = Teleporting(tiny_model, bad=None)
+    daemon = daemon_factory(model)
+
+    async def main() -> list[dict[str, Any]]:
+        client = await raw.ready(daemon.url)
+        await client.send({"op": "live_start", "id": "L", "prompt": "a person walks", "buffer_ms": 200})
+        messages = await _frames_for(client, 4.0)
+        await client.close()
+        return messages
+
+    messages = asyncio.run(main())
+    assert _contiguous(messages) >= 90  # ≥ 3 s of the 4 s arrived, every other chunk a second try

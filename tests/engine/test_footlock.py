@@ -153,6 +153,24 @@ def test_fixed_frames_stay_and_a_contact_across_them_holds_their_last_spot():
     assert np.abs(lock_feet(root, rot)[:fixed] - rot[:fixed]).max() > 1e-3
 
 
+def test_a_contact_starting_at_the_first_free_frame_does_not_snap_the_foot_there():
+    """A foot that touches down exactly at a continuation's first free frame, still sliding (a run slowing to
+    its plant), must not be pulled at once to the spot where the contact is slowest: with no free frame before
+    it to ease in over, that pull snapped a foot a metre in one frame (~30 m/s) at live mode's joins."""
+    frames, fixed = 30, 6
+    root, rot = crouch(frames, drift=0.0)
+    speed = np.concatenate([np.full(fixed, 1.0), np.linspace(1.0, 0.0, frames - fixed)])  # m/s, slowing down
+    root[:, 2] = np.concatenate([[0.0], np.cumsum(speed[1:]) / FPS])
+    root[:fixed, 1] += 0.3  # in the air until the first free frame
+    before, after = positions(root, rot), positions(root, lock_feet(root, rot, fixed=fixed))
+    for _, _, ankle, _ in LEGS.values():
+        given = np.linalg.norm(before[fixed, ankle, [0, 2]] - before[fixed - 1, ankle, [0, 2]])
+        step = np.linalg.norm(after[fixed, ankle, [0, 2]] - after[fixed - 1, ankle, [0, 2]])
+        assert step < given + 0.01  # the pull snapped it 0.4 m (12 m/s) in one frame
+        # Such a contact is left as it was made, like one starting within the blend after the given frames.
+        np.testing.assert_allclose(after[fixed:, ankle], before[fixed:, ankle], atol=1e-9)
+
+
 def test_lock_feet_leaves_airborne_feet_alone():
     root, rot = crouch(24, drift=0.4)
     root = root + [0.0, 0.5, 0.0]  # half a metre up: nothing is planted
