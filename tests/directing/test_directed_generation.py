@@ -119,6 +119,25 @@ def test_previews_come_every_step_and_cancel_drops_one_request(tiny):
         tiny.generate(WALK, seconds=2.0, steps=STEPS, cancel=lambda: True, constraints=c)
 
 
+def test_a_cancel_after_the_last_step_stops_the_clean_up(tiny, monkeypatch):
+    """A live chunk dropped by a prompt change is often past its sampler steps: its ~40 ms clean-up (decode,
+    foot lock, joins) must stop at the next stage, not run to the end while the new prompt waits."""
+    import engine.model.directing.sampling as sampling
+
+    locks = []
+    real_lock = sampling.lock_feet
+    monkeypatch.setattr(sampling, "lock_feet", lambda *a, **k: locks.append(1) or real_lock(*a, **k))
+    start = StartMotion(np.array([[0.0, 0.95, 0.0], [0.0, 0.95, 0.04]]), np.tile([0.0, 0.0, 0.0, 1.0], (2, 22, 1)))
+    request = GenerationRequest(WALK, 2.0, seed=0, steps=STEPS, constraints=Constraints(start=start))
+    steps = []
+    with pytest.raises(Cancelled):
+        tiny.generate_batch([request], on_step=lambda e: steps.append(e.step), cancelled=lambda i: len(steps) == STEPS)
+    assert steps[-1] == STEPS  # every sampler step ran: the cancel came during the clean-up
+    assert locks == []  # stopped right after decoding, before the first foot lock
+    tiny.generate_batch([request])
+    assert len(locks) == 2  # uncancelled: the lock and the re-lock after the join
+
+
 def test_the_hymotion_layout_follows_the_same_constraints(hymotion_random):
     model = hymotion_random
     start = StartMotion(np.array([[0.0, 0.95, 0.0], [0.0, 0.95, 0.02]]), np.tile([0.0, 0.0, 0.0, 1.0], (2, 22, 1)))
