@@ -52,6 +52,14 @@ def _norm(x: Array) -> Array:
     return np.sqrt((x * x).sum(-1, keepdims=True))
 
 
+def cross(a: Array, b: Array) -> Array:
+    """np.cross over the last axis (the same values, bit for bit) without its per-call overhead: 8 against 20 µs
+    for 65 vectors, and `quat_apply` runs ~80 times in each live chunk's clean-up."""
+    ax, ay, az = a[..., 0], a[..., 1], a[..., 2]
+    bx, by, bz = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], axis=-1)
+
+
 # ---------------------------------------------------------------- quaternions (x, y, z, w)
 
 
@@ -75,8 +83,9 @@ def quat_conjugate(q: Array) -> Array:
 @_float64
 def quat_mul(a: Array, b: Array) -> Array:
     """Hamilton product a ⊗ b (apply b first, then a)."""
-    ax, ay, az, aw = np.moveaxis(a, -1, 0)
-    bx, by, bz, bw = np.moveaxis(b, -1, 0)
+    # Components by indexing, not np.moveaxis (~12 µs a call): forward kinematics multiplies per joint.
+    ax, ay, az, aw = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
+    bx, by, bz, bw = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
     return np.stack(
         [
             aw * bx + ax * bw + ay * bz - az * by,
@@ -93,14 +102,14 @@ def quat_apply(q: Array, v: Array) -> Array:
     """Rotate vectors v (..., 3) by unit quaternions q (..., 4)."""
     u = q[..., :3]
     w = q[..., 3:]
-    t = 2.0 * np.cross(u, v)
-    return v + w * t + np.cross(u, t)
+    t = 2.0 * cross(u, v)
+    return v + w * t + cross(u, t)
 
 
 @_float64
 def quat_to_matrix(q: Array) -> Array:
     q = quat_normalize(q)
-    x, y, z, w = np.moveaxis(q, -1, 0)
+    x, y, z, w = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
     m = np.stack(
         [
             1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
@@ -238,11 +247,11 @@ def quat_between(a: Array, b: Array, fallback_axis: Array | None = None) -> Arra
     """
     a = a / np.linalg.norm(a, axis=-1, keepdims=True)
     b = b / np.linalg.norm(b, axis=-1, keepdims=True)
-    axis = np.cross(a, b)
+    axis = cross(a, b)
     norm = np.linalg.norm(axis, axis=-1, keepdims=True)
     if fallback_axis is None:
         reference = np.where(np.abs(a[..., :1]) < 0.9, [1.0, 0.0, 0.0], [0.0, 1.0, 0.0])
-        perpendicular = np.cross(a, reference)
+        perpendicular = cross(a, np.broadcast_to(reference, a.shape))
         fallback_axis = perpendicular / np.linalg.norm(perpendicular, axis=-1, keepdims=True)
     axis = np.where(norm > 1e-9, axis / np.maximum(norm, 1e-12), fallback_axis)
     angle = np.arctan2(norm[..., 0], (a * b).sum(-1))
@@ -260,7 +269,7 @@ def rot6d_to_matrix(d6: Array) -> Array:
     b1 = c1 / np.maximum(_norm(c1), 1e-8)
     c2 = c2 - (b1 * c2).sum(-1, keepdims=True) * b1
     b2 = c2 / np.maximum(_norm(c2), 1e-8)
-    b3 = np.cross(b1, b2)
+    b3 = cross(b1, b2)
     return np.stack([b1, b2, b3], axis=-1)
 
 

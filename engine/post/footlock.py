@@ -134,7 +134,7 @@ def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np
         return np.arccos(np.clip(cos, -1.0, 1.0))
 
     # Bend: set the knee angle (and the thigh's angle to the hip-ankle line) for the wanted reach.
-    plane = np.cross(ankle - hip, knee - hip)
+    plane = R.cross(ankle - hip, knee - hip)
     norm = np.linalg.norm(plane, axis=-1, keepdims=True)
     plane = np.where(norm > 1e-6, plane / np.maximum(norm, 1e-12), bend_axis)
     hip_now, knee_now = angle(ankle - hip, knee - hip), angle(hip - knee, ankle - knee)

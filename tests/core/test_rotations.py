@@ -169,3 +169,10 @@ def test_quat_between_opposite_directions_is_a_half_turn_about_a_perpendicular_o
     assert abs(q[3]) < 1e-12 and abs(float(q[:3] @ a)) < 1e-12  # half turn about an axis perpendicular to a
     about_z = R.quat_between(np.array([1.0, 0.0, 0.0]), np.array([-1.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0]))
     np.testing.assert_allclose(about_z, [0.0, 0.0, 1.0, 0.0], atol=1e-12)
+
+
+def test_cross_gives_numpy_cross_bit_for_bit_with_broadcasting():
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(65, 22, 3)), rng.normal(size=(65, 22, 3))
+    assert R.cross(a, b).tobytes() == np.cross(a, b).tobytes()
+    assert R.cross(a, b[0, 0]).tobytes() == np.cross(a, b[0, 0]).tobytes()
