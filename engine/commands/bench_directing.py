@@ -56,6 +56,10 @@ from engine.train.evaluation import HELD_OUT, Check, canonical_motion, foot_skat
 
 BARS = {"pose_deg": 2.0, "effector_cm": 3.0, "waypoint_cm": 5.0, "skating_ratio": 1.5, "time_ratio": 1.5}
 WALK = "a person walks forward"
+START_JOIN_AFTER = 2
+"""Frames past the given last frame a start join is measured over: the same frames as before the frames
+entirely inside the given motion were dropped (2026-12-07). One frame more (to two past the first generated
+frame) takes in the run continuation's own acceleration into a sprint: 8.39 m/s, 179 m/s² (docs/directing.md)."""
 CONTINUATIONS = {"walk → walk": "someone is walking forwards along a path",
                  "walk → run": "a person is running as fast as possible"}
 """What the start benchmark continues an earlier walk with."""
@@ -131,10 +135,14 @@ def run_bench(model, seeds: int = 3, data: Path | None = None, steps: int | None
             rows["start_frame0_cm"].append(float(np.linalg.norm(cont.root[0] - before.root[-1]) * 100))
             joined = positions(np.concatenate([before.root[:-1], cont.root]),
                                np.concatenate([before.rotations[:-1], cont.rotations]))
-            dv, da = join_jumps(joined, before.frames - 1)
+            # Frame `before.frames - 1` is the given last frame (the continuation's frame 0); the jumps at it and
+            # later are the first to involve a generated frame. The frames before it are the user's motion, which
+            # the continuation must not change: a jump there is theirs, not the join's (one given walk's own
+            # 150.1 m/s² two frames before its end was this row's maximum, 2026-12-07).
+            dv, da = join_jumps(joined, before.frames - 1, before=0, after=START_JOIN_AFTER)
             rows["start_dv"].append(dv)
             rows["start_da"].append(da)
-            blend = join_jumps(joined, before.frames - 1, before=1, after=JOIN_BLEND)[0]
+            blend = join_jumps(joined, before.frames - 1, before=0, after=JOIN_BLEND)[0]
             by_case.setdefault(f"start: {name}", []).append((dv, da, _own_p99(free_next), blend))
             skating_directed.append(foot_skating(cont.world_positions()))
             scenario_skating.setdefault("start", []).append(skating_directed[-1])
