@@ -7,8 +7,8 @@ Layout of `--output-dir`:
                                   root (L, 3) and quaternions (L, 22, 4, x y z w) as raw little-endian float32
     <job>/<sample>.npz            the upstream-compatible file (`Motion.save_npz`, axis-angle), made on the
                                   first download of it
-    <job>/job.json + arrays       jobs stored before 2026-12-08 (per-sample .root.npy/.rotations.npy, or older
-                                  still an .npz + .rotations.npy): still read, never written
+    <job>/job.json + arrays       jobs stored before the one-file layout (2026-12-07: per-sample .root.npy and
+                                  .rotations.npy; earlier an .npz + .rotations.npy): still read, never written
 
 The raw arrays round-trip bit for bit, so a `fetch` after a restart sends exactly the bytes that were
 streamed. One file per job is what the writer can afford on the hot path: on this kind of disk creating a file

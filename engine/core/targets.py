@@ -17,7 +17,7 @@ UE X (forward) = source Z, UE Y (right) = −source X, UE Z (up) = source Y; met
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -48,6 +48,9 @@ class Target:
     up: str
     forward: str
     units: str
+    _det: float = field(init=False, repr=False, compare=False)
+    _axes: np.ndarray = field(init=False, repr=False, compare=False)
+    _signs: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Every target's basis is a signed permutation (axes swapped and flipped), so a rotation's axis converts
@@ -65,7 +68,7 @@ class Target:
 
     @property
     def det(self) -> float:
-        return float(self._det)  # type: ignore[attr-defined]
+        return self._det
 
     def convert_positions(self, p: np.ndarray) -> np.ndarray:
         """(..., 3) source positions (metres) → target positions (target units), float32."""
@@ -75,7 +78,7 @@ class Target:
         """(..., 4) source quaternions (x, y, z, w) → the same rotations expressed in the target basis."""
         q = np.asarray(q, dtype=np.float32)
         out = np.empty(q.shape, dtype=np.float32)
-        for i, (axis, sign) in enumerate(zip(self._axes, self._signs, strict=True)):  # type: ignore[attr-defined]
+        for i, (axis, sign) in enumerate(zip(self._axes, self._signs, strict=True)):
             # (np.negative with a strided float32 `out` gives wrong values in numpy 2.4.6; multiply does not.)
             np.multiply(q[..., axis], sign, out=out[..., i])
         out[..., 3] = q[..., 3]

@@ -47,8 +47,8 @@ def test_saved_job_reloads_from_disk_in_a_fresh_store(tmp_path) -> None:
 
 
 def test_jobs_stored_in_the_former_layouts_still_load(tmp_path) -> None:
-    """Before 2026-12-07 a job was <sample>.npz + <sample>.rotations.npy (no root.npy, no per-sample meta); until
-    2026-12-08 a folder of <sample>.root.npy + <sample>.rotations.npy + job.json."""
+    """Before 2026-12-07 a job was <sample>.npz + <sample>.rotations.npy (no root.npy, no per-sample meta); then,
+    until the one-file layout the same evening, a folder of <sample>.root.npy + <sample>.rotations.npy + job.json."""
     original = motions(seed=3, samples=1)
     folder = tmp_path / "old1"
     folder.mkdir()
