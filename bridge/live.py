@@ -31,6 +31,8 @@ from bridge.scheduler import LiveChunk, NotAccepting, Scheduler
 from engine.core.skeleton import NUM_BODY_JOINTS
 from engine.model.errors import Cancelled
 from engine.model.live import (
+    CHUNK_SECONDS,
+    FIRST_CHUNK_IN_AREA_S,
     HISTORY_FRAMES,
     LIVE_STEPS,
     RESAMPLE_LIMIT,
@@ -225,7 +227,8 @@ class LiveSession:
         root = np.concatenate([self._tail[0], self._pending[0]])[-HISTORY_FRAMES:]
         rotations = np.concatenate([self._tail[1], self._pending[1]])[-HISTORY_FRAMES:]
         context = (root, rotations) if root.shape[0] else None
-        request = chunk_request(self.prompt, self.spec.seed + self.chunks, context, fps=self.fps,
+        seconds = FIRST_CHUNK_IN_AREA_S if context is None and self.spec.area_m > 0 else CHUNK_SECONDS
+        request = chunk_request(self.prompt, self.spec.seed + self.chunks, context, fps=self.fps, seconds=seconds,
                                 steps=self._steps, area=self._area)
         self._chunk = self._scheduler.generate_live(request)
         self._chunk_epoch = self._epoch

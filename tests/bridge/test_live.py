@@ -383,3 +383,27 @@ def test_a_model_that_always_moves_too_fast_still_streams(daemon_factory: Any, t
 
     messages = asyncio.run(main())
     assert _contiguous(messages) >= 90  # ≥ 3 s of the 4 s arrived, every other chunk a second try
+
+
+def test_a_session_keeping_an_area_starts_with_a_short_chunk(daemon_factory: Any, tiny_model: MotionModel,
+                                                             raw: Any) -> None:
+    """The first chunk cannot be steered, so with an area it is short (`FIRST_CHUNK_IN_AREA_S`); without one it is
+    an ordinary chunk."""
+    from engine.model.live import CHUNK_SECONDS, FIRST_CHUNK_IN_AREA_S
+
+    firsts = []
+    for area in (3.0, 0.0):
+        model = PromptLog(tiny_model)
+        daemon = daemon_factory(model)
+
+        async def main(url: str = daemon.url, area: float = area) -> int:
+            client = await raw.ready(url)
+            await client.send({"op": "live_start", "id": "L", "prompt": "a person jogs", "area": area})
+            frames = _contiguous(await _frames_for(client, 2.0))
+            await client.close()
+            return frames
+
+        assert asyncio.run(main()) > 30
+        firsts.append(model.requests[0].seconds)
+        assert all(r.seconds == CHUNK_SECONDS for r in model.requests[1:])
+    assert firsts == [FIRST_CHUNK_IN_AREA_S, CHUNK_SECONDS]

@@ -26,7 +26,8 @@ def _facing(yaw: float) -> np.ndarray:
 
 def test_inside_the_area_or_heading_in_or_standing_asks_nothing() -> None:
     area = LiveArea((0.0, 0.0), 4.0)
-    assert turn_back(_walk(30, (0.0, -1.0), (0.0, 1.0)), _facing(0.0), area, 2.0, FPS) == ()  # well inside
+    # Well inside, and still well inside at the end of a 0.5 s chunk going straight on.
+    assert turn_back(_walk(30, (0.0, -1.0), (0.0, 1.0)), _facing(0.0), area, 0.5, FPS) == ()
     assert turn_back(_walk(30, (0.0, 3.5), (0.0, -1.0)), _facing(math.pi), area, 2.0, FPS) == ()  # heading in
     assert turn_back(_walk(30, (0.0, 3.5), (0.0, 1.0), speed=0.05), _facing(0.0), area, 2.0, FPS) == ()  # idle
     assert turn_back(_walk(30, (0.0, 3.5), (0.0, 1.0)), _facing(0.0), LiveArea((0.0, 0.0), 0.0), 2.0, FPS) == ()
@@ -47,6 +48,17 @@ def test_walking_out_turns_back_towards_the_centre_along_an_arc() -> None:
     assert points[-1].facing is not None and points[-1].facing < -0.5
     straight = p + 1.2 * 59 / FPS * np.array([0.0, 1.0])
     assert ends[-1][0] < straight[0] - 0.3 and np.linalg.norm(ends[-1]) < np.linalg.norm(straight)
+
+
+def test_a_walk_that_would_pass_the_turning_line_within_the_chunk_turns_already() -> None:
+    """Steering waits for nothing it can foresee: a walker 0.2 m from the centre, heading out at 1.2 m/s, is past
+    the turning line (a quarter of the radius) well before a 2 s chunk ends, so that chunk turns it (waiting for
+    the next one let walks overshoot a 4 m area to 4.6–4.9 m once the first chunk was short)."""
+    area = LiveArea((0.0, 0.0), 4.0)
+    root = _walk(30, (0.0, -1.0), (0.0, 1.0))  # ends at about (0, 0.2), heading +Z
+    assert np.linalg.norm(root[-1, [0, 2]]) < 0.25 * area.radius
+    assert len(turn_back(root, _facing(0.0), area, 2.0, FPS)) == 4
+    assert turn_back(root, _facing(0.0), area, 0.5, FPS) == ()  # within half a second it stays inside the line
 
 
 def test_first_chunk_is_free_and_later_ones_continue_the_context() -> None:
