@@ -40,15 +40,20 @@ TURN_FROM = 0.25
 TURN_RATE = math.pi / 2
 """Radians per second the steering turns a walk inside the area; outside it, twice that. A 4 m area, walks
 and jogs of 10 chunks (2 seeds each): the walks stayed within 3.93 and 4.00 m with these, 4.82 and 4.88 m
-with 0.4 and π/3; the jogs left it in their free first chunk (7.8–9.0 m) either way."""
+with 0.4 and π/3; the jogs left it in their free first chunk (7.8–9.0 m) either way (before that chunk was
+shortened, `FIRST_CHUNK_IN_AREA_S`)."""
 FIRST_CHUNK_IN_AREA_S = 20 / 30
 """Length of a session's first chunk when it keeps an area. The first chunk cannot be steered (nothing tells
 where it will go), and a jog covered 7–10 m in a 2 s one, leaving a 4 m area at once. With a first chunk of
-2/3 s, and steering that starts when the root would pass `TURN_FROM` within the chunk (not only once it has),
-a 4 m area over 10 chunks, 6 seeds each: jogs stayed within 3.0–4.0 m (12 of 12 runs, two phrasings; 6.8–10.3 m
-before), walks within 0.8–4.9 m (8 of 12 inside; 3.4–4.3 m, 10 of 12, before). With 1 s: walks 12 of 12, jogs
-0 of 12 (5.1–7.5 m). A chunk costs the same whatever its length, so the stream only asks for the next one
-sooner."""
+2/3 s, and steering that starts when the root would pass `TURN_FROM` within the chunk (not only once it has):
+- one prompt, a 4 m area over 10 chunks, 6 seeds and two phrasings each: jogs stayed within 3.0–4.0 m (12 of
+  12 runs; 6.8–10.3 m before), walks within 0.8–4.9 m (8 of 12 inside; 3.4–4.3 m, 10 of 12, before); with a
+  1 s first chunk walks 12 of 12, jogs 0 of 12 (5.1–7.5 m);
+- `bench live`'s endurance schedule simulated chunk by chunk (six prompts, a change every 5 s, 150 s, 3 seeds):
+  at most 4.4–4.9 m from the centre, 1 % of frames outside, against 3.9–5.6 m and 0–9 % before.
+Short chunks also after a standstill (a walk prompt after a crouch sets off anywhere) made it far worse in the
+same simulation (4.3–14.2 m, up to 92 % outside), so only the first chunk is short. A chunk costs the same
+whatever its length, so the stream only asks for the next one sooner."""
 MOVING = 0.2
 """Horizontal speed (m/s) under which the character is not travelling: an idle or waving figure is left
 alone, a waypoint would only make it slide."""
@@ -112,6 +117,16 @@ def plausible(root: np.ndarray, fps: float, previous: np.ndarray | None = None) 
     return bool(np.all(np.linalg.norm(np.diff(path, axis=0), axis=1) * fps <= MAX_ROOT_SPEED))
 
 
+def travel(root: np.ndarray, fps: float) -> np.ndarray:
+    """The root's mean velocity on the floor (x, z; m/s) over its last `HISTORY_FRAMES` frames (zero for fewer
+    than two)."""
+    n = np.shape(root)[0]
+    if n < 2:
+        return np.zeros(2)
+    span = min(n - 1, HISTORY_FRAMES - 1)
+    return (np.asarray(root[-1], np.float64)[[0, 2]] - np.asarray(root[-1 - span], np.float64)[[0, 2]]) * fps / span
+
+
 def turn_back(root: np.ndarray, pelvis: np.ndarray, area: LiveArea, seconds: float,
               fps: float) -> tuple[Waypoint, ...]:
     """Waypoints over the next `seconds` that bend an outward walk back towards the area's centre, or none while
@@ -129,8 +144,7 @@ def turn_back(root: np.ndarray, pelvis: np.ndarray, area: LiveArea, seconds: flo
         return ()
     p = np.array([root[-1][0], root[-1][2]], np.float64)
     c = np.asarray(area.centre, np.float64)
-    span = min(np.shape(root)[0] - 1, HISTORY_FRAMES - 1)
-    v = (p - np.array([root[-1 - span][0], root[-1 - span][2]])) * fps / span
+    v = travel(root, fps)
     speed = float(np.linalg.norm(v))
     out = p - c
     r = float(np.linalg.norm(out))
