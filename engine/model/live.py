@@ -50,9 +50,11 @@ where it will go), and a jog covered 7–10 m in a 2 s one, leaving a 4 m area a
   12 runs; 6.8–10.3 m before), walks within 0.8–4.9 m (8 of 12 inside; 3.4–4.3 m, 10 of 12, before); with a
   1 s first chunk walks 12 of 12, jogs 0 of 12 (5.1–7.5 m);
 - `bench live`'s endurance schedule simulated chunk by chunk (six prompts, a change every 5 s, 150 s, 3 seeds):
-  at most 4.4–4.9 m from the centre, 1 % of frames outside, against 3.9–5.6 m and 0–9 % before.
+  at most 4.4–4.9 m from the centre, 1 % of frames outside, against 3.9–5.6 m and 0–9 % before (a fourth
+  seed, run later: 5.6 m, 16 %).
 Short chunks also after a standstill (a walk prompt after a crouch sets off anywhere) made it far worse in the
-same simulation (4.3–14.2 m, up to 92 % outside), so only the first chunk is short. A chunk costs the same
+same simulation (4.3–14.2 m, up to 92 % outside; only where the standstill is past the turning line, 4 seeds:
+4.9–12.5 m), so only the first chunk is short. A chunk costs the same
 whatever its length, so the stream only asks for the next one sooner."""
 MOVING = 0.2
 """Horizontal speed (m/s) under which the character is not travelling: an idle or waving figure is left
