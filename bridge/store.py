@@ -270,18 +270,25 @@ class ResultStore:
         if self.directory is None:
             return None
         try:
-            meta, motions = self._read(job)
-            if motions is None:
-                source = str(meta[MOTIONS_OF])
-                _, motions = self._read(source)
-                if motions is None:
-                    raise StoreError(f"{source}, whose motions it names, names another job's")
+            meta, motions, _source = self._read_with_motions(job)
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, StoreError) as exc:
             log.warning("stored job %s is unreadable: %s", job, exc)
             return None
         return StoredJob(job, motions, meta)
+
+    def _read_with_motions(self, job: str) -> tuple[dict[str, Any], list[Motion], str]:
+        """A job's metadata, its motions and the job whose files hold them (itself, or the one `motions_of`
+        names) from the disk. Raises FileNotFoundError for an unknown job."""
+        meta, motions = self._read(job)
+        if motions is not None:
+            return meta, motions, job
+        source = str(meta[MOTIONS_OF])
+        _, motions = self._read(source)
+        if motions is None:
+            raise StoreError(f"{source}, whose motions it names, names another job's")
+        return meta, motions, source
 
     def _read(self, job: str) -> tuple[dict[str, Any], list[Motion] | None]:
         """A job's metadata and motions from the disk (None for a job that names another's motions): its job
@@ -330,8 +337,7 @@ class ResultStore:
             if job not in self._on_disk:
                 return None  # never written, or gone with retention (a copy in memory is no download)
         try:
-            meta, motions = self._read(job)
-            source = str(meta.get(MOTIONS_OF, job))
+            meta, motions, source = self._read_with_motions(job)
             if not sample < int(meta.get("samples", 0)):
                 return None
             folder = self._job_dir(source)
@@ -339,10 +345,6 @@ class ResultStore:
             if not path.is_file():
                 # First download: the upstream file is made from the exact arrays (atomically, so two
                 # downloads at once each see a whole file) and kept beside them, in the job's folder.
-                if motions is None:
-                    _, motions = self._read(source)
-                    if motions is None:
-                        return None
                 folder.mkdir(exist_ok=True)
                 motions[sample].save_npz(path)
         except (OSError, ValueError, KeyError, StoreError):
