@@ -201,7 +201,8 @@ class LiveSession:
         if self._chunk_epoch != self._epoch:
             return None
         root, rotations = new_frames(motion, self._chunk_continues)
-        previous = self._last_frame_root()
+        history = self._history()[0]
+        previous = history[-1] if history.shape[0] else None
         if self._retries < RESAMPLE_LIMIT and not plausible(root, self.fps, previous):
             # The next request continues from the same frames with the next seed (`self.chunks` moved on).
             log.info("live session %s: chunk %d moved implausibly fast: sampling it again", self.job_id, self.chunks)
@@ -216,16 +217,13 @@ class LiveSession:
         self._pending = (np.concatenate([self._pending[0], root]), np.concatenate([self._pending[1], rotations]))
         return None
 
-    def _last_frame_root(self) -> np.ndarray | None:
-        """The root of the last frame in the stream (pending or sent), which a new chunk continues from."""
-        for root in (self._pending[0], self._tail[0]):
-            if root.shape[0]:
-                return root[-1]
-        return None
+    def _history(self) -> tuple[np.ndarray, np.ndarray]:
+        """The stream's last `HISTORY_FRAMES` frames, sent and pending (root, rotations): what a chunk continues."""
+        return (np.concatenate([self._tail[0], self._pending[0]])[-HISTORY_FRAMES:],
+                np.concatenate([self._tail[1], self._pending[1]])[-HISTORY_FRAMES:])
 
     def _request_chunk(self) -> None:
-        root = np.concatenate([self._tail[0], self._pending[0]])[-HISTORY_FRAMES:]
-        rotations = np.concatenate([self._tail[1], self._pending[1]])[-HISTORY_FRAMES:]
+        root, rotations = self._history()
         context = (root, rotations) if root.shape[0] else None
         seconds = FIRST_CHUNK_IN_AREA_S if context is None and self.spec.area_m > 0 else CHUNK_SECONDS
         request = chunk_request(self.prompt, self.spec.seed + self.chunks, context, fps=self.fps, seconds=seconds,
