@@ -337,6 +337,19 @@ class Teleporting(MotionModel):
         return out
 
 
+def _stream(raw: Any, url: str, seconds: float, **fields: Any) -> list[dict[str, Any]]:
+    """Start a live session with `fields` and return every message of its first `seconds`."""
+
+    async def main() -> list[dict[str, Any]]:
+        client = await raw.ready(url)
+        await client.send({"op": "live_start", "id": "L", **fields})
+        messages = await _frames_for(client, seconds)
+        await client.close()
+        return messages
+
+    return asyncio.run(main())
+
+
 def _root_steps(messages: list[dict[str, Any]], arrays: Any) -> np.ndarray:
     roots = [arrays(m)[0] for m in messages if m["op"] == "motion"]
     root = np.concatenate(roots)
@@ -350,14 +363,7 @@ def test_a_chunk_that_moves_impossibly_fast_is_sampled_again(daemon_factory: Any
     for m in (smooth, model):
         daemon = daemon_factory(m)
 
-        async def main(url: str = daemon.url) -> list[dict[str, Any]]:
-            client = await raw.ready(url)
-            await client.send({"op": "live_start", "id": "L", "prompt": "a person walks", "buffer_ms": 200})
-            messages = await _frames_for(client, 4.5)
-            await client.close()
-            return messages
-
-        messages = asyncio.run(main())
+        messages = _stream(raw, daemon.url, 4.5, prompt="a person walks", buffer_ms=200)
         steps = _root_steps(messages, arrays)
         _contiguous(messages)
         # The random-weight test model itself stays under the limit; the teleporting chunk never reaches the client.
@@ -374,14 +380,7 @@ def test_a_model_that_always_moves_too_fast_still_streams(daemon_factory: Any, t
     model = Teleporting(tiny_model, bad=None)
     daemon = daemon_factory(model)
 
-    async def main() -> list[dict[str, Any]]:
-        client = await raw.ready(daemon.url)
-        await client.send({"op": "live_start", "id": "L", "prompt": "a person walks", "buffer_ms": 200})
-        messages = await _frames_for(client, 4.0)
-        await client.close()
-        return messages
-
-    messages = asyncio.run(main())
+    messages = _stream(raw, daemon.url, 4.0, prompt="a person walks", buffer_ms=200)
     assert _contiguous(messages) >= 90  # ≥ 3 s of the 4 s arrived, every other chunk a second try
 
 
@@ -396,14 +395,7 @@ def test_a_session_keeping_an_area_starts_with_a_short_chunk(daemon_factory: Any
         model = PromptLog(tiny_model)
         daemon = daemon_factory(model)
 
-        async def main(url: str = daemon.url, area: float = area) -> int:
-            client = await raw.ready(url)
-            await client.send({"op": "live_start", "id": "L", "prompt": "a person jogs", "area": area})
-            frames = _contiguous(await _frames_for(client, 2.0))
-            await client.close()
-            return frames
-
-        assert asyncio.run(main()) > 30
+        assert _contiguous(_stream(raw, daemon.url, 2.0, prompt="a person jogs", area=area)) > 30
         firsts.append(model.requests[0].seconds)
         if area == 0.0:
             assert all(r.seconds == CHUNK_SECONDS for r in model.requests[1:])
