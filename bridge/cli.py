@@ -44,6 +44,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("fetch-weights",), "engine.io.hymotion_download", "download model weights"),
     Command(("convert",), "engine.io.checkpoint_convert", "convert a checkpoint"),
     Command(("dataset", "build"), "engine.train.dataset", "build the training dataset"),
+    Command(("dataset", "focus"), "engine.train.focus", "cut a training set down to base clips + everyday actions"),
     Command(("dataset", "pack"), "engine.train.packing", "pack a built training set into one small file"),
     Command(("dataset", "unpack"), "engine.train.packing", "rebuild a training set folder from a pack"),
     Command(("train",), "engine.train.training", "train the embedded model"),
