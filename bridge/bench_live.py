@@ -243,13 +243,13 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
     await server.start()
     fps = float(model.fps)
     joins_seen: list[int] = []
-    resampled = [0]
+    counts = {"resampled": 0, "set_off_turns": 0}
 
     def watch_joins() -> None:  # the bench reads the session's join frames from the daemon it runs in-process
         for client in server._clients:
             if client.live is not None:
                 joins_seen[:] = list(client.live.joins)
-                resampled[0] = client.live.resampled
+                counts.update(resampled=client.live.resampled, set_off_turns=client.live.set_off_turns)
 
     async def watched(coro: Any) -> Stream:
         task = asyncio.ensure_future(coro)
@@ -264,19 +264,22 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
         if seconds > 0:
             schedule = [(k * CHANGE_EVERY_S, ENDURANCE_PROMPTS[k % len(ENDURANCE_PROMPTS)])
                         for k in range(max(1, int(seconds / CHANGE_EVERY_S)))]
-            endurance = await live_session(server.url, schedule, seconds, area=args.area, steps=args.steps)
+            endurance = await watched(live_session(server.url, schedule, seconds, area=args.area, steps=args.steps))
             figures = _stream_figures(endurance, fps)
             root, _ = endurance.motion()
             centre = root[0, [0, 2]]
             figures["area_m"] = args.area
-            figures["max_distance_m"] = round(float(np.linalg.norm(root[:, [0, 2]] - centre, axis=1).max()), 2)
+            distance = np.linalg.norm(root[:, [0, 2]] - centre, axis=1)
+            figures["max_distance_m"] = round(float(distance.max()), 2)
+            figures["share_outside"] = round(float((distance > args.area).mean()), 3) if args.area > 0 else 0.0
+            figures["chunks_turned_at_set_off"] = counts["set_off_turns"]
             report["endurance"] = figures
             print("endurance:", json.dumps(figures), flush=True)
 
         schedule = [(k * 60.0 / len(STRETCHES), p) for k, (p, _) in enumerate(STRETCHES)]
         recorded = await watched(live_session(server.url, schedule, 60.0, steps=args.steps))
         report["quality"] = _quality(recorded, fps, joins_seen, args.data)
-        report["quality"]["chunks_sampled_again"] = resampled[0]
+        report["quality"]["chunks_sampled_again"] = counts["resampled"]
         if args.recording is not None:
             from engine.core.motion import Motion
 

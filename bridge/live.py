@@ -40,6 +40,7 @@ from engine.model.live import (
     chunk_request,
     new_frames,
     plausible,
+    set_off_inwards,
 )
 
 log = logging.getLogger("motionbridge.live")
@@ -86,6 +87,8 @@ class LiveSession:
         cancelled while being made counts in `model_seconds` only)."""
         self.resampled = 0
         """Chunks sampled again because their motion was implausible (`engine.model.live.plausible`)."""
+        self.set_off_turns = 0
+        """Chunks from a standstill turned to set off towards the area's centre (`live.set_off_inwards`)."""
         self._retries = 0
         self.joins: deque[int] = deque(maxlen=JOINS_KEPT)
         """The first frame of each recent chunk and prompt change: where the stream was joined (benchmarks)."""
@@ -210,6 +213,11 @@ class LiveSession:
             self.resampled += 1
             return None
         self._retries = 0
+        if self._area is not None and self._chunk_continues:
+            turned = set_off_inwards(history, root, rotations, self._area, self.fps)
+            if turned is not None:
+                root, rotations = turned
+                self.set_off_turns += 1
         self.generated += root.shape[0]
         self.joins.append(self.sent + self._pending[0].shape[0])
         if self._area is None and self.spec.area_m > 0:

@@ -400,3 +400,51 @@ def test_a_session_keeping_an_area_starts_with_a_short_chunk(daemon_factory: Any
         if area == 0.0:
             assert all(r.seconds == CHUNK_SECONDS for r in model.requests[1:])
     assert firsts == [FIRST_CHUNK_IN_AREA_S, CHUNK_SECONDS]
+
+
+class StandThenWalkOut(MotionModel):
+    """The real model's motion on a scripted root: the first chunk steps 1.5 m along +X, the second stands there,
+    every later one walks on along +X at 1.5 m/s from wherever the stream stands (away from the start)."""
+
+    def __init__(self, inner: MotionModel) -> None:
+        self.inner = inner
+        self.name, self.fps, self.max_seconds = inner.name, inner.fps, inner.max_seconds
+        self.default_steps, self.default_cfg = inner.default_steps, inner.default_cfg
+        self.requests = 0
+
+    def generate_batch(self, requests: Sequence[GenerationRequest], on_step: StepCallback | None = None,
+                       cancelled: CancelCheck | None = None) -> list[list[Motion] | None]:
+        out = self.inner.generate_batch(requests, on_step, cancelled)
+        for request, motions in zip(requests, out, strict=True):
+            number, self.requests = self.requests, self.requests + 1
+            for i, motion in enumerate(motions or []):
+                n = motion.frames
+                root = np.zeros((n, 3), np.float32)
+                root[:, 1] = 0.9
+                if number == 0:
+                    root[:, 0] = np.linspace(0.0, 1.5, n)
+                else:
+                    root[:] = request.constraints.start.root[-1]
+                    if number >= 2:
+                        root[:, 0] += np.arange(n) * 1.5 / self.fps
+                motions[i] = motion.with_(root=root)
+        return out
+
+
+def test_a_chunk_setting_off_from_a_standstill_heads_back_into_the_area(daemon_factory: Any, tiny_model: MotionModel,
+                                                                        raw: Any, arrays: Any) -> None:
+    """Standing 1.5 m out (past a 3 m area's turning line), the figure sets off walking further out: with an area
+    that chunk reaches the client turned towards the centre (`set_off_inwards`); without one it walks on out."""
+    ends = {}
+    for area in (3.0, 0.0):
+        daemon = daemon_factory(StandThenWalkOut(tiny_model))
+        messages = _stream(raw, daemon.url, 6.0, prompt="a person walks", area=area, buffer_ms=200)
+        _contiguous(messages)
+        root = np.concatenate([arrays(m)[0] for m in messages if m["op"] == "motion"])
+        first = 20 if area else 60  # the first chunk is 2/3 s with an area, 2 s without
+        second = first + 59  # a 2 s continuation adds 59 frames to its context's last one
+        assert len(root) >= second + 45, len(root)
+        np.testing.assert_allclose(root[first:second, 0], root[first, 0], atol=1e-4)  # the standstill
+        ends[area] = float(root[second + 45, 0] - root[second, 0])
+    assert ends[0.0] > 2.0  # 1.5 s walking out along +X
+    assert ends[3.0] < -1.0, ends  # turned round: back towards the start

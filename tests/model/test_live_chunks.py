@@ -8,7 +8,7 @@ import numpy as np
 
 from engine.core import rotations as R
 from engine.model.directing.joins import SETTLE_FRAMES, settle
-from engine.model.live import CONTEXT_FRAMES, LiveArea, chunk_request, new_frames, turn_back
+from engine.model.live import CONTEXT_FRAMES, LiveArea, chunk_request, new_frames, set_off_inwards, turn_back
 from engine.model.testing import tiny_random_model
 
 FPS = 30.0
@@ -59,6 +59,44 @@ def test_a_walk_that_would_pass_the_turning_line_within_the_chunk_turns_already(
     assert np.linalg.norm(root[-1, [0, 2]]) < 0.25 * area.radius
     assert len(turn_back(root, _facing(0.0), area, 2.0, FPS)) == 4
     assert turn_back(root, _facing(0.0), area, 0.5, FPS) == ()  # within half a second it stays inside the line
+
+
+def _standing(frames: int, at: tuple[float, float]) -> np.ndarray:
+    return _walk(frames, at, (0.0, 1.0), speed=0.0)
+
+
+def test_a_chunk_setting_off_outwards_from_a_standstill_is_turned_to_head_for_the_centre() -> None:
+    """A figure standing 2.5 m out that sets off walking further out (+Z) is turned, body and travel together,
+    towards the centre; the turn starts from nothing at the first frame, so the stream has no jump."""
+    area = LiveArea((0.0, 0.0), 4.0)
+    history = _standing(30, (0.0, 2.5))
+    root = _walk(61, (0.0, 2.5), (0.0, 1.0))[1:]  # 2 s walking straight out at 1.2 m/s
+    rotations = np.tile(_facing(0.0), (60, 22, 1))
+    turned = set_off_inwards(history, root, rotations, area, FPS)
+    assert turned is not None
+    t_root, t_rot = turned
+    # It ends nearer the centre than it started, having covered the same ground (a turn, not a shortening).
+    assert np.linalg.norm(t_root[-1, [0, 2]]) < 2.5 - 0.5
+    steps = np.linalg.norm(np.diff(np.vstack([history[-1:], t_root])[:, [0, 2]], axis=0), axis=1)
+    assert math.isclose(steps.sum(), 1.2 * 2.0, rel_tol=0.35)
+    # Faces where it goes: from +Z (0) to −Z (±π) by the end, the body turned with the travel.
+    assert abs(abs(float(R.quat_yaw(t_rot[-1, 0]))) - math.pi) < 1e-6
+    # Eased in: the first frame moves by no more than the untouched walk's first step, heights and the other
+    # joints are not touched.
+    assert np.linalg.norm(t_root[0] - history[-1]) <= 1.2 / FPS + 1e-9
+    assert np.array_equal(t_root[:, 1], root[:, 1]) and np.array_equal(t_rot[:, 1:], rotations[:, 1:])
+
+
+def test_set_off_leaves_walkers_inward_travel_small_moves_and_free_sessions_alone() -> None:
+    area = LiveArea((0.0, 0.0), 4.0)
+    rotations = np.tile(_facing(0.0), (60, 22, 1))
+    out = _walk(61, (0.0, 2.5), (0.0, 1.0))[1:]
+    assert set_off_inwards(_walk(30, (0.0, 1.5), (0.0, 1.0)), out, rotations, area, FPS) is None  # was walking
+    inward = _walk(61, (0.0, 2.5), (0.0, -1.0))[1:]
+    assert set_off_inwards(_standing(30, (0.0, 2.5)), inward, rotations, area, FPS) is None  # heads in anyway
+    sway = _walk(61, (0.0, 2.5), (0.0, 1.0), speed=0.1)[1:]
+    assert set_off_inwards(_standing(30, (0.0, 2.5)), sway, rotations, area, FPS) is None  # 0.2 m: a step
+    assert set_off_inwards(_standing(30, (0.0, 2.5)), out, rotations, LiveArea((0.0, 0.0), 0.0), FPS) is None
 
 
 def test_first_chunk_is_free_and_later_ones_continue_the_context() -> None:
