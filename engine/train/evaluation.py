@@ -19,6 +19,7 @@ Bars (issue 4): ≥ 90 % of physical checks pass; foot skating ≤ 1.5× the tra
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -286,6 +287,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--upstream-postprocess", action="store_true",
                         help="judge the network with upstream's post-processing instead of the model file's own "
                              "(for the embedded model: no extra smoothing, no foot lock)")
+    parser.add_argument("--sigma", type=float, default=None,
+                        help="judge the model with this rotation-smoothing sigma (frames) instead of its file's, "
+                             "to choose the setting on validation prompts before writing it into the file")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -295,6 +299,8 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model, device=args.device)
     if args.upstream_postprocess:
         model.postprocess = PostProcess()
+    if args.sigma is not None:
+        model.postprocess = dataclasses.replace(model.postprocess, sigma=args.sigma)
     report = evaluate(model, args.data, args.seeds, steps=args.steps, cfg=args.cfg,
                       log=(lambda _s: None) if args.json else print, checks_to_run=prompt_set(args.prompts))
     report["prompts"] = args.prompts

