@@ -203,11 +203,12 @@ def set_off_inwards(history: np.ndarray, root: np.ndarray, rotations: np.ndarray
     p = last[[0, 2]]
     travel_xz = np.asarray(root[-1], np.float64)[[0, 2]] - p
     out = p - c
-    if float(np.linalg.norm(travel_xz)) < SET_OFF_MIN_TRAVEL:
+    r = float(np.linalg.norm(out))
+    if float(np.linalg.norm(travel_xz)) < SET_OFF_MIN_TRAVEL or r < 1e-6:  # at the centre every way is inwards
         return None
-    if float(np.linalg.norm(out + travel_xz)) <= max(float(np.linalg.norm(out)), TURN_FROM * area.radius):
+    if float(np.linalg.norm(out + travel_xz)) <= max(r, TURN_FROM * area.radius):
         return None
-    inward = -out if float(np.linalg.norm(out)) > 1e-6 else -travel_xz
+    inward = -out
     # Heading is atan2(x, z), so turning the travel onto `inward` is a turn about +Y by their heading difference.
     turn = math.atan2(inward[0], inward[1]) - math.atan2(travel_xz[0], travel_xz[1])
     turn = (turn + math.pi) % (2 * math.pi) - math.pi
