@@ -76,7 +76,8 @@ def select(clips: list[dict], minutes_per_concept: float) -> tuple[list[dict], d
         for fam, members in families.items():
             if rx.search(" ".join(members[0]["captions"]).lower()):
                 by_take[members[0]["take"]].append(fam)
-        minutes = sum(sum(m["frames"] for m in families[f]) for f in chosen if f in _flat(by_take)) / FPS / 60
+        matching = {f for fams in by_take.values() for f in fams}
+        minutes = sum(sum(m["frames"] for m in families[f]) for f in chosen & matching) / FPS / 60
         queues = [sorted(v) for _, v in sorted(by_take.items())]
         while minutes < minutes_per_concept and any(queues):
             for q in queues:
@@ -88,10 +89,6 @@ def select(clips: list[dict], minutes_per_concept: float) -> tuple[list[dict], d
                     minutes += sum(m["frames"] for m in families[fam]) / FPS / 60
         got[concept] = minutes
     return [c for c in train if _family(c["id"]) in chosen], got
-
-
-def _flat(by_take: dict[str, list[str]]) -> set[str]:
-    return {f for v in by_take.values() for f in v}
 
 
 def write(data: Path, out: Path, clips: list[dict], meta: dict) -> None:
