@@ -19,7 +19,7 @@ import numpy as np
 
 from engine.core.constraints import START_CONTEXT_FRAMES, Constraints, StartMotion, Waypoint
 from engine.core.motion import Motion
-from engine.core.rotations import quat_apply, quat_mul
+from engine.core.rotations import quat_apply, quat_from_yaw, quat_mul, quat_yaw
 from engine.model.generation import GenerationRequest
 
 CHUNK_SECONDS = 2.0
@@ -165,8 +165,7 @@ def turn_back(root: np.ndarray, pelvis: np.ndarray, area: LiveArea, seconds: flo
     angle = math.atan2(heading[0] * inward[1] - heading[1] * inward[0], float(heading @ inward))
     rate = TURN_RATE * (2.0 if r > area.radius else 1.0)
     theta = math.copysign(min(abs(angle), rate * seconds), angle)
-    forward = quat_apply(np.asarray(pelvis, np.float64), np.array([0.0, 0.0, 1.0]))
-    facing = math.atan2(forward[0], forward[2])
+    facing = float(quat_yaw(np.asarray(pelvis, np.float64)))
     points = []
     for share in (0.25, 0.5, 0.75, 1.0):
         half = share * theta / 2
@@ -215,13 +214,8 @@ def set_off_inwards(history: np.ndarray, root: np.ndarray, rotations: np.ndarray
     n = np.shape(root)[0]
     ramp = SET_OFF_RAMP_S * max(1.0, abs(turn) / (math.pi / 2)) * fps
     u = np.clip(np.arange(1, n + 1) / ramp, 0.0, 1.0)
-    angle = turn * u * u * (3.0 - 2.0 * u)
-    cos, sin = np.cos(angle), np.sin(angle)
-    d = np.asarray(root, np.float64) - last
-    turned = np.array(root, np.float64, copy=True)
-    turned[:, 0] = last[0] + d[:, 0] * cos + d[:, 2] * sin
-    turned[:, 2] = last[2] - d[:, 0] * sin + d[:, 2] * cos
-    yaw = np.stack([np.zeros(n), np.sin(angle / 2), np.zeros(n), np.cos(angle / 2)], axis=-1)
+    yaw = quat_from_yaw(turn * u * u * (3.0 - 2.0 * u))  # one rotation per frame for the travel and the body
+    turned = last + quat_apply(yaw, np.asarray(root, np.float64) - last)
     body = np.array(rotations, np.float64, copy=True)
     body[:, 0] = quat_mul(yaw, body[:, 0])
     return turned, body
